@@ -1,0 +1,453 @@
+//! Reads a parsed module into [`ModuleInfo`]: flow classes, steps, transitions,
+//! decorators and parameters. Transition typing follows Metaflow's `DAGNode._parse`.
+
+use std::collections::BTreeMap;
+
+use ruff_python_ast::{Expr, ExprCall, Stmt, StmtClassDef, StmtFunctionDef};
+use ruff_text_size::Ranged;
+
+use super::lines::LineIndex;
+use super::model::{
+    Decorator, FlowClass, ModuleFunction, ModuleInfo, ParameterDef, ParameterKind, StepDef,
+    TailNext, TransitionKind,
+};
+use super::value::{Value, literal, source_text};
+
+/// Walks one module's statements.
+pub(super) struct Extractor<'a> {
+    pub file: &'a str,
+    pub source: &'a str,
+    pub lines: LineIndex,
+}
+
+impl Extractor<'_> {
+    fn line(&self, node: &impl Ranged) -> u32 {
+        self.lines.line_of(node.range().start())
+    }
+
+    pub fn module(&self, body: &[Stmt]) -> ModuleInfo {
+        let mut info = ModuleInfo {
+            file: self.file.to_string(),
+            flows: Vec::new(),
+            main_instantiations: Vec::new(),
+            constants: BTreeMap::new(),
+            functions: Vec::new(),
+            imports: Vec::new(),
+        };
+        for stmt in body {
+            match stmt {
+                Stmt::ClassDef(class) => {
+                    if let Some(flow) = self.flow_class(class, &info.flows) {
+                        info.flows.push(flow);
+                    }
+                }
+                Stmt::FunctionDef(function) => info.functions.push(ModuleFunction {
+                    name: function.name.to_string(),
+                    line: self.line(function),
+                    source: self.text(function),
+                }),
+                Stmt::Assign(assign) => {
+                    if let [Expr::Name(target)] = assign.targets.as_slice()
+                        && let Some(value) = literal(&assign.value)
+                    {
+                        info.constants.insert(target.id.to_string(), value);
+                    }
+                }
+                Stmt::Import(import) => {
+                    for alias in &import.names {
+                        info.imports.push(alias.name.to_string());
+                    }
+                }
+                Stmt::ImportFrom(import) => {
+                    if let Some(module) = &import.module {
+                        info.imports.push(module.to_string());
+                    }
+                }
+                Stmt::If(if_stmt) if is_main_guard(&if_stmt.test) => {
+                    collect_instantiations(&if_stmt.body, &mut info.main_instantiations);
+                }
+                _ => {}
+            }
+        }
+        info
+    }
+
+    fn text(&self, node: &impl Ranged) -> String {
+        self.source
+            .get(node.range().start().to_usize()..node.range().end().to_usize())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// A class is a flow if a base is `FlowSpec` (any module path) or an earlier flow class.
+    fn flow_class(&self, class: &StmtClassDef, earlier: &[FlowClass]) -> Option<FlowClass> {
+        let bases: Vec<&Expr> = class
+            .arguments
+            .as_ref()
+            .map(|a| a.args.iter().collect())
+            .unwrap_or_default();
+        let mut inherited: Vec<&FlowClass> = Vec::new();
+        let mut is_flow = false;
+        for base in &bases {
+            match dotted_last(base).as_deref() {
+                Some("FlowSpec") => is_flow = true,
+                Some(name) => {
+                    if let Some(parent) = earlier.iter().find(|f| f.name == name) {
+                        is_flow = true;
+                        inherited.push(parent);
+                    }
+                }
+                None => {}
+            }
+        }
+        if !is_flow {
+            return None;
+        }
+        let mut flow = FlowClass {
+            name: class.name.to_string(),
+            file: self.file.to_string(),
+            line: self.line(&class.name),
+            doc: docstring(&class.body),
+            decorators: class
+                .decorator_list
+                .iter()
+                .map(|d| self.decorator(&d.expression))
+                .collect(),
+            steps: Vec::new(),
+            parameters: Vec::new(),
+        };
+        // Python's MRO for same-file bases: later bases first so earlier ones override.
+        for parent in inherited.iter().rev() {
+            for step in &parent.steps {
+                upsert(&mut flow.steps, step.clone(), |s| &s.name);
+            }
+            for parameter in &parent.parameters {
+                upsert(&mut flow.parameters, parameter.clone(), |p| &p.attribute);
+            }
+        }
+        for stmt in &class.body {
+            match stmt {
+                Stmt::FunctionDef(function) => {
+                    if let Some(step) = self.step(function) {
+                        upsert(&mut flow.steps, step, |s| &s.name);
+                    }
+                }
+                Stmt::Assign(assign) => {
+                    if let [Expr::Name(target)] = assign.targets.as_slice()
+                        && let Some(parameter) =
+                            self.parameter(target.id.as_str(), &assign.value, self.line(assign))
+                    {
+                        upsert(&mut flow.parameters, parameter, |p| &p.attribute);
+                    }
+                }
+                Stmt::AnnAssign(assign) => {
+                    if let (Expr::Name(target), Some(value)) = (&*assign.target, &assign.value)
+                        && let Some(parameter) =
+                            self.parameter(target.id.as_str(), value, self.line(assign))
+                    {
+                        upsert(&mut flow.parameters, parameter, |p| &p.attribute);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(flow)
+    }
+
+    fn decorator(&self, expr: &Expr) -> Decorator {
+        let (callee, call) = match expr {
+            Expr::Call(call) => (&*call.func, Some(call)),
+            other => (other, None),
+        };
+        let name = dotted_last(callee).unwrap_or_else(|| source_text(callee, self.source));
+        let (args, kwargs) = call.map(|c| self.arguments(c)).unwrap_or_default();
+        Decorator {
+            name,
+            line: self.line(expr),
+            args,
+            kwargs,
+        }
+    }
+
+    fn arguments(&self, call: &ExprCall) -> (Vec<Value>, Vec<(String, Value)>) {
+        let args = call
+            .arguments
+            .args
+            .iter()
+            .map(|a| Value::from_expr(a, self.source))
+            .collect();
+        let kwargs = call
+            .arguments
+            .keywords
+            .iter()
+            .map(|k| {
+                let name = k.arg.as_ref().map(|a| a.to_string()).unwrap_or_else(|| "**".into());
+                (name, Value::from_expr(&k.value, self.source))
+            })
+            .collect();
+        (args, kwargs)
+    }
+
+    fn step(&self, function: &StmtFunctionDef) -> Option<StepDef> {
+        let mut is_step = false;
+        let mut is_start_step = false;
+        let mut is_end_step = false;
+        let mut decorators = Vec::new();
+        for decorator in &function.decorator_list {
+            let parsed = self.decorator(&decorator.expression);
+            if parsed.name == "step" {
+                is_step = true;
+                is_start_step = parsed.kwarg("start").and_then(Value::as_bool).unwrap_or(false);
+                is_end_step = parsed.kwarg("end").and_then(Value::as_bool).unwrap_or(false);
+            } else {
+                decorators.push(parsed);
+            }
+        }
+        if !is_step {
+            return None;
+        }
+        let num_args = function.parameters.args.len();
+        Some(StepDef {
+            name: function.name.to_string(),
+            line: self.line(&function.name),
+            num_args,
+            is_start_step,
+            is_end_step,
+            decorators,
+            doc: docstring(&function.body),
+            tail: self.tail_next(&function.body, num_args),
+        })
+    }
+
+    /// Mirrors `DAGNode._parse`: only a last-statement `self.next(...)` counts.
+    fn tail_next(&self, body: &[Stmt], num_args: usize) -> TailNext {
+        let mut tail = TailNext::default();
+        let Some(Stmt::Expr(statement)) = body.last() else {
+            return tail;
+        };
+        let Expr::Call(call) = &*statement.value else {
+            return tail;
+        };
+        let Expr::Attribute(callee) = &*call.func else {
+            return tail;
+        };
+        let Expr::Name(receiver) = &*callee.value else {
+            return tail;
+        };
+        if receiver.id.as_str() != "self" || callee.attr.as_str() != "next" {
+            return tail;
+        }
+        tail.has_tail_next = true;
+        tail.invalid_tail_next = true;
+        tail.line = self.line(statement);
+
+        let args = &call.arguments.args;
+        let keywords = &call.arguments.keywords;
+        let has_condition = keywords
+            .iter()
+            .any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "condition"));
+        if let ([Expr::Dict(cases)], true) = (&**args, has_condition) {
+            let condition = keywords
+                .iter()
+                .find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "condition"))
+                .and_then(|k| literal(&k.value))
+                .and_then(|v| v.as_str().map(str::to_string));
+            if let (Some(switch_cases), Some(condition)) = (switch_cases(cases), condition) {
+                tail.kind = Some(TransitionKind::SplitSwitch);
+                tail.out_funcs = switch_cases.iter().map(|(_, step)| step.clone()).collect();
+                tail.switch_cases = switch_cases.into_iter().collect();
+                tail.condition = Some(condition);
+                tail.invalid_tail_next = false;
+            }
+            // A malformed switch keeps no targets and stays invalid, as in Metaflow.
+            return tail;
+        }
+        let mut out_funcs = Vec::new();
+        for arg in args.iter() {
+            match arg {
+                Expr::Attribute(attribute) => out_funcs.push(attribute.attr.to_string()),
+                // Metaflow's `e.attr` raises AttributeError here: an invalid transition.
+                _ => return tail,
+            }
+        }
+        tail.out_funcs = out_funcs;
+        match keywords.len() {
+            1 => {
+                let keyword = &keywords[0];
+                let name = keyword.arg.as_ref().map(|a| a.as_str());
+                if name == Some("foreach") {
+                    tail.kind = Some(TransitionKind::Foreach);
+                    if tail.out_funcs.len() == 1 {
+                        tail.foreach_param = literal(&keyword.value)
+                            .and_then(|v| v.as_str().map(str::to_string));
+                        tail.invalid_tail_next = false;
+                    }
+                } else if name == Some("num_parallel") {
+                    tail.kind = Some(TransitionKind::Foreach);
+                    if tail.out_funcs.len() == 1 {
+                        tail.num_parallel = Some(Value::from_expr(&keyword.value, self.source));
+                        tail.invalid_tail_next = false;
+                    }
+                }
+            }
+            0 => {
+                if tail.out_funcs.len() > 1 {
+                    tail.kind = Some(TransitionKind::Split);
+                    tail.invalid_tail_next = false;
+                } else if tail.out_funcs.len() == 1 {
+                    tail.kind = Some(if num_args > 1 {
+                        TransitionKind::Join
+                    } else {
+                        TransitionKind::Linear
+                    });
+                    tail.invalid_tail_next = false;
+                }
+            }
+            _ => {}
+        }
+        tail
+    }
+
+    fn parameter(&self, attribute: &str, value: &Expr, line: u32) -> Option<ParameterDef> {
+        let Expr::Call(call) = value else {
+            return None;
+        };
+        let kind = match dotted_last(&call.func).as_deref() {
+            Some("Parameter") => ParameterKind::Parameter,
+            Some("IncludeFile") => ParameterKind::IncludeFile,
+            Some("Config") => ParameterKind::Config,
+            _ => return None,
+        };
+        let (args, mut kwargs) = self.arguments(call);
+        let name = args
+            .first()
+            .and_then(|a| a.as_str().map(str::to_string))
+            .or_else(|| {
+                kwargs
+                    .iter()
+                    .find(|(k, _)| k == "name")
+                    .and_then(|(_, v)| v.as_str().map(str::to_string))
+            })
+            .unwrap_or_else(|| attribute.to_string());
+        // `Parameter(name, help, ...)`-style positional use is rare; keep the second
+        // positional as `help`, as Parameter's signature has it after `name` via kwargs.
+        kwargs.retain(|(k, _)| k != "name");
+        Some(ParameterDef {
+            attribute: attribute.to_string(),
+            name,
+            kind,
+            line,
+            kwargs,
+        })
+    }
+}
+
+/// `{'a': self.x, 'b': self.y}` → cases, or `None` where Metaflow rejects the dict.
+fn switch_cases(dict: &ruff_python_ast::ExprDict) -> Option<Vec<(String, String)>> {
+    let mut cases = Vec::new();
+    for item in &dict.items {
+        let key = match item.key.as_ref()? {
+            Expr::Attribute(attr) => match &*attr.value {
+                Expr::Attribute(inner) => match &*inner.value {
+                    Expr::Name(name) if name.id.as_str() == "self" => {
+                        format!("config:{}.{}", inner.attr, attr.attr)
+                    }
+                    _ => return None,
+                },
+                _ => return None,
+            },
+            key => match literal(key)? {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => if b { "True" } else { "False" }.to_string(),
+                _ => return None,
+            },
+        };
+        let step = match &item.value {
+            Expr::Attribute(attr) => match &*attr.value {
+                Expr::Name(name) if name.id.as_str() == "self" => attr.attr.to_string(),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        cases.push((key, step));
+    }
+    (!cases.is_empty()).then_some(cases)
+}
+
+/// The last component of `a.b.c` or `c`.
+fn dotted_last(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Name(name) => Some(name.id.to_string()),
+        Expr::Attribute(attr) => Some(attr.attr.to_string()),
+        _ => None,
+    }
+}
+
+fn is_main_guard(test: &Expr) -> bool {
+    let Expr::Compare(compare) = test else {
+        return false;
+    };
+    let sides = [&*compare.left, compare.comparators.first().unwrap_or(&*compare.left)];
+    let has_name = sides
+        .iter()
+        .any(|e| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__"));
+    let has_main = sides
+        .iter()
+        .any(|e| literal(e).is_some_and(|v| v.as_str() == Some("__main__")));
+    has_name && has_main
+}
+
+fn collect_instantiations(body: &[Stmt], out: &mut Vec<String>) {
+    for stmt in body {
+        let value = match stmt {
+            Stmt::Expr(e) => &*e.value,
+            Stmt::Assign(a) => &*a.value,
+            _ => continue,
+        };
+        if let Expr::Call(call) = value
+            && let Some(name) = dotted_last(&call.func)
+        {
+            out.push(name);
+        }
+    }
+}
+
+fn docstring(body: &[Stmt]) -> String {
+    let Some(Stmt::Expr(first)) = body.first() else {
+        return String::new();
+    };
+    let Expr::StringLiteral(text) = &*first.value else {
+        return String::new();
+    };
+    deindent(text.value.to_str())
+}
+
+/// Removes the common indentation of all lines but the first, and surrounding blanks.
+fn deindent(doc: &str) -> String {
+    let lines: Vec<&str> = doc.lines().collect();
+    let indent = lines
+        .iter()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if i == 0 {
+            out.push(line.trim().to_string());
+        } else {
+            out.push(line.get(indent..).unwrap_or(line.trim_start()).to_string());
+        }
+    }
+    out.join("\n").trim().to_string()
+}
+
+fn upsert<T>(items: &mut Vec<T>, item: T, key: impl Fn(&T) -> &String) {
+    if let Some(existing) = items.iter_mut().find(|i| key(i) == key(&item)) {
+        *existing = item;
+    } else {
+        items.push(item);
+    }
+}

@@ -1,0 +1,46 @@
+//! Python front end: parses flow files with Astral's `ruff_python_parser` and extracts
+//! the flow model (classes, steps, transitions, decorators, parameters).
+
+mod extract;
+mod lines;
+mod model;
+mod value;
+
+pub use model::{
+    Decorator, FlowClass, ModuleFunction, ModuleInfo, ParameterDef, ParameterKind, StepDef,
+    TailNext, TransitionKind,
+};
+pub use value::{Value, literal};
+
+use lines::LineIndex;
+
+/// A flow file that is not valid Python.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}:{line}: Python syntax error: {message}. Fix the syntax; `python -m py_compile {file}` shows the same error.")]
+pub struct SyntaxError {
+    /// File inside the package.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// The parser's message.
+    pub message: String,
+}
+
+/// Parses one Python file and extracts what dropflow needs from it.
+pub fn parse_module(file: &str, source: &str) -> Result<ModuleInfo, SyntaxError> {
+    let lines = LineIndex::new(source);
+    let parsed = ruff_python_parser::parse_module(source).map_err(|error| SyntaxError {
+        file: file.to_string(),
+        line: lines.line_of(error.location.start()),
+        message: error.error.to_string(),
+    })?;
+    let extractor = extract::Extractor {
+        file,
+        source,
+        lines,
+    };
+    Ok(extractor.module(&parsed.syntax().body))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,121 @@
+//! Python expressions as dropflow sees them: literals become data, anything else is kept
+//! as source text so a message can quote it.
+
+use ruff_python_ast::{Expr, Number, UnaryOp};
+use serde::{Deserialize, Serialize};
+
+/// A decorator or `Parameter(...)` argument.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Value {
+    /// A literal (`3`, `'x'`, `{'a': [1, 2]}`, `None`), as JSON.
+    Literal { value: serde_json::Value },
+    /// A bare name (`JSONType`, `int`, `deployment_info`, `SOME_CONSTANT`).
+    Name { name: String },
+    /// A `lambda`, kept as source text.
+    Lambda { source: String },
+    /// Anything else, kept as source text.
+    Expression { source: String },
+}
+
+impl Value {
+    /// The literal value, if this is one.
+    pub fn as_literal(&self) -> Option<&serde_json::Value> {
+        match self {
+            Value::Literal { value } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The literal string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_literal().and_then(serde_json::Value::as_str)
+    }
+
+    /// The literal bool, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        self.as_literal().and_then(serde_json::Value::as_bool)
+    }
+
+    /// How the value reads in Python source, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Literal { value } => value.to_string(),
+            Value::Name { name } => name.clone(),
+            Value::Lambda { source } | Value::Expression { source } => source.clone(),
+        }
+    }
+
+    /// Converts an expression; `source` is the whole file, used to quote non-literals.
+    pub fn from_expr(expr: &Expr, source: &str) -> Value {
+        if let Some(value) = literal(expr) {
+            return Value::Literal { value };
+        }
+        let text = source_text(expr, source);
+        match expr {
+            Expr::Name(name) => Value::Name {
+                name: name.id.to_string(),
+            },
+            Expr::Attribute(_) => Value::Name { name: text },
+            Expr::Lambda(_) => Value::Lambda { source: text },
+            _ => Value::Expression { source: text },
+        }
+    }
+}
+
+/// The source text of an expression.
+pub fn source_text(expr: &Expr, source: &str) -> String {
+    use ruff_text_size::Ranged;
+    source
+        .get(expr.range().start().to_usize()..expr.range().end().to_usize())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The JSON value of a Python literal expression, or `None` if it is not a literal.
+/// Tuples and sets become arrays; dict keys must be literal strings or numbers.
+pub fn literal(expr: &Expr) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    Some(match expr {
+        Expr::NoneLiteral(_) => J::Null,
+        Expr::BooleanLiteral(b) => J::Bool(b.value),
+        Expr::StringLiteral(s) => J::String(s.value.to_str().to_string()),
+        Expr::NumberLiteral(n) => number(&n.value)?,
+        Expr::UnaryOp(op) if matches!(op.op, UnaryOp::USub | UnaryOp::UAdd) => {
+            let inner = literal(&op.operand)?;
+            if matches!(op.op, UnaryOp::UAdd) {
+                return inner.is_number().then_some(inner);
+            }
+            if let Some(i) = inner.as_i64() {
+                J::from(-i)
+            } else {
+                J::from(-inner.as_f64()?)
+            }
+        }
+        Expr::List(l) => J::Array(l.elts.iter().map(literal).collect::<Option<_>>()?),
+        Expr::Tuple(t) => J::Array(t.elts.iter().map(literal).collect::<Option<_>>()?),
+        Expr::Set(s) => J::Array(s.elts.iter().map(literal).collect::<Option<_>>()?),
+        Expr::Dict(d) => {
+            let mut map = serde_json::Map::new();
+            for item in &d.items {
+                let key = match literal(item.key.as_ref()?)? {
+                    J::String(s) => s,
+                    J::Number(n) => n.to_string(),
+                    J::Bool(b) => if b { "True" } else { "False" }.to_string(),
+                    _ => return None,
+                };
+                map.insert(key, literal(&item.value)?);
+            }
+            J::Object(map)
+        }
+        _ => return None,
+    })
+}
+
+fn number(number: &Number) -> Option<serde_json::Value> {
+    match number {
+        Number::Int(int) => int.as_i64().map(serde_json::Value::from),
+        Number::Float(float) => serde_json::Number::from_f64(*float).map(serde_json::Value::Number),
+        Number::Complex { .. } => None,
+    }
+}
