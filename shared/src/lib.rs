@@ -9,9 +9,11 @@
 
 pub mod asl;
 pub mod compile;
+pub mod discover;
 pub mod graph;
 pub mod lint;
 pub mod naming;
 pub mod package;
+pub mod pipeline;
 pub mod python;
 pub mod schedule;

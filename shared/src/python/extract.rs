@@ -107,6 +107,7 @@ impl Extractor<'_> {
             name: class.name.to_string(),
             file: self.file.to_string(),
             line: self.line(&class.name),
+            bases: bases.iter().filter_map(|b| dotted_last(b)).collect(),
             doc: docstring(&class.body),
             decorators: class
                 .decorator_list
@@ -181,7 +182,11 @@ impl Extractor<'_> {
             .keywords
             .iter()
             .map(|k| {
-                let name = k.arg.as_ref().map(|a| a.to_string()).unwrap_or_else(|| "**".into());
+                let name = k
+                    .arg
+                    .as_ref()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "**".into());
                 (name, Value::from_expr(&k.value, self.source))
             })
             .collect();
@@ -197,8 +202,14 @@ impl Extractor<'_> {
             let parsed = self.decorator(&decorator.expression);
             if parsed.name == "step" {
                 is_step = true;
-                is_start_step = parsed.kwarg("start").and_then(Value::as_bool).unwrap_or(false);
-                is_end_step = parsed.kwarg("end").and_then(Value::as_bool).unwrap_or(false);
+                is_start_step = parsed
+                    .kwarg("start")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                is_end_step = parsed
+                    .kwarg("end")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
             } else {
                 decorators.push(parsed);
             }
@@ -278,8 +289,8 @@ impl Extractor<'_> {
                 if name == Some("foreach") {
                     tail.kind = Some(TransitionKind::Foreach);
                     if tail.out_funcs.len() == 1 {
-                        tail.foreach_param = literal(&keyword.value)
-                            .and_then(|v| v.as_str().map(str::to_string));
+                        tail.foreach_param =
+                            literal(&keyword.value).and_then(|v| v.as_str().map(str::to_string));
                         tail.invalid_tail_next = false;
                     }
                 } else if name == Some("num_parallel") {
@@ -388,7 +399,10 @@ fn is_main_guard(test: &Expr) -> bool {
     let Expr::Compare(compare) = test else {
         return false;
     };
-    let sides = [&*compare.left, compare.comparators.first().unwrap_or(&*compare.left)];
+    let sides = [
+        &*compare.left,
+        compare.comparators.first().unwrap_or(&*compare.left),
+    ];
     let has_name = sides
         .iter()
         .any(|e| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__"));

@@ -15,8 +15,10 @@ pub use value::{Value, literal};
 use lines::LineIndex;
 
 /// A flow file that is not valid Python.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{file}:{line}: Python syntax error: {message}. Fix the syntax; `python -m py_compile {file}` shows the same error.")]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, thiserror::Error)]
+#[error(
+    "{file}:{line}: Python syntax error: {message}. Fix the syntax; `python -m py_compile {file}` shows the same error."
+)]
 pub struct SyntaxError {
     /// File inside the package.
     pub file: String,

@@ -15,6 +15,8 @@ pub struct FlowClass {
     pub file: String,
     /// Line of the `class` statement.
     pub line: u32,
+    /// Base classes as written (last name component: `FlowSpec`, `BaseFlow`).
+    pub bases: Vec<String>,
     /// Class docstring, de-indented.
     pub doc: String,
     /// Class decorators (`@schedule`, `@project`, ...), top to bottom.

@@ -42,8 +42,14 @@ fn reads_the_seed_parameter_flow() {
     assert_eq!(start.tail.out_funcs, ["end"]);
     assert!(!flow.steps[1].tail.has_tail_next);
     let alpha = &flow.parameters[0];
-    assert_eq!((alpha.attribute.as_str(), alpha.name.as_str()), ("alpha", "alpha"));
-    assert_eq!(alpha.kwarg("default").unwrap().as_literal(), Some(&serde_json::json!(0.01)));
+    assert_eq!(
+        (alpha.attribute.as_str(), alpha.name.as_str()),
+        ("alpha", "alpha")
+    );
+    assert_eq!(
+        alpha.kwarg("default").unwrap().as_literal(),
+        Some(&serde_json::json!(0.01))
+    );
     assert_eq!(alpha.kwarg("help").unwrap().as_str(), Some("Learning rate"));
 }
 
@@ -94,7 +100,10 @@ class F(FlowSpec):
     assert_eq!(sw.kind, Some(TransitionKind::SplitSwitch));
     assert_eq!(sw.condition.as_deref(), Some("route"));
     assert_eq!(sw.switch_cases.get("7").map(String::as_str), Some("y"));
-    assert_eq!(sw.switch_cases.get("config:config.key").map(String::as_str), Some("x"));
+    assert_eq!(
+        sw.switch_cases.get("config:config.key").map(String::as_str),
+        Some("x")
+    );
     assert!(step("par").tail.num_parallel.is_some());
     let bad = &step("bad").tail;
     assert!(bad.has_tail_next && bad.invalid_tail_next);
@@ -125,19 +134,39 @@ class F(FlowSpec):
 "#,
     );
     let schedule = flow.decorator("schedule").unwrap();
-    assert_eq!(schedule.kwarg("timezone").unwrap().as_str(), Some("Europe/Paris"));
-    assert_eq!(flow.decorator("project").unwrap().kwarg("name").unwrap().as_str(), Some("demo"));
+    assert_eq!(
+        schedule.kwarg("timezone").unwrap().as_str(),
+        Some("Europe/Paris")
+    );
+    assert_eq!(
+        flow.decorator("project")
+            .unwrap()
+            .kwarg("name")
+            .unwrap()
+            .as_str(),
+        Some("demo")
+    );
     let begin = &flow.steps[0];
     assert!(begin.is_start_step && !begin.is_end_step);
     assert!(flow.steps[1].is_end_step);
     let names: Vec<_> = begin.decorators.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["retry", "resources", "environment"]);
     assert_eq!(
-        begin.decorator("resources").unwrap().kwarg("memory").unwrap().as_literal(),
+        begin
+            .decorator("resources")
+            .unwrap()
+            .kwarg("memory")
+            .unwrap()
+            .as_literal(),
         Some(&serde_json::json!(-1))
     );
     assert_eq!(
-        begin.decorator("environment").unwrap().kwarg("vars").unwrap().as_literal(),
+        begin
+            .decorator("environment")
+            .unwrap()
+            .kwarg("vars")
+            .unwrap()
+            .as_literal(),
         Some(&serde_json::json!({"A": "x"}))
     );
 }
@@ -171,7 +200,11 @@ class F(FlowSpec):
     .unwrap();
     assert_eq!(module.constants.get("DEFAULT"), Some(&serde_json::json!(5)));
     assert_eq!(module.functions[0].name, "deployment_info");
-    assert!(module.functions[0].source.starts_with("def deployment_info(context):"));
+    assert!(
+        module.functions[0]
+            .source
+            .starts_with("def deployment_info(context):")
+    );
     assert!(module.imports.contains(&"json".to_string()));
     let params = &module.flows[0].parameters;
     let kinds: Vec<_> = params.iter().map(|p| (p.name.as_str(), p.kind)).collect();
@@ -187,10 +220,20 @@ class F(FlowSpec):
     );
     assert_eq!(
         params[0].kwarg("default"),
-        Some(&Value::Name { name: "deployment_info".into() })
+        Some(&Value::Name {
+            name: "deployment_info".into()
+        })
     );
-    assert_eq!(params[0].kwarg("type"), Some(&Value::Name { name: "JSONType".into() }));
-    assert!(matches!(params[4].kwarg("default"), Some(Value::Lambda { .. })));
+    assert_eq!(
+        params[0].kwarg("type"),
+        Some(&Value::Name {
+            name: "JSONType".into()
+        })
+    );
+    assert!(matches!(
+        params[4].kwarg("default"),
+        Some(Value::Lambda { .. })
+    ));
 }
 
 #[test]
@@ -221,11 +264,18 @@ class Child(Base):
 
 #[test]
 fn syntax_errors_name_file_and_line() {
-    let error = parse_module("broken.py", "class F(FlowSpec):\n    def start(self)\n        pass\n")
-        .unwrap_err();
+    let error = parse_module(
+        "broken.py",
+        "class F(FlowSpec):\n    def start(self)\n        pass\n",
+    )
+    .unwrap_err();
     assert_eq!(error.file, "broken.py");
     assert_eq!(error.line, 2);
-    assert!(error.to_string().starts_with("broken.py:2: Python syntax error"));
+    assert!(
+        error
+            .to_string()
+            .starts_with("broken.py:2: Python syntax error")
+    );
 }
 
 #[test]

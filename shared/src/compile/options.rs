@@ -1,0 +1,214 @@
+//! What a deployment can be told: the user's deploy options (`dropflow.toml`, S3 object
+//! metadata, CLI flags) and the platform the operator configured (bucket, roles, queue).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Options a flow's owner chooses per deployment (Metaflow's `step-functions create` flags).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeployOptions {
+    /// Concurrent tasks per foreach (`--max-workers`, default 100).
+    pub max_workers: u32,
+    /// Execution timeout in seconds (`--workflow-timeout`).
+    pub workflow_timeout: Option<u64>,
+    /// Tags added to every run (`--tag`).
+    pub tags: Vec<String>,
+    /// Namespace tasks run in (`--namespace`).
+    pub namespace: Option<String>,
+    /// `@project` branch (`--branch`).
+    pub branch: Option<String>,
+    /// `@project` production branch (`--production`).
+    pub production: bool,
+    /// Explicit state machine name (`--name`); not allowed with `@project`.
+    pub name: Option<String>,
+    /// Container image for steps without `@batch(image=...)`.
+    pub image: Option<String>,
+    /// Batch job queue for steps without `@batch(queue=...)`.
+    pub job_queue: Option<String>,
+    /// Add `@retry` to every step without one (Metaflow's `--with retry`).
+    pub retry_by_default: bool,
+    /// Run every foreach as a Distributed Map (child executions, up to 10,000 wide).
+    pub distributed_map: bool,
+    /// Tags put on the AWS resources dropflow creates.
+    pub aws_tags: BTreeMap<String, String>,
+    /// Who deploys (Metaflow's user name; `user.<name>` project branches).
+    pub user: String,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        Self {
+            max_workers: 100,
+            workflow_timeout: None,
+            tags: Vec::new(),
+            namespace: None,
+            branch: None,
+            production: false,
+            name: None,
+            image: None,
+            job_queue: None,
+            retry_by_default: false,
+            distributed_map: false,
+            aws_tags: BTreeMap::new(),
+            user: "dropflow".to_string(),
+        }
+    }
+}
+
+/// Where a deployment lives: set once by the operator for the whole installation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Platform {
+    /// ARN of the step Lambda that the state machine invokes around each task.
+    pub step_function_arn: String,
+    /// Bucket holding uploads, deployment manifests and reports.
+    pub bucket: String,
+    /// Key prefix of deployment manifests (`deployments/`).
+    pub deployments_prefix: String,
+    /// Metaflow datastore root (`s3://bucket/metaflow`).
+    pub datastore_root: String,
+    /// Default job queue.
+    pub job_queue: String,
+    /// Default image (Python with Metaflow installed).
+    pub image: String,
+    /// IAM role the Batch containers run as.
+    pub job_role_arn: Option<String>,
+    /// AWS partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+}
+
+impl Default for Platform {
+    fn default() -> Self {
+        Self {
+            step_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:dropflow-step"
+                .to_string(),
+            bucket: "dropflow-bucket".to_string(),
+            deployments_prefix: "deployments/".to_string(),
+            datastore_root: "s3://dropflow-bucket/metaflow".to_string(),
+            job_queue: "dropflow".to_string(),
+            image: "python:3.12".to_string(),
+            job_role_arn: None,
+            partition: "aws".to_string(),
+        }
+    }
+}
+
+/// A partial set of deploy options: one layer of `dropflow.toml`, S3 object metadata or
+/// command-line flags. Later layers override earlier ones field by field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "snake_case")]
+pub struct OptionsLayer {
+    /// See [`DeployOptions::max_workers`].
+    pub max_workers: Option<u32>,
+    /// See [`DeployOptions::workflow_timeout`].
+    pub workflow_timeout: Option<u64>,
+    /// See [`DeployOptions::tags`].
+    pub tags: Option<Vec<String>>,
+    /// See [`DeployOptions::namespace`].
+    pub namespace: Option<String>,
+    /// See [`DeployOptions::branch`].
+    pub branch: Option<String>,
+    /// See [`DeployOptions::production`].
+    pub production: Option<bool>,
+    /// See [`DeployOptions::name`].
+    pub name: Option<String>,
+    /// See [`DeployOptions::image`].
+    pub image: Option<String>,
+    /// See [`DeployOptions::job_queue`].
+    pub job_queue: Option<String>,
+    /// See [`DeployOptions::retry_by_default`].
+    pub retry_by_default: Option<bool>,
+    /// See [`DeployOptions::distributed_map`].
+    pub distributed_map: Option<bool>,
+    /// See [`DeployOptions::aws_tags`].
+    pub aws_tags: Option<BTreeMap<String, String>>,
+    /// See [`DeployOptions::user`].
+    pub user: Option<String>,
+}
+
+/// `dropflow.toml` could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{file}: {message}. Valid keys: max_workers, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user"
+)]
+pub struct OptionsError {
+    /// The file (or metadata source) that was read.
+    pub file: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl OptionsLayer {
+    /// Reads a `dropflow.toml` (a `[deploy]` table, or the keys at top level).
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, OptionsError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Wrapped {
+            deploy: OptionsLayer,
+        }
+        let error = |e: toml::de::Error| OptionsError {
+            file: file.to_string(),
+            message: e.message().to_string(),
+        };
+        if text.lines().any(|l| l.trim() == "[deploy]") {
+            toml::from_str::<Wrapped>(text)
+                .map(|w| w.deploy)
+                .map_err(error)
+        } else {
+            toml::from_str(text).map_err(error)
+        }
+    }
+
+    /// Applies this layer over `options`.
+    pub fn apply(self, options: &mut DeployOptions) {
+        macro_rules! set {
+            ($($field:ident),*) => { $(if let Some(v) = self.$field { options.$field = v; })* };
+        }
+        macro_rules! set_some {
+            ($($field:ident),*) => { $(if let Some(v) = self.$field { options.$field = Some(v); })* };
+        }
+        set!(
+            max_workers,
+            tags,
+            production,
+            retry_by_default,
+            distributed_map,
+            aws_tags,
+            user
+        );
+        set_some!(workflow_timeout, namespace, branch, name, image, job_queue);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_override_field_by_field() {
+        let mut options = DeployOptions::default();
+        OptionsLayer::from_toml("dropflow.toml", "[deploy]\nmax_workers = 8\ntags = ['a']\n")
+            .unwrap()
+            .apply(&mut options);
+        OptionsLayer {
+            max_workers: Some(16),
+            ..Default::default()
+        }
+        .apply(&mut options);
+        assert_eq!(options.max_workers, 16);
+        assert_eq!(options.tags, ["a"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let error = OptionsLayer::from_toml("dropflow.toml", "max_worker = 3\n").unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("dropflow.toml: unknown field `max_worker`"),
+            "{text}"
+        );
+        assert!(text.contains("Valid keys: max_workers"), "{text}");
+    }
+}

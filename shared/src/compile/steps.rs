@@ -1,0 +1,362 @@
+//! Per-step runtime settings read from step decorators: resources (`@resources` and
+//! `@batch`, merged by max as Metaflow does), retries (`@retry`, `@catch`), `@timeout`,
+//! `@environment`. Unsupported decorators are refused here with a clear reason.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::CompileError;
+use crate::python::{Decorator, FlowClass, StepDef, Value};
+
+/// Metaflow's `MAX_ATTEMPTS`: attempts per task including the @catch fallback.
+pub const MAX_ATTEMPTS: u32 = 6;
+/// Metaflow's `@catch` error retries (`NUM_FALLBACK_RETRIES`).
+pub const CATCH_ERROR_RETRIES: u32 = 3;
+/// Metaflow's default task run time limit on Batch (5 days).
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 5 * 24 * 3600;
+
+/// Container resources of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    /// vCPUs (Batch accepts fractions for Fargate; kept as Metaflow's string).
+    pub cpu: String,
+    /// Memory in MiB.
+    pub memory: u64,
+    /// GPUs.
+    pub gpu: u64,
+    /// `/dev/shm` size in MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_memory: Option<u64>,
+}
+
+/// How a step's task is retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPlan {
+    /// `--max-user-code-retries` (Metaflow: the largest `@retry(times)`).
+    pub user_code_retries: u32,
+    /// Retries in all (user code retries + `@catch`'s error retries).
+    pub total_retries: u32,
+    /// Wait between attempts (`@retry(minutes_between_retries)`), in seconds.
+    pub wait_seconds: u64,
+}
+
+/// Everything the step Lambda needs to launch one step's tasks, besides the graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRuntime {
+    /// Container resources.
+    pub resources: Resources,
+    /// Retry plan.
+    pub retry: RetryPlan,
+    /// Attempt timeout in seconds (`@timeout`, else 5 days).
+    pub timeout_seconds: u64,
+    /// `@environment(vars=...)`.
+    pub environment: BTreeMap<String, String>,
+    /// `@batch(image=...)` or the deployment's image.
+    pub image: String,
+    /// `@batch(queue=...)` or the deployment's queue.
+    pub job_queue: String,
+    /// `@batch(iam_role=...)`, if set.
+    pub job_role_arn: Option<String>,
+    /// `--with` decorator specs Metaflow passes to the task (e.g. `retry` from retry-by-default).
+    pub with_decorators: Vec<String>,
+}
+
+/// Decorators a step may carry that change nothing in how dropflow deploys it.
+const RUNTIME_ONLY: &[&str] = &["card", "secrets", "checkpoint", "model", "huggingface_hub"];
+
+/// Reads one step's decorators.
+pub fn step_runtime(
+    flow: &FlowClass,
+    step: &StepDef,
+    image: &str,
+    job_queue: &str,
+    retry_by_default: bool,
+) -> Result<StepRuntime, CompileError> {
+    let mut resources = Resources {
+        cpu: "1".to_string(),
+        memory: 4096,
+        gpu: 0,
+        shared_memory: None,
+    };
+    let mut cpu: f64 = 1.0;
+    let mut runtime_image = image.to_string();
+    let mut runtime_queue = job_queue.to_string();
+    let mut job_role_arn = None;
+    let mut user_code_retries = 0;
+    let mut error_retries = 0;
+    let mut wait_seconds = 0;
+    let mut timeout_seconds = None;
+    let mut environment = BTreeMap::new();
+    let mut with_decorators = Vec::new();
+
+    let has_retry = step.decorator("retry").is_some();
+    for decorator in &step.decorators {
+        let arg = |name: &str| DecoratorArgs { flow, decorator }.get(name);
+        match decorator.name.as_str() {
+            "resources" | "batch" => {
+                if let Some(value) = arg("cpu")?
+                    .map(|v| number(flow, decorator, "cpu", v))
+                    .transpose()?
+                {
+                    cpu = cpu.max(value);
+                }
+                if let Some(value) = arg("memory")?
+                    .map(|v| number(flow, decorator, "memory", v))
+                    .transpose()?
+                {
+                    resources.memory = resources.memory.max(value as u64);
+                }
+                if let Some(value) = arg("gpu")?
+                    .map(|v| number(flow, decorator, "gpu", v))
+                    .transpose()?
+                {
+                    resources.gpu = resources.gpu.max(value as u64);
+                }
+                if let Some(value) = arg("shared_memory")?
+                    .map(|v| number(flow, decorator, "shared_memory", v))
+                    .transpose()?
+                {
+                    resources.shared_memory = Some(value as u64);
+                }
+                if decorator.name == "batch" {
+                    if let Some(v) = arg("image")? {
+                        runtime_image = string(flow, decorator, "image", v)?;
+                    }
+                    if let Some(v) = arg("queue")? {
+                        runtime_queue = string(flow, decorator, "queue", v)?;
+                    }
+                    if let Some(v) = arg("iam_role")? {
+                        job_role_arn = Some(string(flow, decorator, "iam_role", v)?);
+                    }
+                }
+            }
+            "retry" => {
+                let times = match arg("times")? {
+                    Some(v) => number(flow, decorator, "times", v)? as u32,
+                    None => 3,
+                };
+                if times + 2 > MAX_ATTEMPTS {
+                    return Err(CompileError::BadDecoratorArgument {
+                        file: flow.file.clone(),
+                        line: decorator.line,
+                        decorator: "retry".into(),
+                        argument: "times".into(),
+                        problem: format!(
+                            "is {times}: The maximum number of retries is @retry(times={}).",
+                            MAX_ATTEMPTS - 2
+                        ),
+                    });
+                }
+                user_code_retries = user_code_retries.max(times);
+                let minutes = match arg("minutes_between_retries")? {
+                    Some(v) => number(flow, decorator, "minutes_between_retries", v)?,
+                    None => 2.0,
+                };
+                wait_seconds = (minutes * 60.0).round() as u64;
+            }
+            "catch" => error_retries = error_retries.max(CATCH_ERROR_RETRIES),
+            "timeout" => {
+                let mut seconds = 0.0;
+                for (unit, factor) in [("seconds", 1.0), ("minutes", 60.0), ("hours", 3600.0)] {
+                    if let Some(v) = arg(unit)? {
+                        seconds += number(flow, decorator, unit, v)? * factor;
+                    }
+                }
+                timeout_seconds = Some(seconds.round() as u64);
+            }
+            "environment" => {
+                if let Some(v) = arg("vars")? {
+                    environment = env_vars(flow, decorator, v)?;
+                }
+            }
+            "parallel" => {
+                return Err(unsupported(
+                    flow,
+                    decorator,
+                    "multi-node @parallel steps cannot run on Step Functions",
+                ));
+            }
+            "kubernetes" => {
+                return Err(unsupported(
+                    flow,
+                    decorator,
+                    "dropflow runs every step on AWS Batch; use @batch or @resources",
+                ));
+            }
+            "slurm" => {
+                return Err(unsupported(
+                    flow,
+                    decorator,
+                    "Slurm cannot be used with AWS Step Functions",
+                ));
+            }
+            "conda" | "pypi" => {
+                return Err(unsupported(
+                    flow,
+                    decorator,
+                    "tasks run with --environment=local; bake dependencies into the image instead",
+                ));
+            }
+            name if RUNTIME_ONLY.contains(&name) => {}
+            _ => {}
+        }
+    }
+    if retry_by_default && !has_retry {
+        user_code_retries = user_code_retries.max(3);
+        wait_seconds = 120;
+        with_decorators.push("retry".to_string());
+    }
+    resources.cpu = format_cpu(cpu);
+    let timeout_seconds = timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS).max(60);
+    Ok(StepRuntime {
+        resources,
+        retry: RetryPlan {
+            user_code_retries,
+            total_retries: user_code_retries + error_retries,
+            wait_seconds,
+        },
+        timeout_seconds,
+        environment,
+        image: runtime_image,
+        job_queue: runtime_queue,
+        job_role_arn,
+        with_decorators,
+    })
+}
+
+/// Refuses flow-level decorators dropflow cannot deploy yet.
+pub fn check_flow_decorators(flow: &FlowClass) -> Result<(), CompileError> {
+    for decorator in &flow.decorators {
+        let reason = match decorator.name.as_str() {
+            "trigger" | "trigger_on_finish" => {
+                "event triggers need Argo Events; dropflow starts runs from @schedule and its HTTP API"
+            }
+            "exit_hook" => "exit hooks have no Step Functions equivalent in dropflow yet",
+            "conda_base" | "pypi_base" => {
+                "tasks run with --environment=local; bake dependencies into the image instead"
+            }
+            _ => continue,
+        };
+        return Err(unsupported(flow, decorator, reason));
+    }
+    Ok(())
+}
+
+fn unsupported(flow: &FlowClass, decorator: &Decorator, reason: &str) -> CompileError {
+    CompileError::UnsupportedDecorator {
+        file: flow.file.clone(),
+        line: decorator.line,
+        decorator: decorator.name.clone(),
+        reason: reason.to_string(),
+    }
+}
+
+struct DecoratorArgs<'a> {
+    flow: &'a FlowClass,
+    decorator: &'a Decorator,
+}
+
+impl<'a> DecoratorArgs<'a> {
+    /// A keyword argument; `None` (the literal) counts as absent, as Metaflow's defaults.
+    fn get(&self, name: &str) -> Result<Option<&'a Value>, CompileError> {
+        match self.decorator.kwarg(name) {
+            Some(Value::Literal {
+                value: serde_json::Value::Null,
+            })
+            | None => Ok(None),
+            Some(value @ Value::Literal { .. }) => Ok(Some(value)),
+            Some(other) => Err(CompileError::BadDecoratorArgument {
+                file: self.flow.file.clone(),
+                line: self.decorator.line,
+                decorator: self.decorator.name.clone(),
+                argument: name.to_string(),
+                problem: format!(
+                    "is `{}`, which dropflow cannot evaluate without running Python; write a literal value",
+                    other.describe()
+                ),
+            }),
+        }
+    }
+}
+
+fn number(
+    flow: &FlowClass,
+    decorator: &Decorator,
+    name: &str,
+    value: &Value,
+) -> Result<f64, CompileError> {
+    let literal = value.as_literal().expect("checked literal");
+    let parsed = match literal {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
+        _ => Err(CompileError::BadDecoratorArgument {
+            file: flow.file.clone(),
+            line: decorator.line,
+            decorator: decorator.name.clone(),
+            argument: name.to_string(),
+            problem: format!("is {literal}; it must be a non-negative number"),
+        }),
+    }
+}
+
+fn string(
+    flow: &FlowClass,
+    decorator: &Decorator,
+    name: &str,
+    value: &Value,
+) -> Result<String, CompileError> {
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| CompileError::BadDecoratorArgument {
+            file: flow.file.clone(),
+            line: decorator.line,
+            decorator: decorator.name.clone(),
+            argument: name.to_string(),
+            problem: format!("is {}; it must be a string", value.describe()),
+        })
+}
+
+fn env_vars(
+    flow: &FlowClass,
+    decorator: &Decorator,
+    value: &Value,
+) -> Result<BTreeMap<String, String>, CompileError> {
+    let problem = |p: String| CompileError::BadDecoratorArgument {
+        file: flow.file.clone(),
+        line: decorator.line,
+        decorator: "environment".into(),
+        argument: "vars".into(),
+        problem: p,
+    };
+    let Some(serde_json::Value::Object(map)) = value.as_literal() else {
+        return Err(problem(
+            "must be a dict of strings, e.g. vars={'KEY': 'value'}".into(),
+        ));
+    };
+    map.iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k.clone(), s.clone())),
+            serde_json::Value::Number(n) => Ok((k.clone(), n.to_string())),
+            serde_json::Value::Bool(b) => {
+                Ok((k.clone(), if *b { "True" } else { "False" }.to_string()))
+            }
+            other => Err(problem(format!(
+                "value of {k} is {other}; values must be strings"
+            ))),
+        })
+        .collect()
+}
+
+fn format_cpu(cpu: f64) -> String {
+    if cpu.fract() == 0.0 {
+        format!("{}", cpu as u64)
+    } else {
+        format!("{cpu}")
+    }
+}
