@@ -218,6 +218,9 @@ pub struct MapState {
     /// Where the results go.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result_path: Option<ResultPath>,
+    /// Where errors go.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub catch: Vec<CatchRule>,
     /// Next state or end.
     #[serde(flatten)]
     pub transition: Transition,
@@ -275,6 +278,9 @@ pub struct ParallelState {
     pub comment: Option<String>,
     /// One scope per branch.
     pub branches: Vec<Branch>,
+    /// Where errors go.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub catch: Vec<CatchRule>,
     /// Next state or end.
     #[serde(flatten)]
     pub transition: Transition,
@@ -332,8 +338,18 @@ impl State {
                 .map(|r| r.next.as_str())
                 .chain(c.default.as_deref())
                 .collect(),
-            State::Map(m) => m.transition.target().into_iter().collect(),
-            State::Parallel(p) => p.transition.target().into_iter().collect(),
+            State::Map(m) => m
+                .transition
+                .target()
+                .into_iter()
+                .chain(m.catch.iter().map(|c| c.next.as_str()))
+                .collect(),
+            State::Parallel(p) => p
+                .transition
+                .target()
+                .into_iter()
+                .chain(p.catch.iter().map(|c| c.next.as_str()))
+                .collect(),
             State::Wait(w) => w.transition.target().into_iter().collect(),
             State::Fail(_) => Vec::new(),
         }

@@ -71,7 +71,7 @@ pub struct ProjectInfo {
 }
 
 /// The EventBridge Scheduler schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleInfo {
     /// Schedule name.
     pub name: String,

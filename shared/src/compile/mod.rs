@@ -271,3 +271,6 @@ fn version_id(input: &CompileInput<'_>) -> String {
     hasher.update(serde_json::to_vec(input.deploy_time_values).expect("serialisable"));
     data_encoding::HEXLOWER.encode(&hasher.finalize())[..16].to_string()
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,19 +2,24 @@
 //! phase, the Batch job (`batch:submitJob.sync`) and the `finish` phase; splits become
 //! `Parallel`, foreaches `Map`, switches `Choice` (recursive switches loop back).
 //!
-//! States per step `S`, in one scope:
+//! States per step `S`:
 //! - `S`        step Lambda `start`: task id, input paths, job request → `{"task": ...}`
-//! - `S.job`    Batch job; on failure → `S.retry` (if the step retries) or `S.report`
+//! - `S.job`    the Batch job; on failure → `S.retry` (if the step retries) or the scope's
+//!   failure state
 //! - `S.retry`  Choice: attempts left? → `S.wait` → `S` (next attempt, same task id)
 //! - `S.done`   step Lambda `finish`: reads what the task wrote → `{"ctx", "splits"?, "next"?}`
-//! - `S.report` step Lambda `fail`: records the failure, returns the task's error and cause
 //! - `S.split` / `S.foreach` / `S.route`: the Parallel, Map or Choice after a split step
-//! - `Failed` (one per scope): ends the execution with the reported error and cause
+//!
+//! Failures: the machine's scope (and each Distributed Map processor, which runs as its
+//! own executions) has `TaskFailed` (step Lambda `fail`: records the failure, fetches the
+//! task's error) and `Failed` (ends with that error and cause). An inline nested scope
+//! ends in `Failed.<first step>` with the failed state's JSON as cause; the enclosing
+//! Parallel or Map catches it and hands it to its own scope's failure path.
 //!
 //! Payloads stay tiny: a context object (run id, task pathspec, foreach indices) flows
 //! from step to step; commands and input paths are built by the Lambda, not the ASL.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
@@ -28,13 +33,13 @@ use crate::asl::{
 use crate::graph::{FlowGraph, NodeType};
 use crate::naming::state_name;
 
-/// Payload paths shared with the step Lambda's protocol (see `crate::task`).
+/// Payload paths shared with the step Lambda's protocol.
 pub mod paths {
     /// The prepared task (start phase output), carried through the job to `finish`.
     pub const TASK: &str = "$.task";
     /// The task's attempt number (0-based).
     pub const ATTEMPT: &str = "$.task.attempt";
-    /// The error caught from the Batch job.
+    /// Where a caught error is put.
     pub const ERROR: &str = "$.error";
     /// Foreach split indices returned by `finish` of a foreach step.
     pub const SPLITS: &str = "$.splits";
@@ -47,18 +52,26 @@ pub mod paths {
 /// Emits the state machine for a linted graph.
 pub struct StateMachineBuilder<'a> {
     graph: &'a FlowGraph,
-    plans: &'a std::collections::BTreeMap<String, StepPlan>,
+    plans: &'a BTreeMap<String, StepPlan>,
     options: &'a DeployOptions,
     platform: &'a Platform,
     manifest_location: &'a str,
     emitted: HashSet<String>,
 }
 
+/// Where failures go in one scope.
+struct Scope {
+    /// The state a failed task goes to.
+    on_failure: String,
+    /// The states that close the scope, added once it is complete.
+    closing: Vec<(String, State)>,
+}
+
 impl<'a> StateMachineBuilder<'a> {
     /// A builder over a graph that passed lint and the step plans computed from it.
     pub fn new(
         graph: &'a FlowGraph,
-        plans: &'a std::collections::BTreeMap<String, StepPlan>,
+        plans: &'a BTreeMap<String, StepPlan>,
         options: &'a DeployOptions,
         platform: &'a Platform,
         manifest_location: &'a str,
@@ -81,9 +94,9 @@ impl<'a> StateMachineBuilder<'a> {
             .clone()
             .expect("linted graph has a start step");
         let mut states = States::new();
-        let fail = "Failed".to_string();
-        self.visit(&start, &mut states, &fail, None);
-        states.insert(fail, fail_state());
+        let scope = self.reporting_scope(None);
+        self.visit(&start, &mut states, &scope, None);
+        states.extend(scope.closing);
         StateMachine {
             comment: Some(comment),
             start_at: state_name(&start),
@@ -93,51 +106,53 @@ impl<'a> StateMachineBuilder<'a> {
     }
 
     /// Emits `step` and everything after it up to `exit` (the join closing this scope).
-    fn visit(&mut self, step: &str, states: &mut States, fail: &str, exit: Option<&str>) {
+    fn visit(&mut self, step: &str, states: &mut States, scope: &Scope, exit: Option<&str>) {
         if !self.emitted.insert(step.to_string()) {
             return; // switch cases converging on a step already emitted in this scope
         }
         let graph: &'a FlowGraph = self.graph;
         let node = graph.node(step);
-        let plan = &self.plans[step];
+        let retry = &self.plans[step].runtime.retry;
         let name = state_name(step);
+        let job = state_name(&format!("{step}.job"));
         let done = state_name(&format!("{step}.done"));
-        let report = state_name(&format!("{step}.report"));
-        let retries = plan.runtime.retry.total_retries;
 
-        states.insert(name.clone(), self.start_state(step, &job_state_name(step)));
-        let on_failure = if retries > 0 {
+        states.insert(name.clone(), self.start_state(step, &job));
+        let on_job_failure = if retry.total_retries > 0 {
             state_name(&format!("{step}.retry"))
         } else {
-            report.clone()
+            scope.on_failure.clone()
         };
-        states.insert(job_state_name(step), self.job_state(&done, &on_failure));
-        if retries > 0 {
+        states.insert(job, self.job_state(&done, &on_job_failure));
+        if retry.total_retries > 0 {
             let wait = state_name(&format!("{step}.wait"));
-            let again = if plan.runtime.retry.wait_seconds > 0 {
+            let again = if retry.wait_seconds > 0 {
                 wait.clone()
             } else {
                 name.clone()
             };
             states.insert(
-                on_failure,
+                on_job_failure,
                 State::Choice(ChoiceState {
-                    comment: Some(format!("retry {step} (up to {retries} times)")),
+                    comment: Some(format!(
+                        "retry {step}: up to {} retries",
+                        retry.total_retries
+                    )),
                     choices: vec![ChoiceRule {
                         variable: paths::ATTEMPT.to_string(),
                         string_equals: None,
-                        numeric_less_than: Some(f64::from(retries)),
+                        numeric_less_than: Some(f64::from(retry.total_retries)),
                         next: again,
                     }],
-                    default: Some(report.clone()),
+                    default: Some(scope.on_failure.clone()),
                 }),
             );
-            if plan.runtime.retry.wait_seconds > 0 {
+            if retry.wait_seconds > 0 {
                 states.insert(
                     wait,
                     State::Wait(WaitState {
-                        seconds: plan.runtime.retry.wait_seconds,
-                        transition: Transition::next(name.clone()),
+                        seconds: retry.wait_seconds,
+                        transition: Transition::next(name),
                     }),
                 );
             }
@@ -145,7 +160,6 @@ impl<'a> StateMachineBuilder<'a> {
 
         let ends_scope = node.node_type == Some(NodeType::End)
             || exit.is_some_and(|e| node.out_funcs.iter().any(|o| o == e));
-        let exits_into_foreach_join = ends_scope && exit.is_some_and(|e| self.is_foreach_join(e));
         let after_done = match node.node_type {
             _ if ends_scope => Transition::end(),
             Some(NodeType::Split) => Transition::next(state_name(&format!("{step}.split"))),
@@ -153,11 +167,11 @@ impl<'a> StateMachineBuilder<'a> {
             Some(NodeType::SplitSwitch) => Transition::next(state_name(&format!("{step}.route"))),
             _ => Transition::next(state_name(&node.out_funcs[0])),
         };
+        let exits_into_foreach_join = ends_scope && exit.is_some_and(|e| self.is_foreach_join(e));
         states.insert(
-            done.clone(),
+            done,
             self.finish_state(step, after_done, exits_into_foreach_join),
         );
-        states.insert(report, self.report_state(step, fail));
         if ends_scope {
             return;
         }
@@ -169,7 +183,7 @@ impl<'a> StateMachineBuilder<'a> {
                     .out_funcs
                     .iter()
                     .map(|child| {
-                        let (start_at, states) = self.scope(child, &join);
+                        let (start_at, states) = self.nested(child, &join, Mode::Inline);
                         Branch { start_at, states }
                     })
                     .collect();
@@ -178,29 +192,34 @@ impl<'a> StateMachineBuilder<'a> {
                     State::Parallel(ParallelState {
                         comment: Some(format!("branches of {step}, joined by {join}")),
                         branches,
+                        catch: vec![catch_all(&scope.on_failure)],
                         transition: Transition::next(state_name(&join)),
                     }),
                 );
-                self.visit(&join, states, fail, exit);
+                self.visit(&join, states, scope, exit);
             }
             Some(NodeType::Foreach) => {
                 let join = node
                     .matching_join
                     .clone()
                     .expect("linted foreach has a join");
-                let child = node.out_funcs[0].clone();
-                let (start_at, inner) = self.scope(&child, &join);
+                let mode = if self.options.distributed_map {
+                    Mode::Distributed
+                } else {
+                    Mode::Inline
+                };
+                let (start_at, inner) = self.nested(&node.out_funcs[0], &join, mode);
                 states.insert(
                     state_name(&format!("{step}.foreach")),
-                    self.map_state(step, &join, start_at, inner),
+                    self.map_state(step, &join, mode, start_at, inner, &scope.on_failure),
                 );
-                self.visit(&join, states, fail, exit);
+                self.visit(&join, states, scope, exit);
             }
             Some(NodeType::SplitSwitch) => {
-                let mut targets: Vec<String> = Vec::new();
+                let mut targets: Vec<&String> = Vec::new();
                 for target in &node.out_funcs {
-                    if !targets.contains(target) {
-                        targets.push(target.clone());
+                    if !targets.contains(&target) {
+                        targets.push(target);
                     }
                 }
                 states.insert(
@@ -214,7 +233,7 @@ impl<'a> StateMachineBuilder<'a> {
                             .iter()
                             .map(|target| ChoiceRule {
                                 variable: paths::NEXT.to_string(),
-                                string_equals: Some(target.clone()),
+                                string_equals: Some(target.to_string()),
                                 numeric_less_than: None,
                                 next: state_name(target),
                             })
@@ -224,25 +243,63 @@ impl<'a> StateMachineBuilder<'a> {
                 );
                 for target in targets {
                     if target != step {
-                        self.visit(&target, states, fail, exit);
+                        self.visit(target, states, scope, exit);
                     }
                 }
             }
-            _ => {
-                let next = node.out_funcs[0].clone();
-                self.visit(&next, states, fail, exit);
-            }
+            _ => self.visit(&node.out_funcs[0], states, scope, exit),
         }
     }
 
-    /// A nested scope (Parallel branch or Map processor) starting at `step`, ending
-    /// before `join`.
-    fn scope(&mut self, step: &str, join: &str) -> (String, States) {
+    /// A nested scope (Parallel branch or Map processor) from `step` up to `join`.
+    fn nested(&mut self, step: &str, join: &str, mode: Mode) -> (String, States) {
+        let scope = match mode {
+            // Child executions report their own failures.
+            Mode::Distributed => self.reporting_scope(Some(step)),
+            Mode::Inline => {
+                let fail = state_name(&format!("Failed.{step}"));
+                Scope {
+                    on_failure: fail.clone(),
+                    closing: vec![(
+                        fail,
+                        State::Fail(FailState {
+                            comment: Some("hand the failed task to the enclosing scope".into()),
+                            error_path: Some("$.error.Error".into()),
+                            cause_path: Some("States.JsonToString($)".into()),
+                        }),
+                    )],
+                }
+            }
+        };
         let mut states = States::new();
-        let fail = state_name(&format!("Failed.{step}"));
-        self.visit(step, &mut states, &fail, Some(join));
-        states.insert(fail, fail_state());
+        self.visit(step, &mut states, &scope, Some(join));
+        states.extend(scope.closing);
         (state_name(step), states)
+    }
+
+    /// A scope whose failures are reported by the step Lambda before the execution ends.
+    fn reporting_scope(&self, first_step: Option<&str>) -> Scope {
+        let suffix = first_step.map(|s| format!(".{s}")).unwrap_or_default();
+        let report = state_name(&format!("TaskFailed{suffix}"));
+        let fail = state_name(&format!("Failed{suffix}"));
+        let payload = Template::new().value("phase", "fail").path("input", "$");
+        let mut task = self.lambda_task(payload);
+        task.comment = Some("record the failed task and fetch its error".to_string());
+        task.transition = Transition::next(fail.clone());
+        Scope {
+            on_failure: report.clone(),
+            closing: vec![
+                (report, State::Task(task)),
+                (
+                    fail,
+                    State::Fail(FailState {
+                        comment: Some("a task failed: its error and the end of its log".into()),
+                        error_path: Some("$.error".into()),
+                        cause_path: Some("$.cause".into()),
+                    }),
+                ),
+            ],
+        }
     }
 
     fn is_foreach_join(&self, join: &str) -> bool {
@@ -253,19 +310,16 @@ impl<'a> StateMachineBuilder<'a> {
             .is_some_and(|p| p.node_type == Some(NodeType::Foreach))
     }
 
+    /// A direct invocation of the step Lambda: the payload is the state's `Parameters`
+    /// and the function's result is the state's result.
     fn lambda_task(&self, payload: Template) -> TaskState {
         TaskState {
             comment: None,
-            resource: format!("arn:{}:states:::lambda:invoke", self.platform.partition),
-            parameters: Some(
-                Template::new()
-                    .value("FunctionName", self.platform.step_function_arn.as_str())
-                    .nested("Payload", payload)
-                    .into(),
-            ),
+            resource: self.platform.step_function_arn.clone(),
+            parameters: Some(payload.into()),
             result_selector: None,
             result_path: None,
-            output_path: Some("$.Payload".to_string()),
+            output_path: None,
             retry: vec![lambda_retry()],
             catch: Vec::new(),
             transition: Transition::end(),
@@ -283,7 +337,6 @@ impl<'a> StateMachineBuilder<'a> {
                 .path("execution", "$$.Execution.Name");
         }
         let mut task = self.lambda_task(payload);
-        task.comment = Some(format!("prepare a task of {step}"));
         task.transition = Transition::next(job);
         State::Task(task)
     }
@@ -291,7 +344,7 @@ impl<'a> StateMachineBuilder<'a> {
     fn job_state(&self, done: &str, on_failure: &str) -> State {
         let job = |field: &str| format!("{}.job.{field}", paths::TASK);
         State::Task(TaskState {
-            comment: Some("run the task: python FLOW.py step ...".to_string()),
+            comment: None,
             resource: format!(
                 "arn:{}:states:::batch:submitJob.sync",
                 self.platform.partition
@@ -308,7 +361,7 @@ impl<'a> StateMachineBuilder<'a> {
             result_path: Some(ResultPath::discard()),
             output_path: None,
             retry: vec![RetryRule {
-                // Batch's SubmitJob admission limit (≈50/s): back off, not counted as an attempt.
+                // Batch's SubmitJob admission limit (≈50/s): back off, not an attempt.
                 error_equals: vec!["Batch.AWSBatchException".into()],
                 interval_seconds: 2,
                 max_attempts: 10,
@@ -316,11 +369,7 @@ impl<'a> StateMachineBuilder<'a> {
                 max_delay_seconds: Some(60),
                 jitter_strategy: Some("FULL".into()),
             }],
-            catch: vec![CatchRule {
-                error_equals: vec!["States.ALL".into()],
-                result_path: paths::ERROR.to_string(),
-                next: on_failure.to_string(),
-            }],
+            catch: vec![catch_all(on_failure)],
             transition: Transition::next(done),
         })
     }
@@ -336,37 +385,24 @@ impl<'a> StateMachineBuilder<'a> {
             .value("step", step)
             .path("task", paths::TASK);
         let mut task = self.lambda_task(payload);
-        task.comment = Some(format!("record {step}'s task and read its transition"));
         if exits_into_foreach_join {
             // Keep each foreach iteration's result tiny: the join finds its inputs itself.
-            task.output_path = None;
-            task.result_selector = Some(Template::new().path("task", "$.Payload.ctx.task").into());
+            task.result_selector = Some(Template::new().path("task", "$.ctx.task").into());
         }
         task.transition = transition;
         State::Task(task)
     }
 
-    fn report_state(&self, step: &str, fail: &str) -> State {
-        let payload = Template::new()
-            .value("phase", "fail")
-            .value("step", step)
-            .path("task", paths::TASK)
-            .path("error", paths::ERROR);
-        let mut task = self.lambda_task(payload);
-        task.comment = Some(format!("record {step}'s failure and fetch its error"));
-        task.output_path = None;
-        task.result_selector = Some(
-            Template::new()
-                .path("Error", "$.Payload.error")
-                .path("Cause", "$.Payload.cause")
-                .into(),
-        );
-        task.transition = Transition::next(fail);
-        State::Task(task)
-    }
-
-    fn map_state(&self, step: &str, join: &str, start_at: String, states: States) -> State {
-        let distributed = self.options.distributed_map;
+    fn map_state(
+        &self,
+        step: &str,
+        join: &str,
+        mode: Mode,
+        start_at: String,
+        states: States,
+        on_failure: &str,
+    ) -> State {
+        let distributed = mode == Mode::Distributed;
         State::Map(MapState {
             comment: Some(format!("foreach of {step}, joined by {join}")),
             items_path: paths::SPLITS.to_string(),
@@ -378,11 +414,7 @@ impl<'a> StateMachineBuilder<'a> {
             ),
             item_processor: ItemProcessor {
                 processor_config: ProcessorConfig {
-                    mode: if distributed {
-                        Mode::Distributed
-                    } else {
-                        Mode::Inline
-                    },
+                    mode,
                     execution_type: distributed.then(|| "STANDARD".to_string()),
                 },
                 start_at,
@@ -399,21 +431,18 @@ impl<'a> StateMachineBuilder<'a> {
             }),
             result_selector: None,
             result_path: Some(ResultPath::discard()),
+            catch: vec![catch_all(on_failure)],
             transition: Transition::next(state_name(join)),
         })
     }
 }
 
-fn job_state_name(step: &str) -> String {
-    state_name(&format!("{step}.job"))
-}
-
-fn fail_state() -> State {
-    State::Fail(FailState {
-        comment: Some("a task failed; Error and Cause come from the task".into()),
-        error_path: Some("$.Error".into()),
-        cause_path: Some("$.Cause".into()),
-    })
+fn catch_all(next: &str) -> CatchRule {
+    CatchRule {
+        error_equals: vec!["States.ALL".into()],
+        result_path: paths::ERROR.to_string(),
+        next: next.to_string(),
+    }
 }
 
 fn lambda_retry() -> RetryRule {
@@ -427,7 +456,7 @@ fn lambda_retry() -> RetryRule {
         interval_seconds: 1,
         max_attempts: 6,
         backoff_rate: 2.0,
-        max_delay_seconds: Some(30),
-        jitter_strategy: Some("FULL".into()),
+        max_delay_seconds: None,
+        jitter_strategy: None,
     }
 }

@@ -73,13 +73,7 @@ pub fn step_runtime(
     job_queue: &str,
     retry_by_default: bool,
 ) -> Result<StepRuntime, CompileError> {
-    let mut resources = Resources {
-        cpu: "1".to_string(),
-        memory: 4096,
-        gpu: 0,
-        shared_memory: None,
-    };
-    let mut cpu: f64 = 1.0;
+    let resources = merged_resources(flow, step)?;
     let mut runtime_image = image.to_string();
     let mut runtime_queue = job_queue.to_string();
     let mut job_role_arn = None;
@@ -94,41 +88,15 @@ pub fn step_runtime(
     for decorator in &step.decorators {
         let arg = |name: &str| DecoratorArgs { flow, decorator }.get(name);
         match decorator.name.as_str() {
-            "resources" | "batch" => {
-                if let Some(value) = arg("cpu")?
-                    .map(|v| number(flow, decorator, "cpu", v))
-                    .transpose()?
-                {
-                    cpu = cpu.max(value);
+            "batch" => {
+                if let Some(v) = arg("image")? {
+                    runtime_image = string(flow, decorator, "image", v)?;
                 }
-                if let Some(value) = arg("memory")?
-                    .map(|v| number(flow, decorator, "memory", v))
-                    .transpose()?
-                {
-                    resources.memory = resources.memory.max(value as u64);
+                if let Some(v) = arg("queue")? {
+                    runtime_queue = string(flow, decorator, "queue", v)?;
                 }
-                if let Some(value) = arg("gpu")?
-                    .map(|v| number(flow, decorator, "gpu", v))
-                    .transpose()?
-                {
-                    resources.gpu = resources.gpu.max(value as u64);
-                }
-                if let Some(value) = arg("shared_memory")?
-                    .map(|v| number(flow, decorator, "shared_memory", v))
-                    .transpose()?
-                {
-                    resources.shared_memory = Some(value as u64);
-                }
-                if decorator.name == "batch" {
-                    if let Some(v) = arg("image")? {
-                        runtime_image = string(flow, decorator, "image", v)?;
-                    }
-                    if let Some(v) = arg("queue")? {
-                        runtime_queue = string(flow, decorator, "queue", v)?;
-                    }
-                    if let Some(v) = arg("iam_role")? {
-                        job_role_arn = Some(string(flow, decorator, "iam_role", v)?);
-                    }
+                if let Some(v) = arg("iam_role")? {
+                    job_role_arn = Some(string(flow, decorator, "iam_role", v)?);
                 }
             }
             "retry" => {
@@ -207,7 +175,6 @@ pub fn step_runtime(
         wait_seconds = 120;
         with_decorators.push("retry".to_string());
     }
-    resources.cpu = format_cpu(cpu);
     let timeout_seconds = timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS).max(60);
     Ok(StepRuntime {
         resources,
@@ -351,6 +318,56 @@ fn env_vars(
             ))),
         })
         .collect()
+}
+
+/// Metaflow's `compute_resource_attributes` with `@batch` as the compute decorator (Step
+/// Functions runs every step as if `@batch` were on it): defaults cpu 1, gpu 0, memory
+/// 4096; with `@resources`, each value is the larger of `@resources` (with its own
+/// defaults cpu 1, memory 4096) and `@batch`; without it, `@batch` values replace defaults.
+fn merged_resources(flow: &FlowClass, step: &StepDef) -> Result<Resources, CompileError> {
+    const KEYS: [&str; 4] = ["cpu", "gpu", "memory", "shared_memory"];
+    let read = |decorator: Option<&Decorator>| -> Result<[Option<f64>; 4], CompileError> {
+        let mut values = [None; 4];
+        if let Some(decorator) = decorator {
+            let args = DecoratorArgs { flow, decorator };
+            for (slot, key) in values.iter_mut().zip(KEYS) {
+                if let Some(value) = args.get(key)? {
+                    *slot = Some(number(flow, decorator, key, value)?);
+                }
+            }
+        }
+        Ok(values)
+    };
+    let batch = read(step.decorator("batch"))?;
+    let mut result = [Some(1.0), Some(0.0), Some(4096.0), None];
+    match step.decorator("resources") {
+        Some(resources) => {
+            let mut requested = read(Some(resources))?;
+            // @resources' own defaults.
+            requested[0] = requested[0].or(Some(1.0));
+            requested[2] = requested[2].or(Some(4096.0));
+            for i in 0..KEYS.len() {
+                result[i] = match (batch[i], requested[i]) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (Some(a), None) | (None, Some(a)) => Some(a),
+                    (None, None) => result[i],
+                };
+            }
+        }
+        None => {
+            for i in 0..KEYS.len() {
+                if batch[i].is_some() {
+                    result[i] = batch[i];
+                }
+            }
+        }
+    }
+    Ok(Resources {
+        cpu: format_cpu(result[0].unwrap_or(1.0)),
+        gpu: result[1].unwrap_or(0.0) as u64,
+        memory: result[2].unwrap_or(4096.0) as u64,
+        shared_memory: result[3].map(|v| v as u64),
+    })
 }
 
 fn format_cpu(cpu: f64) -> String {
