@@ -39,6 +39,8 @@ pub mod paths {
     pub const TASK: &str = "$.task";
     /// The task's attempt number (0-based).
     pub const ATTEMPT: &str = "$.task.attempt";
+    /// The Batch job's id (`{"JobId": ...}`), kept from the job state's result.
+    pub const BATCH: &str = "$.batch";
     /// Where a caught error is put.
     pub const ERROR: &str = "$.error";
     /// Foreach split indices returned by `finish` of a foreach step.
@@ -357,8 +359,9 @@ impl<'a> StateMachineBuilder<'a> {
                     .path("ContainerOverrides", &job("ContainerOverrides"))
                     .into(),
             ),
-            result_selector: None,
-            result_path: Some(ResultPath::discard()),
+            // Keep only the job id of Batch's (large) job description.
+            result_selector: Some(Template::new().path("JobId", "$.JobId").into()),
+            result_path: Some(ResultPath::Path(paths::BATCH.to_string())),
             output_path: None,
             retry: vec![RetryRule {
                 // Batch's SubmitJob admission limit (≈50/s): back off, not an attempt.
@@ -383,7 +386,8 @@ impl<'a> StateMachineBuilder<'a> {
         let payload = Template::new()
             .value("phase", "finish")
             .value("step", step)
-            .path("task", paths::TASK);
+            .path("task", paths::TASK)
+            .path("batch", paths::BATCH);
         let mut task = self.lambda_task(payload);
         if exits_into_foreach_join {
             // Keep each foreach iteration's result tiny: the join finds its inputs itself.
