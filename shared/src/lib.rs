@@ -9,6 +9,8 @@
 
 pub mod asl;
 pub mod compile;
+pub mod deploy;
+pub mod deploy_time;
 pub mod discover;
 pub mod graph;
 pub mod lint;

@@ -10,6 +10,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+pub mod moto;
 pub mod validators;
 
 /// The root of the dropflow repository (the directory holding the workspace `Cargo.toml`).

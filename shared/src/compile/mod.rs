@@ -257,7 +257,9 @@ fn check_options(options: &DeployOptions) -> Result<(), CompileError> {
     Ok(())
 }
 
-/// Same source, options and platform → same version id.
+/// Same source, options and platform → same version id. Deploy-time parameter values
+/// are left out on purpose: they may read the clock, and uploading the same package
+/// again (or S3 delivering its event twice) must not make a new version.
 fn version_id(input: &CompileInput<'_>) -> String {
     let mut hasher = Sha256::new();
     hasher.update(DROPFLOW_VERSION.as_bytes());
@@ -267,8 +269,6 @@ fn version_id(input: &CompileInput<'_>) -> String {
     hasher.update(serde_json::to_vec(input.options).expect("serialisable"));
     hasher.update([0]);
     hasher.update(serde_json::to_vec(input.platform).expect("serialisable"));
-    hasher.update([0]);
-    hasher.update(serde_json::to_vec(input.deploy_time_values).expect("serialisable"));
     data_encoding::HEXLOWER.encode(&hasher.finalize())[..16].to_string()
 }
 

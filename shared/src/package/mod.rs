@@ -27,6 +27,7 @@ mod dir;
 mod error;
 mod metaflow;
 mod path;
+mod repack;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,39 @@
+//! dropflow's AWS adapters: the [`dropflow::deploy`] ports implemented over the AWS SDK
+//! (S3, Step Functions, Batch, EventBridge Scheduler), and one SDK configuration loader
+//! for every Lambda. Each adapter is a thin translation: requests built from dropflow's
+//! types, "not found" read from typed SDK errors (`into_service_error()`), never from
+//! message text, and any other failure returned as a [`ServiceError`] with the service's
+//! error code.
+
+mod batch;
+mod config;
+mod error;
+mod s3;
+mod scheduler;
+mod sfn;
+
+pub use batch::BatchJobDefinitions;
+pub use config::{load_sdk_config, static_sdk_config};
+pub use s3::S3Objects;
+pub use scheduler::SchedulerSchedules;
+pub use sfn::SfnStateMachines;
+
+use aws_config::SdkConfig;
+pub use dropflow::deploy::ServiceError;
+use dropflow::deploy::{Config, Deployer};
+
+/// The deploy logic over real AWS services.
+pub type AwsDeployer =
+    Deployer<S3Objects, SfnStateMachines, BatchJobDefinitions, SchedulerSchedules>;
+
+/// A deployer for `config` whose clients use `sdk` (see [`load_sdk_config`]).
+pub fn deployer(config: Config, sdk: &SdkConfig) -> AwsDeployer {
+    let objects = S3Objects::new(sdk, &config.bucket);
+    Deployer::new(
+        config,
+        objects,
+        SfnStateMachines::new(sdk),
+        BatchJobDefinitions::new(sdk),
+        SchedulerSchedules::new(sdk),
+    )
+}
