@@ -137,6 +137,7 @@ fi
 export DROPFLOW_PYTHON="$VENV/bin/python"
 export DROPFLOW_STATELINT="$VENV/bin/statelint"
 export DROPFLOW_ASL_VALIDATOR="$REPO/tests/node_modules/.bin/asl-validator"
+export DROPFLOW_CFN_LINT="$VENV/bin/cfn-lint"
 export USERNAME="${USERNAME:-dropflow-ci}"
 
 if [[ $SETUP_ONLY == 1 ]]; then

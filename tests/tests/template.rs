@@ -1,0 +1,470 @@
+//! `infra/template.yaml`, the SAM template that puts dropflow into an AWS account: it must
+//! pass the pinned `cfn-lint`, and the properties that keep it safe and working are checked
+//! on its text (no YAML crate: the checks read the template's block structure line by
+//! line, which is all they need).
+//!
+//! - every `iam:PassRole` names the roles it passes, never `*`;
+//! - `"*"` resources only for the actions that have no resource-level permissions;
+//! - the three functions are `provided.al2023` on arm64 from `cargo lambda build`;
+//! - the compile function gets every `DROPFLOW_*` variable its `Config` reads;
+//! - the bucket is versioned and notifies the compile function of `ObjectCreated` and
+//!   `ObjectRemoved` under `flows/`;
+//! - every API route exists, behind IAM auth.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use dropflow_tests::repo_root;
+
+/// The actions that accept only `"Resource": "*"` (no resource-level permissions).
+const STAR_ONLY_ACTIONS: [&str; 3] = [
+    "states:ListStateMachines",
+    "batch:DescribeJobs",
+    "batch:DescribeJobDefinitions",
+];
+
+/// The Lambdas: resource name and `cargo lambda` binary.
+const FUNCTIONS: [(&str, &str); 3] = [
+    ("CompileFunction", "dropflow-compile"),
+    ("StepFunction", "dropflow-step"),
+    ("TriggerFunction", "dropflow-trigger"),
+];
+
+/// The trigger API's routes.
+const ROUTES: [(&str, &str); 6] = [
+    ("POST", "/flows/{flow}/runs"),
+    ("GET", "/flows"),
+    ("GET", "/flows/{flow}"),
+    ("GET", "/flows/{flow}/runs"),
+    ("GET", "/flows/{flow}/runs/{run_id}"),
+    ("DELETE", "/flows/{flow}/runs/{run_id}"),
+];
+
+fn template_path() -> PathBuf {
+    repo_root().join("infra/template.yaml")
+}
+
+/// The template's text (compiled in, so editing it rebuilds this test).
+const TEMPLATE: &str = include_str!("../../infra/template.yaml");
+
+/// The pinned cfn-lint: `$DROPFLOW_CFN_LINT`, else `<repo>/.venv/bin/cfn-lint`.
+fn cfn_lint() -> PathBuf {
+    let (path, source) = match std::env::var_os("DROPFLOW_CFN_LINT").filter(|v| !v.is_empty()) {
+        Some(value) => (PathBuf::from(value), "from the environment"),
+        None => (repo_root().join(".venv/bin/cfn-lint"), "default location"),
+    };
+    if !path.is_file() {
+        panic!(
+            "cfn-lint not installed: run `bash tests/run.sh` once (it installs the pinned \
+             Python tools); looked for {} ({source})",
+            path.display()
+        );
+    }
+    path
+}
+
+#[test]
+fn cfn_lint_is_clean() {
+    let out = Command::new(cfn_lint())
+        .arg("--")
+        .arg(template_path())
+        .output()
+        .expect("cfn-lint runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim().is_empty(),
+        "cfn-lint infra/template.yaml ({}):\n{stdout}{stderr}",
+        out.status
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A reader for the template's block structure: a node is a line plus every following line
+// indented deeper (blank lines and comments skipped).
+
+/// One line of YAML with its indentation.
+#[derive(Debug, Clone, Copy)]
+struct Line<'a> {
+    indent: usize,
+    text: &'a str,
+}
+
+fn lines(yaml: &str) -> Vec<Line<'_>> {
+    yaml.lines()
+        .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+        .map(|line| Line {
+            indent: line.len() - line.trim_start().len(),
+            text: line.trim(),
+        })
+        .collect()
+}
+
+/// The lines of the node that starts at `lines[start]` (that line included).
+fn node<'a, 'b>(lines: &'b [Line<'a>], start: usize) -> &'b [Line<'a>] {
+    let indent = lines[start].indent;
+    let end = lines[start + 1..]
+        .iter()
+        .position(|line| line.indent <= indent)
+        .map_or(lines.len(), |offset| start + 1 + offset);
+    &lines[start..end]
+}
+
+/// A top-level resource's lines (`  Name:` under `Resources:`).
+fn resource<'a>(all: &[Line<'a>], name: &str) -> Vec<Line<'a>> {
+    let header = format!("{name}:");
+    let resources = all
+        .iter()
+        .position(|line| line.indent == 0 && line.text == "Resources:")
+        .expect("a Resources section");
+    let start = (resources + 1..all.len())
+        .take_while(|&i| all[i].indent > 0)
+        .find(|&i| all[i].indent == 2 && all[i].text == header)
+        .unwrap_or_else(|| panic!("no resource {name}"));
+    node(all, start).to_vec()
+}
+
+/// The names and types of all resources.
+fn resources(all: &[Line<'_>]) -> Vec<(String, String)> {
+    let start = all
+        .iter()
+        .position(|line| line.indent == 0 && line.text == "Resources:")
+        .expect("a Resources section");
+    node(all, start)[1..]
+        .iter()
+        .filter(|line| line.indent == 2)
+        .map(|line| {
+            let name = line.text.trim_end_matches(':').to_string();
+            let kind = resource(all, &name)
+                .iter()
+                .filter(|l| l.indent == 4)
+                .find_map(|l| l.text.strip_prefix("Type: "))
+                .unwrap_or_default()
+                .to_string();
+            (name, kind)
+        })
+        .collect()
+}
+
+/// A YAML sequence item (`- key: value` and the keys below it) as (key, value) pairs, the
+/// value being the key's line remainder plus its nested lines, joined by newlines.
+fn item_fields(item: &[Line<'_>]) -> Vec<(String, String)> {
+    let key_indent = item[0].indent + 2;
+    let mut flat = vec![Line {
+        indent: key_indent,
+        text: item[0].text.trim_start_matches("- "),
+    }];
+    flat.extend_from_slice(&item[1..]);
+    let mut fields = Vec::new();
+    for (i, line) in flat.iter().enumerate() {
+        if line.indent != key_indent {
+            continue;
+        }
+        let Some((key, rest)) = line.text.split_once(':') else {
+            continue;
+        };
+        let mut value = vec![rest.trim().to_string()];
+        value.extend(node(&flat, i)[1..].iter().map(|l| l.text.to_string()));
+        fields.push((key.trim().to_string(), value.join("\n").trim().to_string()));
+    }
+    fields
+}
+
+fn field<'f>(fields: &'f [(String, String)], key: &str) -> Option<&'f str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Every IAM policy statement in the template (sequence items with an `Effect`), with the
+/// resource it belongs to.
+fn statements(all: &[Line<'_>]) -> Vec<(String, Vec<(String, String)>)> {
+    let mut found = Vec::new();
+    let mut owner = String::new();
+    for (i, line) in all.iter().enumerate() {
+        if line.indent == 2 && line.text.ends_with(':') {
+            owner = line.text.trim_end_matches(':').to_string();
+        }
+        if line.text.starts_with("- ") {
+            let fields = item_fields(node(all, i));
+            if field(&fields, "Effect").is_some() {
+                found.push((owner.clone(), fields));
+            }
+        }
+    }
+    found
+}
+
+/// The words of an `Action`/`Resource` value: `[a, b]`, `- a` lines, or a single value.
+fn words(value: &str) -> Vec<String> {
+    value
+        .lines()
+        .flat_map(|line| {
+            line.trim()
+                .trim_start_matches("- ")
+                .trim_matches(|c| c == '[' || c == ']')
+                .split(", ")
+                .map(|w| w.trim().trim_matches('"').to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_reader_sees_every_role_and_statement() {
+    let all = lines(TEMPLATE);
+    let roles: BTreeSet<String> = resources(&all)
+        .into_iter()
+        .filter(|(_, kind)| kind == "AWS::IAM::Role")
+        .map(|(name, _)| name)
+        .collect();
+    let expected: BTreeSet<String> = [
+        "CompileRole",
+        "StepRole",
+        "TriggerRole",
+        "StateMachineRole",
+        "SchedulerRole",
+        "JobRole",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(
+        roles, expected,
+        "one role per function, plus the three service roles"
+    );
+    // A statement the reader missed would escape the checks below.
+    let effects = all.iter().filter(|l| l.text.contains("Effect:")).count();
+    assert_eq!(statements(&all).len(), effects);
+    assert!(effects > 30, "{effects}");
+}
+
+#[test]
+fn every_pass_role_names_specific_roles() {
+    let text = TEMPLATE;
+    let all = lines(text);
+    let roles: BTreeSet<String> = resources(&all)
+        .into_iter()
+        .filter(|(_, kind)| kind == "AWS::IAM::Role")
+        .map(|(name, _)| name)
+        .collect();
+    let mut passed = BTreeSet::new();
+    for (owner, fields) in statements(&all) {
+        let actions = words(field(&fields, "Action").unwrap_or_default());
+        if !actions
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("iam:PassRole") || a.starts_with("iam:*"))
+        {
+            continue;
+        }
+        assert_eq!(
+            owner, "CompileRole",
+            "only the compile function passes roles"
+        );
+        assert_eq!(actions, ["iam:PassRole"], "{fields:?}");
+        assert_eq!(field(&fields, "Effect"), Some("Allow"));
+        let resource = field(&fields, "Resource").expect("a Resource");
+        assert!(
+            !resource.contains('*'),
+            "PassRole on a wildcard: {resource}"
+        );
+        if let Some(role) = resource
+            .strip_prefix("!GetAtt ")
+            .and_then(|r| r.strip_suffix(".Arn"))
+        {
+            assert!(roles.contains(role), "PassRole on {role}, not a role here");
+            passed.insert(role.to_string());
+        } else {
+            // Operator-listed roles (flows' @batch(iam_role=...)): a parameter, empty by
+            // default, whose statement exists only when it is set.
+            assert_eq!(resource, "!Ref ExtraJobRoleArns", "{fields:?}");
+            assert!(text.contains(
+                "HasExtraJobRoles: !Not [!Equals [!Join [\"\", !Ref ExtraJobRoleArns], \"\"]]"
+            ));
+        }
+    }
+    let expected: BTreeSet<String> = ["StateMachineRole", "SchedulerRole", "JobRole"]
+        .map(String::from)
+        .into();
+    assert_eq!(passed, expected);
+}
+
+#[test]
+fn star_resources_only_where_aws_allows_nothing_else() {
+    let all = lines(TEMPLATE);
+    for (owner, fields) in statements(&all) {
+        let resource = field(&fields, "Resource").unwrap_or_default();
+        if words(resource).iter().any(|w| w == "*") {
+            let actions = words(field(&fields, "Action").unwrap_or_default());
+            assert!(
+                actions
+                    .iter()
+                    .all(|a| STAR_ONLY_ACTIONS.contains(&a.as_str())),
+                "{owner}: Resource \"*\" for {actions:?}"
+            );
+        }
+        let actions = field(&fields, "Action").unwrap_or_default();
+        // A service wildcard is only acceptable in the bucket's deny-insecure-transport rule.
+        if words(actions).iter().any(|a| a.ends_with(":*") || a == "*") {
+            assert_eq!(owner, "BucketPolicy");
+            assert_eq!(field(&fields, "Effect"), Some("Deny"));
+        }
+    }
+}
+
+#[test]
+fn functions_are_arm64_provided_al2023_from_cargo_lambda() {
+    let all = lines(TEMPLATE);
+    let functions: Vec<String> = resources(&all)
+        .into_iter()
+        .filter(|(_, kind)| kind == "AWS::Serverless::Function")
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(functions, FUNCTIONS.map(|(name, _)| name.to_string()));
+    for (name, binary) in FUNCTIONS {
+        let body: Vec<&str> = resource(&all, name)
+            .iter()
+            .filter(|l| l.indent == 6)
+            .map(|l| l.text)
+            .collect();
+        for expected in [
+            "Runtime: provided.al2023",
+            "Architectures: [arm64]",
+            "Handler: bootstrap",
+            &format!("CodeUri: ../target/lambda/{binary}/"),
+        ] {
+            assert!(
+                body.contains(&expected),
+                "{name}: no `{expected}` in {body:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn functions_get_the_variables_they_read() {
+    let all = lines(TEMPLATE);
+    let variables = |name: &str| -> BTreeSet<String> {
+        let function = resource(&all, name);
+        let start = function
+            .iter()
+            .position(|l| l.text == "Variables:")
+            .unwrap_or_else(|| panic!("{name} has no environment"));
+        let block = node(&function, start);
+        block[1..]
+            .iter()
+            .filter(|l| l.indent == block[0].indent + 2)
+            .filter_map(|l| l.text.split_once(':'))
+            .map(|(key, _)| key.to_string())
+            .collect()
+    };
+    // Every variable the compile Lambda's Config documents (shared/src/deploy/config.rs).
+    let config = std::fs::read_to_string(repo_root().join("shared/src/deploy/config.rs")).unwrap();
+    let read: BTreeSet<String> = config
+        .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+        .filter(|w| w.starts_with("DROPFLOW_") && w.len() > "DROPFLOW_".len())
+        .map(String::from)
+        .collect();
+    assert!(read.len() >= 9, "{read:?}");
+    assert_eq!(variables("CompileFunction"), read);
+    for name in ["StepFunction", "TriggerFunction"] {
+        let expected: BTreeSet<String> = ["DROPFLOW_BUCKET", "DROPFLOW_DATASTORE_ROOT"]
+            .map(String::from)
+            .into();
+        assert_eq!(variables(name), expected, "{name}");
+    }
+}
+
+#[test]
+fn bucket_is_versioned_and_notifies_compile_for_flows() {
+    let all = lines(TEMPLATE);
+    let bucket = resource(&all, "Bucket");
+    let text: Vec<&str> = bucket.iter().map(|l| l.text).collect();
+    let versioning = text
+        .iter()
+        .position(|t| *t == "VersioningConfiguration:")
+        .expect("versioning");
+    assert_eq!(text[versioning + 1], "Status: Enabled");
+
+    let start = bucket
+        .iter()
+        .position(|l| l.text == "LambdaConfigurations:")
+        .expect("LambdaConfigurations");
+    let configurations = node(&bucket, start);
+    let item_indent = configurations[1].indent;
+    let mut events = BTreeSet::new();
+    for (i, line) in configurations.iter().enumerate() {
+        if line.indent != item_indent || !line.text.starts_with("- ") {
+            continue;
+        }
+        let fields = item_fields(node(configurations, i));
+        assert_eq!(
+            field(&fields, "Function"),
+            Some("!GetAtt CompileFunction.Arn")
+        );
+        let filter = field(&fields, "Filter").expect("a key filter");
+        assert!(
+            filter.contains("- Name: prefix\nValue: flows/"),
+            "not only flows/: {filter}"
+        );
+        events.insert(
+            field(&fields, "Event")
+                .unwrap()
+                .trim_matches('"')
+                .to_string(),
+        );
+    }
+    let expected: BTreeSet<String> = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+        .map(String::from)
+        .into();
+    assert_eq!(events, expected);
+
+    // The compile function is told the same prefix, and S3 may invoke it only from the bucket.
+    let compile: Vec<&str> = resource(&all, "CompileFunction")
+        .iter()
+        .map(|l| l.text)
+        .collect();
+    assert!(compile.contains(&"DROPFLOW_FLOWS_PREFIX: flows/"));
+    let permission: Vec<&str> = resource(&all, "CompileFunctionS3Permission")
+        .iter()
+        .map(|l| l.text)
+        .collect();
+    assert!(permission.contains(&"Principal: s3.amazonaws.com"));
+    assert!(permission.iter().any(|t| t.starts_with("SourceArn: ")));
+}
+
+#[test]
+fn api_routes_are_behind_iam_auth() {
+    let all = lines(TEMPLATE);
+    let api: Vec<&str> = resource(&all, "HttpApi").iter().map(|l| l.text).collect();
+    assert!(api.contains(&"Type: AWS::Serverless::HttpApi"));
+    assert!(api.contains(&"EnableIamAuthorizer: true"));
+    assert!(api.contains(&"DefaultAuthorizer: AWS_IAM"));
+    let trigger = resource(&all, "TriggerFunction");
+    let mut routes = BTreeSet::new();
+    for (i, line) in trigger.iter().enumerate() {
+        if line.text == "Type: HttpApi" {
+            let properties = node(&trigger, i + 1);
+            let value = |key: &str| {
+                properties
+                    .iter()
+                    .find_map(|l| l.text.strip_prefix(key))
+                    .unwrap_or_else(|| panic!("no {key} in {properties:?}"))
+                    .to_string()
+            };
+            assert_eq!(value("ApiId: "), "!Ref HttpApi");
+            // No route opts out of the default (IAM) authorizer.
+            assert!(!properties.iter().any(|l| l.text.starts_with("Auth:")));
+            routes.insert((value("Method: "), value("Path: ")));
+        }
+    }
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(routes, expected);
+}
