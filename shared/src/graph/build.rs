@@ -1,26 +1,32 @@
 //! Builds a [`FlowGraph`] the way Metaflow's `FlowGraph.__init__` does: create the
 //! nodes, identify the start and end steps, traverse, post-process.
 
-use crate::python::FlowClass;
+use std::collections::BTreeMap;
+
+use crate::python::{FlowClass, StepDef};
 
 use super::FlowGraph;
 use super::node::{Node, NodeType};
 use super::traverse::traverse;
 
+/// Bound on traversal work. Valid flows of thousands of steps need a small fraction of
+/// it; only malformed flows with exponentially many split states reach it.
+const TRAVERSAL_BUDGET: u64 = 5_000_000;
+
 impl FlowGraph {
     /// Builds the graph of one flow class. Never fails: a malformed flow gets the same
     /// half-analysed graph Metaflow builds, and [`crate::lint::lint`] reports why.
     pub fn new(flow: &FlowClass) -> FlowGraph {
-        // Metaflow builds its nodes from `dir(flow)`: one per name, sorted by name.
-        let mut nodes: Vec<Node> = Vec::with_capacity(flow.steps.len());
-        for step in &flow.steps {
-            let node = Node::from_step(step);
-            match nodes.iter_mut().find(|n| n.name == node.name) {
-                Some(existing) => *existing = node,
-                None => nodes.push(node),
-            }
-        }
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        Self::with_traversal_budget(flow, TRAVERSAL_BUDGET)
+    }
+
+    /// [`FlowGraph::new`] with a custom bound on traversal work (tests use a small one).
+    pub(crate) fn with_traversal_budget(flow: &FlowClass, budget: u64) -> FlowGraph {
+        // Metaflow builds its nodes from `dir(flow)`: one per name (the last definition
+        // wins, as in a class body), sorted by name.
+        let by_name: BTreeMap<&str, &StepDef> =
+            flow.steps.iter().map(|s| (s.name.as_str(), s)).collect();
+        let nodes: Vec<Node> = by_name.into_values().map(Node::from_step).collect();
 
         let mut graph = FlowGraph {
             name: flow.name.clone(),
@@ -29,9 +35,10 @@ impl FlowGraph {
             end_step: None,
             sorted_nodes: Vec::new(),
             nodes,
+            traversal_complete: true,
         };
         graph.identify_start_end();
-        graph.traverse();
+        graph.traverse(budget);
         graph.postprocess();
         graph
     }
@@ -75,7 +82,7 @@ impl FlowGraph {
     }
 
     /// Metaflow's `_traverse_graph`; see [`super::traverse`].
-    fn traverse(&mut self) {
+    fn traverse(&mut self, budget: u64) {
         let types: Vec<Option<NodeType>> = self.nodes.iter().map(|n| n.node_type).collect();
         // Unknown targets are skipped, as Metaflow does; lint reports them.
         let children: Vec<Vec<usize>> = self
@@ -84,7 +91,8 @@ impl FlowGraph {
             .map(|n| n.out_funcs.iter().filter_map(|f| self.index(f)).collect())
             .collect();
         let start = self.start_step.as_deref().and_then(|s| self.index(s));
-        let result = traverse(&types, &children, start);
+        let result = traverse(&types, &children, start, budget);
+        self.traversal_complete = result.complete;
 
         let names: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
         let to_names = |indices: &[usize]| indices.iter().map(|&i| names[i].clone()).collect();

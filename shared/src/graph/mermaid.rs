@@ -25,7 +25,10 @@ impl FlowGraph {
 
         let mut out = String::from("flowchart TD\n");
         for node in &order {
-            let _ = writeln!(out, "    {}", shape(node));
+            let terminal = [&self.start_step, &self.end_step]
+                .iter()
+                .any(|s| s.as_deref() == Some(node.name.as_str()));
+            let _ = writeln!(out, "    {}", shape(node, terminal));
         }
         for node in &order {
             for (target, label) in edges(node) {
@@ -48,7 +51,8 @@ fn id(step: &str) -> String {
     format!("step_{step}")
 }
 
-fn shape(node: &Node) -> String {
+/// Switches are hexagons, the start and end steps stadiums, other steps boxes.
+fn shape(node: &Node, terminal: bool) -> String {
     let id = id(&node.name);
     let name = escape(&node.name);
     match node.node_type {
@@ -59,9 +63,7 @@ fn shape(node: &Node) -> String {
             };
             format!("{id}{{{{\"{name}<br/>{detail}\"}}}}")
         }
-        Some(NodeType::Start | NodeType::End) => {
-            format!("{id}([\"{name}<br/>{}\"])", type_label(node))
-        }
+        _ if terminal => format!("{id}([\"{name}<br/>{}\"])", type_label(node)),
         _ => format!("{id}[\"{name}<br/>{}\"]", type_label(node)),
     }
 }

@@ -29,6 +29,9 @@ pub struct FlowGraph {
     pub sorted_nodes: Vec<String>,
     /// All steps, sorted by name: Metaflow iterates them in `dir(flow)` order.
     nodes: Vec<Node>,
+    /// False when traversal stopped at its work budget (see [`FlowGraph::is_fully_traversed`]).
+    #[serde(skip)]
+    traversal_complete: bool,
 }
 
 impl FlowGraph {
@@ -65,6 +68,14 @@ impl FlowGraph {
     /// Whether the flow has no steps.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
+    }
+
+    /// Whether the split/join analysis covered the whole graph. It stops at a work bound
+    /// on malformed flows whose paths carry exponentially many split states (splits
+    /// never joined, loops through splits), where Metaflow itself would not finish;
+    /// lint rejects such flows.
+    pub fn is_fully_traversed(&self) -> bool {
+        self.traversal_complete
     }
 
     /// Position of `name` in the node list (which is sorted by name).

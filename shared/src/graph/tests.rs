@@ -4,10 +4,11 @@
 use super::*;
 use crate::python::parse_module;
 
-/// A flow class around `body`; the class line is line 3, so the first `@step` of the
-/// body is on line 4 and its `def` on line 5.
+/// A flow class around `body`: the class is on line 3 and the body starts on line 4
+/// (a blank line, as the bodies below start with one).
 fn graph(body: &str) -> FlowGraph {
-    let source = format!("from metaflow import FlowSpec, step\n\nclass ShapeFlow(FlowSpec):\n{body}");
+    let source =
+        format!("from metaflow import FlowSpec, step\n\nclass ShapeFlow(FlowSpec):\n{body}");
     let module = parse_module("shape_flow.py", &source).expect("valid Python");
     FlowGraph::new(&module.flows[0])
 }
@@ -313,8 +314,14 @@ start: split-switch | out high low
     let graph = graph(SWITCH);
     let start = graph.node("start");
     assert_eq!(start.condition.as_deref(), Some("level"));
-    assert_eq!(start.switch_cases.get("high").map(String::as_str), Some("high"));
-    assert_eq!(start.switch_cases.get("low").map(String::as_str), Some("low"));
+    assert_eq!(
+        start.switch_cases.get("high").map(String::as_str),
+        Some("high")
+    );
+    assert_eq!(
+        start.switch_cases.get("low").map(String::as_str),
+        Some("low")
+    );
 }
 
 #[test]
@@ -533,8 +540,8 @@ fn missing_transition_has_no_type() {
     let work = graph.node("work");
     assert_eq!(work.node_type, None);
     assert!(!work.has_tail_next);
-    assert_eq!((work.func_lineno, work.tail_next_lineno), (9, 0));
-    assert_eq!(graph.node("start").tail_next_lineno, 6);
+    assert_eq!((work.func_lineno, work.tail_next_lineno), (10, 0));
+    assert_eq!(graph.node("start").tail_next_lineno, 7);
 }
 
 #[test]
@@ -577,7 +584,7 @@ fn nodes_iterate_alphabetically_and_lookups_work() {
     assert!(!graph.is_empty());
     assert!(graph.contains("join") && !graph.contains("ghost"));
     assert!(graph.get("ghost").is_none());
-    assert_eq!(graph.node("join").func_lineno, 17);
+    assert_eq!(graph.node("join").func_lineno, 18);
 }
 
 #[test]
@@ -588,7 +595,10 @@ fn node_panics_on_unknown_name() {
 
 #[test]
 fn node_type_serializes_as_metaflow_spells_it() {
-    assert_eq!(serde_json::to_value(NodeType::SplitSwitch).unwrap(), "split-switch");
+    assert_eq!(
+        serde_json::to_value(NodeType::SplitSwitch).unwrap(),
+        "split-switch"
+    );
     assert_eq!(NodeType::SplitSwitch.to_string(), "split-switch");
     let start = serde_json::to_value(graph(SWITCH).node("start")).unwrap();
     assert_eq!(start["node_type"], "split-switch");
@@ -598,16 +608,42 @@ fn node_type_serializes_as_metaflow_spells_it() {
 fn diamonds(count: usize) -> String {
     let mut body = String::new();
     let mut step = |name: &str, args: &str, next: &str| {
-        body.push_str(&format!("    @step\n    def {name}({args}):\n        {next}\n\n"));
+        body.push_str(&format!(
+            "    @step\n    def {name}({args}):\n        {next}\n\n"
+        ));
     };
     step("start", "self", "self.next(self.fork_0)");
     for i in 0..count {
-        let after = if i + 1 < count { format!("fork_{}", i + 1) } else { "end".to_string() };
-        step(&format!("fork_{i}"), "self", &format!("self.next(self.left_{i}, self.right_{i})"));
-        step(&format!("left_{i}"), "self", &format!("self.next(self.join_{i})"));
-        step(&format!("right_{i}"), "self", &format!("self.next(self.join_{i})"));
-        step(&format!("join_{i}"), "self, inputs", &format!("self.next(self.after_{i})"));
-        step(&format!("after_{i}"), "self", &format!("self.next(self.{after})"));
+        let after = if i + 1 < count {
+            format!("fork_{}", i + 1)
+        } else {
+            "end".to_string()
+        };
+        step(
+            &format!("fork_{i}"),
+            "self",
+            &format!("self.next(self.left_{i}, self.right_{i})"),
+        );
+        step(
+            &format!("left_{i}"),
+            "self",
+            &format!("self.next(self.join_{i})"),
+        );
+        step(
+            &format!("right_{i}"),
+            "self",
+            &format!("self.next(self.join_{i})"),
+        );
+        step(
+            &format!("join_{i}"),
+            "self, inputs",
+            &format!("self.next(self.after_{i})"),
+        );
+        step(
+            &format!("after_{i}"),
+            "self",
+            &format!("self.next(self.{after})"),
+        );
     }
     step("end", "self", "pass");
     body
@@ -619,19 +655,24 @@ fn hundred_sequential_diamonds_build_fast() {
     let graph = graph(&diamonds(100));
     assert_eq!(graph.len(), 502);
     assert_eq!(graph.sorted_nodes.len(), 502);
+    assert!(graph.is_fully_traversed());
     // Same order as Metaflow gives for 10 diamonds: fork, left, right, join, after...
-    let expected: Vec<String> = std::iter::once("start".to_string())
-        .chain((0..100).flat_map(|i| {
-            ["fork", "left", "right", "join", "after"].map(|s| format!("{s}_{i}"))
-        }))
-        .chain(std::iter::once("end".to_string()))
-        .collect();
+    let expected: Vec<String> =
+        std::iter::once("start".to_string())
+            .chain((0..100).flat_map(|i| {
+                ["fork", "left", "right", "join", "after"].map(|s| format!("{s}_{i}"))
+            }))
+            .chain(std::iter::once("end".to_string()))
+            .collect();
     assert_eq!(graph.sorted_nodes, expected);
     let join = graph.node("join_99");
     assert_eq!(join.in_funcs, ["left_99", "right_99"]);
     assert_eq!(join.split_parents, ["fork_99"]);
     assert!(join.split_branches.is_empty());
-    assert_eq!(graph.node("fork_99").matching_join.as_deref(), Some("join_99"));
+    assert_eq!(
+        graph.node("fork_99").matching_join.as_deref(),
+        Some("join_99")
+    );
     assert_eq!(graph.node("right_42").split_branches, ["right_42"]);
     assert_eq!(crate::lint::lint(&graph), Ok(()));
 }
@@ -680,4 +721,42 @@ fn mermaid_picture() {
         step_small --> step_join
         step_join --> step_end
     "#);
+}
+
+/// `count` splits in a row whose branches never join: 2^count distinct split states.
+fn unjoined_splits(count: usize) -> String {
+    let mut body = String::new();
+    let mut step = |name: &str, next: &str| {
+        body.push_str(&format!(
+            "    @step\n    def {name}(self):\n        {next}\n\n"
+        ));
+    };
+    step("start", "self.next(self.fork_0)");
+    for i in 0..count {
+        let after = if i + 1 < count {
+            format!("fork_{}", i + 1)
+        } else {
+            "end".to_string()
+        };
+        step(
+            &format!("fork_{i}"),
+            &format!("self.next(self.left_{i}, self.right_{i})"),
+        );
+        step(&format!("left_{i}"), &format!("self.next(self.{after})"));
+        step(&format!("right_{i}"), &format!("self.next(self.{after})"));
+    }
+    step("end", "pass");
+    body
+}
+
+#[test]
+fn exponential_malformed_flows_stop_at_the_work_bound() {
+    // Metaflow would walk 2^60 paths; the walk stops and says so.
+    let started = std::time::Instant::now();
+    let graph = graph(&unjoined_splits(60));
+    assert!(!graph.is_fully_traversed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    // Lint still rejects the flow, with Metaflow's message for the first problem.
+    let error = crate::lint::lint(&graph).unwrap_err();
+    assert_eq!(error.check, "check_split_join_balance");
 }

@@ -1,62 +1,62 @@
 //! Metaflow's `FlowGraph._traverse_graph`, with the same results in polynomial time.
 //!
-//! Metaflow walks every path from the start step, and each visit overwrites the
-//! visited node's `split_parents`/`split_branches` (and the enclosing split's
-//! `matching_join`) and moves the node to the end of `sorted_nodes`: the last visit
-//! wins. Walking every path is exponential in the number of sequential split/join
-//! diamonds, so this walk memoizes: a node reached again in a state it was already
-//! walked from would redo exactly the same writes in the same order, so instead of
-//! walking it again we replay the writes recorded the first time.
+//! Metaflow walks every path from the start step depth-first, and each visit
+//! overwrites the visited node's `split_parents`/`split_branches` (and the enclosing
+//! split's `matching_join`) and moves the node to the end of `sorted_nodes`: the last
+//! visit wins. Walking every path is exponential in the number of sequential
+//! split/join diamonds.
 //!
-//! The walk from a node depends on its `(split_parents, split_branches)` and on which
-//! nodes its subtree would find on the path (Metaflow's `seen` loop guard). Nodes on
-//! the path all reach the current node, so only those it also reaches back (its cycle
-//! mates) matter; in an acyclic graph none do.
+//! This walk visits the same tree of paths in exactly the reverse order (targets last
+//! to first, a node after everything below it), so the first write it meets for a
+//! node is the one Metaflow makes last, and it keeps that one. A node reached again in
+//! the same state as before heads a subtree identical to one already walked, which in
+//! Metaflow's order comes *earlier*, so every write in it is overwritten later: the
+//! subtree is skipped. The state is the node's `(split_parents, split_branches)` plus
+//! the nodes on the path that its subtree could run into (Metaflow's `seen` loop
+//! guard); nodes on the path all reach the current node, so only those it also reaches
+//! back (its cycle mates) matter, and in an acyclic graph there are none.
+//!
+//! A valid flow has few states per node, so this is fast. A malformed one (splits
+//! that are never joined, loops through splits) can still have exponentially many
+//! states; there Metaflow never finishes, and this walk stops after a fixed amount of
+//! work and says so ([`Traversal::complete`]), so lint can reject the flow.
 
-use std::collections::{BTreeSet, HashMap};
-use std::rc::Rc;
+use std::collections::{BTreeSet, HashSet};
 
 use super::node::NodeType;
 
 /// One node's `(split_parents, split_branches)`, as node indices.
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct SplitState {
     pub parents: Vec<usize>,
     pub branches: Vec<usize>,
 }
 
-/// A write made by a visit; replaying a walk's writes in order reproduces its effect.
-#[derive(Debug, Clone)]
-enum Write {
-    /// The node is (re)appended to `sorted_nodes`.
-    Visit(usize),
-    /// The node's split state is overwritten.
-    State(usize, Rc<SplitState>),
-    /// A join sets the `matching_join` of the split it closes.
-    MatchingJoin { split: usize, join: usize },
-}
-
-impl Write {
-    /// Writes with the same key overwrite each other.
-    fn key(&self) -> (u8, usize) {
-        match self {
-            Write::Visit(node) => (0, *node),
-            Write::State(node, _) => (1, *node),
-            Write::MatchingJoin { split, .. } => (2, *split),
-        }
-    }
-}
-
 /// What the traversal computes for every node (indices into the graph's node list).
 pub(super) struct Traversal {
+    /// False when the walk stopped at its work budget; the results are then partial.
+    pub complete: bool,
     /// Visited nodes, in the order of their last visit (Metaflow's `sorted_nodes`).
     pub sorted: Vec<usize>,
     pub in_funcs: Vec<BTreeSet<usize>>,
-    pub state: Vec<Option<Rc<SplitState>>>,
+    pub state: Vec<Option<SplitState>>,
     pub matching_join: Vec<Option<usize>>,
 }
 
-type MemoKey = (usize, Vec<usize>, Vec<usize>, Vec<usize>);
+/// A node, its split state, and the path nodes its subtree could run into.
+type StateKey = (usize, SplitState, Vec<usize>);
+
+/// One pending call of Metaflow's recursive `traverse`, walked in reverse.
+struct Frame {
+    node: usize,
+    /// The state the node was reached in (what its own visit writes).
+    state: SplitState,
+    /// The state handed to targets (a target's branch is added for splits).
+    child_state: SplitState,
+    add_split_branch: bool,
+    /// Targets not walked yet: `children[node][..remaining]`, walked last first.
+    remaining: usize,
+}
 
 struct Walker<'a> {
     types: &'a [Option<NodeType>],
@@ -65,21 +65,24 @@ struct Walker<'a> {
     reach: Option<Vec<Vec<bool>>>,
     on_path: Vec<bool>,
     path: Vec<usize>,
-    clock: u64,
-    last_visit: Vec<Option<u64>>,
+    /// Order in which last visits are found (reverse of Metaflow's visit order).
+    found: Vec<usize>,
+    is_found: Vec<bool>,
     out: Traversal,
-    memo: HashMap<MemoKey, Rc<[Write]>>,
-    /// Scratch for de-duplicating writes: the generation that last saw each key.
-    dedup_mark: Vec<u64>,
-    dedup_generation: u64,
+    walked: HashSet<StateKey>,
+    /// Work done so far (states entered, weighted by size), and how much is allowed.
+    work: u64,
+    budget: u64,
 }
 
 /// Walks the graph from `start`. `children[n]` lists `n`'s known targets in the order
-/// written (duplicates kept, unknown targets already dropped).
+/// written (duplicates kept, unknown targets already dropped). `budget` bounds the
+/// work.
 pub(super) fn traverse(
     types: &[Option<NodeType>],
     children: &[Vec<usize>],
     start: Option<usize>,
+    budget: u64,
 ) -> Traversal {
     let n = types.len();
     let mut walker = Walker {
@@ -92,44 +95,29 @@ pub(super) fn traverse(
         },
         on_path: vec![false; n],
         path: Vec::new(),
-        clock: 0,
-        last_visit: vec![None; n],
+        found: Vec::new(),
+        is_found: vec![false; n],
         out: Traversal {
+            complete: true,
             sorted: Vec::new(),
             in_funcs: vec![BTreeSet::new(); n],
             state: vec![None; n],
             matching_join: vec![None; n],
         },
-        memo: HashMap::new(),
-        dedup_mark: vec![0; 3 * n],
-        dedup_generation: 0,
+        walked: HashSet::new(),
+        work: 0,
+        budget,
     };
     if let Some(start) = start {
-        walker.walk(start, &[], &[]);
+        walker.walk_from(start);
     }
-    let mut sorted: Vec<usize> = (0..n).filter(|&i| walker.last_visit[i].is_some()).collect();
-    sorted.sort_by_key(|&i| walker.last_visit[i]);
+    let mut sorted = std::mem::take(&mut walker.found);
+    sorted.reverse();
     walker.out.sorted = sorted;
     walker.out
 }
 
 impl Walker<'_> {
-    fn apply(&mut self, write: &Write) {
-        match write {
-            Write::Visit(node) => {
-                self.last_visit[*node] = Some(self.clock);
-                self.clock += 1;
-            }
-            Write::State(node, state) => self.out.state[*node] = Some(state.clone()),
-            Write::MatchingJoin { split, join } => self.out.matching_join[*split] = Some(*join),
-        }
-    }
-
-    fn emit(&mut self, writes: &mut Vec<Write>, write: Write) {
-        self.apply(&write);
-        writes.push(write);
-    }
-
     /// The path nodes that the walk from `node` could run into.
     fn relevant_path(&self, node: usize) -> Vec<usize> {
         let Some(reach) = &self.reach else {
@@ -145,91 +133,111 @@ impl Walker<'_> {
         relevant
     }
 
-    /// Metaflow's `traverse(node, seen, split_parents, split_branches)`; returns the
-    /// writes it made, de-duplicated to the last write of each key.
-    fn walk(&mut self, node: usize, parents: &[usize], branches: &[usize]) -> Rc<[Write]> {
-        let key = (
-            node,
-            parents.to_vec(),
-            branches.to_vec(),
-            self.relevant_path(node),
-        );
-        if let Some(writes) = self.memo.get(&key).cloned() {
-            for write in writes.iter() {
-                self.apply(write);
-            }
-            return writes;
-        }
-
-        let mut writes = Vec::new();
-        self.emit(&mut writes, Write::Visit(node));
-        let state = |parents: &[usize], branches: &[usize]| {
-            Rc::new(SplitState {
-                parents: parents.to_vec(),
-                branches: branches.to_vec(),
-            })
+    /// Metaflow's recursive `traverse(start, [], [], [])` in reverse order, run with an
+    /// explicit stack so long flows cannot overflow the thread's stack.
+    fn walk_from(&mut self, start: usize) {
+        let children = self.children;
+        let root = SplitState {
+            parents: Vec::new(),
+            branches: Vec::new(),
         };
-        let ty = self.types[node];
-        let mut child_parents = parents.to_vec();
-        let mut child_branches = branches.to_vec();
-        let add_split_branch = ty.is_some_and(NodeType::opens_split);
-        match ty {
-            Some(NodeType::Join) => {
-                // A join without an enclosing split is left alone.
-                if let Some(&split) = parents.last() {
-                    let popped = &branches[..branches.len().saturating_sub(1)];
-                    self.emit(&mut writes, Write::MatchingJoin { split, join: node });
-                    self.emit(&mut writes, Write::State(node, state(parents, popped)));
-                    child_parents.pop();
-                    child_branches.pop();
+        let mut frames: Vec<Frame> = self.enter(start, root).into_iter().collect();
+        while let Some(frame) = frames.last_mut() {
+            // The last target not yet walked and not on the path (the loop guard).
+            let targets = &children[frame.node][..frame.remaining];
+            let next = targets.iter().rposition(|&c| !self.on_path[c]);
+            let Some(position) = next.filter(|_| self.within_budget()) else {
+                // Everything below is walked: now the node's own visit.
+                let Some(done) = frames.pop() else { break };
+                self.visit(done.node, done.state);
+                if !frames.is_empty() {
+                    self.path.pop();
+                    self.on_path[done.node] = false;
                 }
-            }
-            _ => {
-                self.emit(&mut writes, Write::State(node, state(parents, branches)));
-                if add_split_branch {
-                    child_parents.push(node);
-                }
-            }
-        }
-
-        for &child in &self.children[node] {
-            // Loops are cut by the path guard, as in Metaflow.
-            if self.on_path[child] {
                 continue;
-            }
-            self.out.in_funcs[child].insert(node);
-            let mut branches = child_branches.clone();
-            if add_split_branch {
-                branches.push(child);
+            };
+            let child = targets[position];
+            frame.remaining = position;
+            self.out.in_funcs[child].insert(frame.node);
+            let mut state = frame.child_state.clone();
+            if frame.add_split_branch {
+                state.branches.push(child);
             }
             self.on_path[child] = true;
             self.path.push(child);
-            let child_writes = self.walk(child, &child_parents, &branches);
-            self.path.pop();
-            self.on_path[child] = false;
-            writes.extend(child_writes.iter().cloned());
-        }
-
-        let writes: Rc<[Write]> = self.last_of_each_key(writes).into();
-        self.memo.insert(key, writes.clone());
-        writes
-    }
-
-    /// Keeps only the last write of each key, in order.
-    fn last_of_each_key(&mut self, writes: Vec<Write>) -> Vec<Write> {
-        self.dedup_generation += 1;
-        let generation = self.dedup_generation;
-        let mut kept: Vec<Write> = Vec::with_capacity(writes.len());
-        for write in writes.into_iter().rev() {
-            let (kind, node) = write.key();
-            let slot = &mut self.dedup_mark[usize::from(kind) * self.types.len() + node];
-            if *slot != generation {
-                *slot = generation;
-                kept.push(write);
+            match self.enter(child, state) {
+                Some(callee) => frames.push(callee),
+                None => {
+                    self.path.pop();
+                    self.on_path[child] = false;
+                }
             }
         }
-        kept.reverse();
-        kept
+    }
+
+    fn within_budget(&mut self) -> bool {
+        let within = self.work <= self.budget;
+        self.out.complete &= within;
+        within
+    }
+
+    /// Arrives at `node` in `state`: `None` if this state was walked before (the
+    /// subtree is skipped), else the frame that walks its targets.
+    fn enter(&mut self, node: usize, state: SplitState) -> Option<Frame> {
+        self.work += 1 + state.parents.len() as u64;
+        let key = (node, state.clone(), self.relevant_path(node));
+        if !self.walked.insert(key) {
+            return None;
+        }
+        let ty = self.types[node];
+        let add_split_branch = ty.is_some_and(NodeType::opens_split);
+        let mut child_state = state.clone();
+        match ty {
+            // A join closes the innermost split, if there is one.
+            Some(NodeType::Join) => {
+                child_state.parents.pop();
+                child_state.branches.pop();
+            }
+            _ if add_split_branch => child_state.parents.push(node),
+            _ => {}
+        }
+        Some(Frame {
+            node,
+            state,
+            child_state,
+            add_split_branch,
+            remaining: self.children[node].len(),
+        })
+    }
+
+    /// The node's own visit. Walking in reverse, the first write found for each node
+    /// is Metaflow's last, so only writes to still-unset values are kept.
+    fn visit(&mut self, node: usize, state: SplitState) {
+        if !self.is_found[node] {
+            self.is_found[node] = true;
+            self.found.push(node);
+        }
+        let write = match self.types[node] {
+            Some(NodeType::Join) => {
+                // A join without an enclosing split is left alone.
+                let Some(&split) = state.parents.last() else {
+                    return;
+                };
+                if self.out.matching_join[split].is_none() {
+                    self.out.matching_join[split] = Some(node);
+                }
+                let mut branches = state.branches;
+                branches.pop();
+                SplitState {
+                    parents: state.parents,
+                    branches,
+                }
+            }
+            _ => state,
+        };
+        if self.out.state[node].is_none() {
+            self.out.state[node] = Some(write);
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub(super) fn check_split_join_balance(graph: &FlowGraph) -> Result<(), LintErro
         clean: HashSet::new(),
         on_path: vec![false; graph.len()],
     };
-    walk.traverse(start, &[])
+    walk.walk(start)
 }
 
 struct Balance<'g> {
@@ -42,28 +42,61 @@ struct Balance<'g> {
     on_path: Vec<bool>,
 }
 
+/// One pending call of Metaflow's recursive `traverse(node, split_stack)`.
+struct Frame {
+    node: usize,
+    /// The open splits the call was made with.
+    stack: Vec<usize>,
+    /// The open splits handed to the node's targets.
+    child_stack: Vec<usize>,
+    /// Position in the node's targets.
+    next: usize,
+}
+
 impl Balance<'_> {
-    /// `stack` holds the open split steps, innermost last.
-    fn traverse(&mut self, index: usize, stack: &[usize]) -> Result<(), LintError> {
-        let key = (index, stack.to_vec());
-        if self.on_path[index] || self.clean.contains(&key) {
-            return Ok(());
+    /// Walks from `start` with an explicit stack, so long flows cannot overflow the
+    /// thread's stack.
+    fn walk(&mut self, start: usize) -> Result<(), LintError> {
+        let graph = self.graph;
+        let mut frames: Vec<Frame> = Vec::new();
+        self.enter(start, Vec::new(), &mut frames)?;
+        while let Some(frame) = frames.last_mut() {
+            let node = graph.at(frame.node);
+            let Some(target) = node.out_funcs.get(frame.next) else {
+                let Some(done) = frames.pop() else { break };
+                self.on_path[done.node] = false;
+                self.clean.insert((done.node, done.stack));
+                continue;
+            };
+            frame.next += 1;
+            if node.is(NodeType::SplitSwitch) && *target == node.name {
+                continue;
+            }
+            // Unknown targets are reported by check_unknown_transitions.
+            if let Some(child) = graph.index(target) {
+                let stack = frame.child_stack.clone();
+                self.enter(child, stack, &mut frames)?;
+            }
         }
-        self.on_path[index] = true;
-        let result = self.visit(index, stack);
-        self.on_path[index] = false;
-        if result.is_ok() {
-            self.clean.insert(key);
-        }
-        result
+        Ok(())
     }
 
-    fn visit(&mut self, index: usize, stack: &[usize]) -> Result<(), LintError> {
+    /// Checks `index` on arrival with the open splits `stack` (innermost last), and
+    /// pushes the frame that walks its targets unless this was walked before.
+    fn enter(
+        &mut self,
+        index: usize,
+        stack: Vec<usize>,
+        frames: &mut Vec<Frame>,
+    ) -> Result<(), LintError> {
+        if self.on_path[index] || self.clean.contains(&(index, stack.clone())) {
+            return Ok(());
+        }
         let graph = self.graph;
         let node = graph.at(index);
-        let mut next_stack = stack.to_vec();
+        let mut child_stack = stack.clone();
         match node.node_type {
-            Some(NodeType::Split | NodeType::Foreach) => next_stack.push(index),
+            Some(NodeType::Split | NodeType::Foreach) => child_stack.push(index),
             Some(NodeType::End) => {
                 if let Some(&split) = stack.last() {
                     return Err(LintError::new(
@@ -80,25 +113,19 @@ impl Balance<'_> {
                 }
             }
             Some(NodeType::Join) => {
-                self.check_join(node, stack)?;
-                next_stack.pop();
+                self.check_join(node, &stack)?;
+                child_stack.pop();
             }
+            // A switch hands the same open splits to every case.
             _ => {}
         }
-        let stack = if node.is(NodeType::SplitSwitch) {
-            stack
-        } else {
-            &next_stack
-        };
-        for target in &node.out_funcs {
-            if node.is(NodeType::SplitSwitch) && *target == node.name {
-                continue;
-            }
-            // Unknown targets are reported by check_unknown_transitions.
-            if let Some(child) = graph.index(target) {
-                self.traverse(child, stack)?;
-            }
-        }
+        self.on_path[index] = true;
+        frames.push(Frame {
+            node: index,
+            stack,
+            child_stack,
+            next: 0,
+        });
         Ok(())
     }
 
@@ -117,6 +144,9 @@ impl Balance<'_> {
                 ),
             ));
         };
+        if !graph.is_fully_traversed() {
+            return Ok(()); // branches are partial; check_graph_complexity reports it
+        }
         let roots = &graph.at(split).out_funcs;
 
         // The branch each incoming step is on, in the split being joined.

@@ -104,7 +104,8 @@ pub(super) fn check_start_end_degree(graph: &FlowGraph) -> Result<(), LintError>
         return Ok(());
     };
     const CHECK: &str = "check_start_end_degree";
-    if !start.in_funcs.is_empty() {
+    // `in_funcs` is only known for a fully traversed graph (see check_graph_complexity).
+    if !start.in_funcs.is_empty() && graph.is_fully_traversed() {
         return Err(LintError::new(
             CHECK,
             graph,
@@ -280,60 +281,58 @@ pub(super) fn check_unknown_transitions(graph: &FlowGraph) -> Result<(), LintErr
 /// first node) as its loop guard, and reports the first path that closes a loop. A
 /// node whose walk finished without finding a loop reaches no loop and none of the
 /// nodes leading to it, so walking it again finds nothing: it is skipped, which
-/// keeps this linear instead of exponential.
+/// keeps this linear instead of exponential. The walk keeps its own stack, so long
+/// flows cannot overflow the thread's.
 pub(super) fn check_for_acyclicity(graph: &FlowGraph) -> Result<(), LintError> {
-    struct Walk<'g> {
-        graph: &'g FlowGraph,
-        path: Vec<usize>,
-        clean: Vec<bool>,
-    }
-    impl Walk<'_> {
-        fn check_path(&mut self, index: usize) -> Result<(), LintError> {
-            if self.clean[index] {
-                return Ok(());
-            }
-            let node = self.graph.at(index);
-            for target in &node.out_funcs {
-                if node.is(NodeType::SplitSwitch) && *target == node.name {
-                    continue; // a switch may loop on itself
-                }
-                // Unknown targets are reported by check_unknown_transitions.
-                let Some(child) = self.graph.index(target) else {
-                    continue;
-                };
-                if self.path.contains(&child) {
-                    let mut names: Vec<&str> = self
-                        .path
-                        .iter()
-                        .map(|&i| self.graph.at(i).name.as_str())
-                        .collect();
-                    names.push(target);
-                    return Err(LintError::new(
-                        "check_for_acyclicity",
-                        self.graph,
-                        node.tail_next_lineno,
-                        format!(
-                            "There is a loop in your flow: {}. Break the loop by fixing \
-                             self.next() transitions.",
-                            names.join("->")
-                        ),
-                    ));
-                }
-                self.path.push(child);
-                self.check_path(child)?;
-                self.path.pop();
-            }
-            self.clean[index] = true;
-            Ok(())
+    let mut clean = vec![false; graph.len()];
+    let mut on_path = vec![false; graph.len()];
+    let mut path: Vec<usize> = Vec::new();
+    for root in 0..graph.len() {
+        if clean[root] {
+            continue;
         }
-    }
-    let mut walk = Walk {
-        graph,
-        path: Vec::new(),
-        clean: vec![false; graph.len()],
-    };
-    for index in 0..graph.len() {
-        walk.check_path(index)?;
+        // Each frame is a node and how many of its targets were walked.
+        let mut frames: Vec<(usize, usize)> = vec![(root, 0)];
+        while let Some((index, next)) = frames.last_mut() {
+            let node = graph.at(*index);
+            let Some(target) = node.out_funcs.get(*next) else {
+                clean[*index] = true;
+                frames.pop();
+                // The walk's first node is not on the path.
+                if let Some(left) = path.pop() {
+                    on_path[left] = false;
+                }
+                continue;
+            };
+            *next += 1;
+            if node.is(NodeType::SplitSwitch) && *target == node.name {
+                continue; // a switch may loop on itself
+            }
+            // Unknown targets are reported by check_unknown_transitions.
+            let Some(child) = graph.index(target) else {
+                continue;
+            };
+            if on_path[child] {
+                let mut names: Vec<&str> =
+                    path.iter().map(|&i| graph.at(i).name.as_str()).collect();
+                names.push(target);
+                return Err(LintError::new(
+                    "check_for_acyclicity",
+                    graph,
+                    node.tail_next_lineno,
+                    format!(
+                        "There is a loop in your flow: {}. Break the loop by fixing self.next() \
+                         transitions.",
+                        names.join("->")
+                    ),
+                ));
+            }
+            if !clean[child] {
+                path.push(child);
+                on_path[child] = true;
+                frames.push((child, 0));
+            }
+        }
     }
     Ok(())
 }
@@ -516,6 +515,9 @@ pub(super) fn check_parallel_foreach_calls_parallel_step(
 }
 
 pub(super) fn check_nested_foreach(graph: &FlowGraph) -> Result<(), LintError> {
+    if !graph.is_fully_traversed() {
+        return Ok(()); // split parents are partial; check_graph_complexity reports it
+    }
     for node in graph.nodes().filter(|n| n.is(NodeType::Foreach)) {
         let nested = node
             .split_parents
@@ -538,6 +540,9 @@ pub(super) fn check_nested_foreach(graph: &FlowGraph) -> Result<(), LintError> {
 }
 
 pub(super) fn check_ambiguous_joins(graph: &FlowGraph) -> Result<(), LintError> {
+    if !graph.is_fully_traversed() {
+        return Ok(()); // in_funcs are partial; check_graph_complexity reports it
+    }
     for node in graph.nodes().filter(|n| n.is(NodeType::Join)) {
         if let Some(error) = ambiguous_join(graph, node) {
             return Err(error);
@@ -568,6 +573,29 @@ pub(super) fn ambiguous_join(graph: &FlowGraph, join: &Node) -> Option<LintError
              that specific path before joining.",
             switches.join(", "),
             join.name
+        ),
+    ))
+}
+
+/// dropflow's own check: graph traversal stopped at its work bound, which only
+/// happens for malformed flows with exponentially many split states (Metaflow would
+/// not finish analysing them). Runs last, so Metaflow's own checks report first; the
+/// parts of them that read traversal results (`in_funcs`, split parents and
+/// branches) are skipped for such a graph.
+pub(super) fn check_graph_complexity(graph: &FlowGraph) -> Result<(), LintError> {
+    if graph.is_fully_traversed() {
+        return Ok(());
+    }
+    Err(LintError::new(
+        "check_graph_complexity",
+        graph,
+        0,
+        format!(
+            "Flow {} has too many distinct paths through its splits to analyse. This \
+             happens when splits are not joined or when transitions lead back through a \
+             split: make sure that every split and foreach has a matching join step and \
+             that no self.next() leads back to an earlier step.",
+            graph.name
         ),
     ))
 }

@@ -4,7 +4,7 @@
 //! Messages are Metaflow's text as its CLI prints it (the `*name*` highlight markers
 //! removed), so a user sees what `python flow.py check` would have said. Where
 //! Metaflow itself crashes on a malformed flow instead of reporting it, lint reports a
-//! clear message in its place (see [`balance`] and [`checks`]).
+//! clear message in its place (see `balance.rs` and `checks.rs`).
 
 mod balance;
 mod checks;
@@ -124,6 +124,8 @@ const CHECKS: &[(&[Group], CheckFn)] = {
         ),
         (&[NonNestedForeach], checks::check_nested_foreach),
         (&[StaticGraph], checks::check_ambiguous_joins),
+        // dropflow's own, last: a flow Metaflow could not analyse in reasonable time.
+        (&[StaticGraph], checks::check_graph_complexity),
     ]
 };
 
