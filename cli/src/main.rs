@@ -1,7 +1,9 @@
-//! `dropflow`: preview what a flow deploys as (`compile`), and look at its graph (`graph`).
+//! `dropflow`: preview what a flow deploys as (`compile`), look at its graph (`graph`),
+//! and run the whole service on 127.0.0.1 (`local up|down`).
 
 mod compile_cmd;
 mod graph_cmd;
+mod local_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,11 @@ enum Command {
     Graph {
         /// Flow file, directory or tarball.
         path: PathBuf,
+    },
+    /// Run dropflow on 127.0.0.1: AWS emulator, functions, Batch as local processes.
+    Local {
+        #[command(subcommand)]
+        command: local_cmd::LocalCommand,
     },
 }
 
@@ -104,6 +111,7 @@ fn main() -> ExitCode {
             compile_cmd::run(&path, &out, options.into_layer())
         }
         Command::Graph { path } => graph_cmd::run(&path),
+        Command::Local { command } => local_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,8 @@
 //! [`graph`] (Metaflow's node model) → [`lint`] (Metaflow's rules and messages) →
 //! [`compile`] (state machine, schedule, job definitions, manifest), with
 //! [`asl`] (typed Amazon States Language), [`schedule`] and [`naming`] beside it.
-//! No AWS client lives here: AWS calls are made by the functions, behind traits.
+//! [`task`] is the step Lambda's protocol (task ids, input paths, job commands, datastore
+//! reads). No AWS client lives here: AWS calls are made by the functions, behind traits.
 
 pub mod asl;
 pub mod compile;
@@ -14,8 +15,10 @@ pub mod deploy_time;
 pub mod discover;
 pub mod graph;
 pub mod lint;
+pub mod metadata;
 pub mod naming;
 pub mod package;
 pub mod pipeline;
 pub mod python;
 pub mod schedule;
+pub mod task;

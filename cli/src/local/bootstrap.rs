@@ -1,0 +1,162 @@
+//! The resources a fresh emulator needs before flows can be uploaded: the versioned
+//! deployment bucket notifying the compile function, and a Batch compute environment
+//! (UNMANAGED: the emulator runs jobs as local processes) with its job queue.
+
+use aws_config::SdkConfig;
+use aws_sdk_batch::types::{CeState, CeType, ComputeEnvironmentOrder, JqState};
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration,
+    NotificationConfiguration, NotificationConfigurationFilter, S3KeyFilter,
+    VersioningConfiguration,
+};
+
+use super::error::LocalError;
+use super::http;
+use super::options::{COMPILE_FUNCTION, JOB_QUEUE, Options};
+
+/// The Batch service role the compute environment names (the emulator checks it exists).
+const BATCH_SERVICE_ROLE: &str = "dropflow-local-batch-service";
+
+/// Creates the bucket, its notification and the Batch queue on the emulator at `port`.
+pub async fn create_resources(
+    options: &Options,
+    sdk: &SdkConfig,
+    port: u16,
+    flows_prefix: &str,
+) -> Result<(), LocalError> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    create_bucket(options, &s3, flows_prefix).await?;
+    create_role(options, port, BATCH_SERVICE_ROLE).await?;
+    create_queue(&aws_sdk_batch::Client::new(sdk)).await
+}
+
+async fn create_bucket(
+    options: &Options,
+    s3: &aws_sdk_s3::Client,
+    flows_prefix: &str,
+) -> Result<(), LocalError> {
+    let bucket = &options.bucket;
+    s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| LocalError::setup(format!("s3:CreateBucket {bucket}"), sdk_error(e)))?;
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| LocalError::setup(format!("s3:PutBucketVersioning {bucket}"), sdk_error(e)))?;
+    let prefix = FilterRule::builder()
+        .name(FilterRuleName::Prefix)
+        .value(flows_prefix)
+        .build();
+    let notify = LambdaFunctionConfiguration::builder()
+        .id("dropflow-compile")
+        .lambda_function_arn(options.function_arn(COMPILE_FUNCTION))
+        .events(Event::from("s3:ObjectCreated:*"))
+        .events(Event::from("s3:ObjectRemoved:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(S3KeyFilter::builder().filter_rules(prefix).build())
+                .build(),
+        )
+        .build()
+        .map_err(|e| LocalError::setup("the bucket notification", e))?;
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .lambda_function_configurations(notify)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            LocalError::setup(
+                format!("s3:PutBucketNotificationConfiguration {bucket}"),
+                sdk_error(e),
+            )
+        })?;
+    Ok(())
+}
+
+/// IAM's CreateRole as a plain Query request (the only IAM call the stack makes, not worth
+/// an SDK crate); the emulator accepts any signature.
+async fn create_role(options: &Options, port: u16, name: &str) -> Result<(), LocalError> {
+    let body = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%7D"
+    );
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{}/iam/aws4_request, SignedHeaders=host, Signature=0",
+        options.region
+    );
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Authorization", authorization.as_str()),
+    ];
+    match http::request(port, "POST", "/", &headers, &body).await {
+        Ok((200, _)) => Ok(()),
+        Ok((status, answer)) => Err(LocalError::setup(
+            format!("iam:CreateRole {name}"),
+            format!("HTTP {status}: {answer:.300}"),
+        )),
+        Err(error) => Err(LocalError::setup(format!("iam:CreateRole {name}"), error)),
+    }
+}
+
+async fn create_queue(batch: &aws_sdk_batch::Client) -> Result<(), LocalError> {
+    let environment = batch
+        .create_compute_environment()
+        .compute_environment_name(JOB_QUEUE)
+        .r#type(CeType::Unmanaged)
+        .state(CeState::Enabled)
+        .service_role(Options::role_arn(BATCH_SERVICE_ROLE))
+        .send()
+        .await
+        .map_err(|e| LocalError::setup("batch:CreateComputeEnvironment", sdk_error(e)))?;
+    let environment_arn = environment
+        .compute_environment_arn()
+        .unwrap_or(JOB_QUEUE)
+        .to_string();
+    batch
+        .create_job_queue()
+        .job_queue_name(JOB_QUEUE)
+        .state(JqState::Enabled)
+        .priority(1)
+        .compute_environment_order(
+            ComputeEnvironmentOrder::builder()
+                .order(1)
+                .compute_environment(environment_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| LocalError::setup("batch:CreateJobQueue", sdk_error(e)))?;
+    Ok(())
+}
+
+/// An SDK error with the service's code and message (the `Display` of an SDK error is
+/// only "service error").
+fn sdk_error<E, R>(error: aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or("")
+        ),
+        None => format!("{error:?}"),
+    }
+}

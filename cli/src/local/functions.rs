@@ -1,0 +1,64 @@
+//! dropflow's Lambda functions, hosted as libraries by the local Invoke API and configured
+//! as the SAM template configures them on AWS, with the emulator as every endpoint.
+//! Adding a function is one `registry.register(NAME, handler)` line below.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use dropflow::deploy::Config;
+use serde_json::Value;
+
+use super::error::LocalError;
+use super::options::{COMPILE_FUNCTION, JOB_QUEUE, Options, STEP_FUNCTION};
+use super::registry::{InvokeError, Registry};
+
+/// The image job definitions name; the local Batch runs commands on the host instead.
+pub const LOCAL_IMAGE: &str = "dropflow-local/host-python";
+
+/// The deployment settings (`DROPFLOW_*`) of the local functions.
+pub fn config(options: &Options) -> Result<Config, LocalError> {
+    let step_arn = options.function_arn(STEP_FUNCTION);
+    let state_machine_role = Options::role_arn("dropflow-local-state-machine");
+    let scheduler_role = Options::role_arn("dropflow-local-scheduler");
+    Config::from_lookup(|name| {
+        let value = match name {
+            "DROPFLOW_BUCKET" => options.bucket.as_str(),
+            "DROPFLOW_STEP_FUNCTION_ARN" => step_arn.as_str(),
+            "DROPFLOW_STATE_MACHINE_ROLE_ARN" => state_machine_role.as_str(),
+            "DROPFLOW_SCHEDULER_ROLE_ARN" => scheduler_role.as_str(),
+            "DROPFLOW_JOB_QUEUE" => JOB_QUEUE,
+            "DROPFLOW_DEFAULT_IMAGE" => LOCAL_IMAGE,
+            _ => return None,
+        };
+        Some(value.to_string())
+    })
+    .map_err(|e| LocalError::setup("the functions' configuration", e))
+}
+
+/// The functions of a local stack whose AWS is `sdk`.
+pub fn builtin(config: &Config, sdk: &SdkConfig) -> Registry {
+    let mut registry = Registry::new();
+    let deployer = Arc::new(dropflow_aws::deployer(config.clone(), sdk));
+    registry.register(COMPILE_FUNCTION, move |payload: Value| {
+        let deployer = deployer.clone();
+        async move {
+            match dropflow_compile::handle(&deployer, payload).await {
+                Ok(response) => serde_json::to_value(response)
+                    .map_err(|e| InvokeError::new("dropflow.InvalidResponse", e.to_string())),
+                Err(error) => Err(InvokeError::new(error.error_type, error.message)),
+            }
+        }
+    });
+    let step = Arc::new(dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(
+        sdk,
+    )));
+    registry.register(STEP_FUNCTION, move |payload: Value| {
+        let step = step.clone();
+        async move {
+            dropflow_step::handle(payload, &step)
+                .await
+                .map_err(|e| InvokeError::new(e.error_type(), e.to_string()))
+        }
+    });
+    registry
+}

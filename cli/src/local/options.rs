@@ -1,0 +1,129 @@
+//! How a local stack is set up: ports, names, the Python that runs the emulator.
+
+use std::path::{Path, PathBuf};
+
+use super::error::LocalError;
+
+/// The default base port: moto on it, the Lambda Invoke API on +1, the trigger API on +2.
+pub const DEFAULT_PORT: u16 = 5099;
+/// The region every local resource lives in.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// moto's account id (the one its ARNs carry).
+pub const ACCOUNT_ID: &str = "123456789012";
+/// The deployment bucket.
+pub const DEFAULT_BUCKET: &str = "dropflow-local";
+/// The Batch job queue (and compute environment) the jobs run on.
+pub const JOB_QUEUE: &str = "dropflow-local";
+/// The compile function's name (as its binary's).
+pub const COMPILE_FUNCTION: &str = "dropflow-compile";
+/// The step function's name (as its binary's).
+pub const STEP_FUNCTION: &str = "dropflow-step";
+
+/// A local stack's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Where pid files, logs, the endpoints file and job directories go (`.dropflow`).
+    pub state_dir: PathBuf,
+    /// Base port (moto; +1 Lambda Invoke API; +2 trigger API), or 0 for free ports.
+    pub port: u16,
+    /// The Python with moto 5.2.5 and Metaflow (also the Batch jobs' `python`).
+    pub python: PathBuf,
+    /// Region.
+    pub region: String,
+    /// Deployment bucket.
+    pub bucket: String,
+    /// Batch jobs run at once (0: the emulator's default, the number of CPUs, at least 2).
+    pub max_jobs: usize,
+}
+
+impl Options {
+    /// Defaults for `state_dir` and `python`.
+    pub fn new(state_dir: impl Into<PathBuf>, python: impl Into<PathBuf>) -> Self {
+        Self {
+            state_dir: state_dir.into(),
+            port: DEFAULT_PORT,
+            python: python.into(),
+            region: DEFAULT_REGION.to_string(),
+            bucket: DEFAULT_BUCKET.to_string(),
+            max_jobs: 0,
+        }
+    }
+
+    /// The three ports asked for (all 0 when the base is 0).
+    pub fn ports(&self) -> [u16; 3] {
+        if self.port == 0 {
+            [0; 3]
+        } else {
+            [
+                self.port,
+                self.port.saturating_add(1),
+                self.port.saturating_add(2),
+            ]
+        }
+    }
+
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
+    pub fn function_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{ACCOUNT_ID}:function:{name}",
+            self.region
+        )
+    }
+
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub fn role_arn(name: &str) -> String {
+        format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}")
+    }
+}
+
+/// The emulator's Python: `explicit` (`--python`), else `$DROPFLOW_PYTHON`, else
+/// `.venv/bin/python` in the current directory or the nearest parent that has one.
+pub fn find_python(explicit: Option<&Path>) -> Result<PathBuf, LocalError> {
+    let from_env = std::env::var_os("DROPFLOW_PYTHON").filter(|v| !v.is_empty());
+    let mut looked = Vec::new();
+    if let Some(path) = explicit
+        .map(Path::to_path_buf)
+        .or(from_env.map(PathBuf::from))
+    {
+        if path.is_file() {
+            return Ok(path);
+        }
+        looked.push(path);
+        return Err(LocalError::PythonMissing { looked });
+    }
+    let cwd = std::env::current_dir().map_err(LocalError::io("reading the current directory"))?;
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(".venv/bin/python");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        if looked.is_empty() {
+            looked.push(candidate);
+        }
+    }
+    Err(LocalError::PythonMissing { looked })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_follow_the_base() {
+        let mut options = Options::new(".dropflow", "python");
+        assert_eq!(options.ports(), [5099, 5100, 5101]);
+        options.port = 0;
+        assert_eq!(options.ports(), [0, 0, 0]);
+    }
+
+    #[test]
+    fn an_explicit_python_that_is_missing_is_named_with_the_fix() {
+        let error = find_python(Some(Path::new("/nonexistent/python"))).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("/nonexistent/python"), "{message}");
+        assert!(
+            message.contains("bash tests/run.sh --setup-only"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! The trigger Lambda's settings and the services it talks to, built once at cold start.
+
+use std::fmt;
+
+use aws_config::SdkConfig;
+use dropflow_aws::{S3Objects, SfnExecutions};
+
+/// Settings, from `DROPFLOW_*` variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerConfig {
+    /// `DROPFLOW_BUCKET`: deployments, reports and run records.
+    pub bucket: String,
+    /// `DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE` (`true`/`1`): start runs on the
+    /// unqualified state machine instead of the `live` alias. **A workaround for moto
+    /// 5.2.5**, which cannot start executions on aliases; never set it on AWS.
+    pub start_on_base_state_machine: bool,
+}
+
+/// Every problem found in the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `VARIABLE: what is wrong`.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the trigger Lambda is misconfigured:")?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// Stable error type (as the compile Lambda's).
+    pub fn code(&self) -> &'static str {
+        "config.invalid"
+    }
+}
+
+impl TriggerConfig {
+    /// Settings for `bucket`, with the defaults.
+    pub fn new(bucket: &str) -> Self {
+        Self {
+            bucket: bucket.to_string(),
+            start_on_base_state_machine: false,
+        }
+    }
+
+    /// Reads the `DROPFLOW_*` environment variables.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings from `lookup`; an empty value counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut problems = Vec::new();
+        let bucket = get("DROPFLOW_BUCKET").unwrap_or_else(|| {
+            problems.push("DROPFLOW_BUCKET is not set (the deployment bucket's name)".into());
+            String::new()
+        });
+        if bucket.starts_with("s3://") || bucket.contains('/') {
+            problems.push(format!(
+                "DROPFLOW_BUCKET={bucket:?} is not a bucket name (no s3:// and no path)"
+            ));
+        }
+        let start_on_base_state_machine =
+            match get("DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE").as_deref() {
+                None | Some("0" | "false") => false,
+                Some("1" | "true") => true,
+                Some(other) => {
+                    problems.push(format!(
+                    "DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE={other:?} must be true or false"
+                ));
+                    false
+                }
+            };
+        if problems.is_empty() {
+            Ok(Self {
+                bucket,
+                start_on_base_state_machine,
+            })
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+/// What the handler needs: settings, the bucket and Step Functions.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// Settings.
+    pub config: TriggerConfig,
+    /// The deployment bucket.
+    pub objects: S3Objects,
+    /// Step Functions executions.
+    pub executions: SfnExecutions,
+}
+
+impl Deps {
+    /// Clients for `config` from `sdk` (see `dropflow_aws::load_sdk_config`).
+    pub fn new(config: TriggerConfig, sdk: &SdkConfig) -> Self {
+        Self {
+            objects: S3Objects::new(sdk, &config.bucket),
+            executions: SfnExecutions::new(sdk)
+                .start_on_base_state_machine(config.start_on_base_state_machine),
+            config,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_environment() {
+        let config = TriggerConfig::from_lookup(|name| match name {
+            "DROPFLOW_BUCKET" => Some("bucket".into()),
+            "DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE" => Some("true".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.bucket, "bucket");
+        assert!(config.start_on_base_state_machine);
+        let plain = TriggerConfig::from_lookup(|name| {
+            (name == "DROPFLOW_BUCKET").then(|| "bucket".to_string())
+        })
+        .unwrap();
+        assert_eq!(plain, TriggerConfig::new("bucket"));
+    }
+
+    #[test]
+    fn lists_every_problem() {
+        let error = TriggerConfig::from_lookup(|name| match name {
+            "DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE" => Some("maybe".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(error.problems.len(), 2, "{error}");
+        assert_eq!(error.code(), "config.invalid");
+    }
+}

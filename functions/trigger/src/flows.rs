@@ -1,0 +1,91 @@
+//! The flow routes: `GET /flows` (what is deployed) and `GET /flows/{flow}` (one
+//! deployment: parameters, schedule, versions, last report).
+
+use dropflow::compile::ParameterSpec;
+use futures_util::{StreamExt, TryStreamExt, stream};
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::catalog;
+use crate::config::Deps;
+use crate::runs::Answer;
+
+/// `GET /flows`: every deployed state machine with its flow class, live version (as
+/// recorded at deploy), schedule and the status of its upload's last report.
+pub async fn list(deps: &Deps) -> Answer {
+    let states = catalog::deployed(deps).await?;
+    let flows: Vec<Value> = stream::iter(states)
+        .map(|state| async move {
+            let report = catalog::last_report(deps, &state).await?;
+            Ok::<_, dropflow::deploy::ServiceError>(json!({
+                "name": state.state_machine,
+                "flow": state.flow,
+                "version": state.version,
+                "schedule": state.schedule,
+                "source_key": state.source_key,
+                "last_report": {
+                    "status": report["status"],
+                    "summary": report["summary"],
+                },
+            }))
+        })
+        .buffered(16)
+        .try_collect()
+        .await?;
+    Ok((StatusCode::OK, json!({ "flows": flows })))
+}
+
+/// `GET /flows/{flow}`: the deployment, with the version the `live` alias runs.
+pub async fn get(deps: &Deps, flow: &str) -> Answer {
+    let state = catalog::resolve(deps, flow).await?;
+    let live = catalog::live_version(deps, &state).await?;
+    let manifest = catalog::manifest(deps, &state.state_machine, &live.version).await?;
+    let mut versions = catalog::versions(deps, &state.state_machine).await?;
+    // Newest first; S3 dates are to the second, so on a tie the live one leads.
+    versions.sort_by(|a, b| {
+        b.deployed_at
+            .cmp(&a.deployed_at)
+            .then_with(|| (b.version == live.version).cmp(&(a.version == live.version)))
+    });
+    let report = catalog::last_report(deps, &state).await?;
+    let versions: Vec<Value> = versions
+        .into_iter()
+        .map(|v| {
+            json!({
+                "version": v.version,
+                "deployed_at": v.deployed_at,
+                "live": v.version == live.version,
+            })
+        })
+        .collect();
+    Ok((
+        StatusCode::OK,
+        json!({
+            "name": state.state_machine,
+            "flow": state.flow,
+            "file": manifest.flow.file,
+            "project": manifest.project,
+            "version": live.version,
+            "version_arn": live.version_arn,
+            "alias_arn": state.alias_arn,
+            "state_machine_arn": state.state_machine_arn,
+            "source_key": state.source_key,
+            "parameters": manifest.parameters.iter().map(parameter).collect::<Vec<_>>(),
+            "schedule": manifest.schedule,
+            "versions": versions,
+            "last_report": report,
+        }),
+    ))
+}
+
+/// A parameter as clients need it (no source lines, no deploy-time function source).
+fn parameter(spec: &ParameterSpec) -> Value {
+    json!({
+        "name": spec.name,
+        "type": spec.kind,
+        "default": spec.default,
+        "required": spec.required && spec.default.is_none() && spec.deploy_time.is_none(),
+        "help": spec.help,
+        "deploy_time": spec.deploy_time.is_some(),
+    })
+}

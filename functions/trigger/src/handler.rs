@@ -1,0 +1,104 @@
+//! The handler: a request in, one JSON response out, one log line per request.
+
+use std::time::Instant;
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Response};
+use serde_json::Value;
+
+use crate::config::Deps;
+use crate::error::{ApiError, code};
+use crate::request::ApiRequest;
+use crate::route::{NoRoute, Route, route};
+use crate::{flows, runs};
+
+/// Answers an API Gateway (payload v2) request, or one made by [`crate::from_http`].
+pub async fn handle(request: lambda_http::Request, deps: &Deps) -> Response<Body> {
+    handle_request(ApiRequest::from_lambda(request), deps).await
+}
+
+/// Answers a request already taken apart.
+pub async fn handle_request(request: ApiRequest, deps: &Deps) -> Response<Body> {
+    let started = Instant::now();
+    let answer = dispatch(&request, deps).await;
+    let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    let (status, body, allow) = match answer {
+        Ok((status, body)) => (status, body, None),
+        Err(error) => {
+            match &error.source {
+                Some(source) => tracing::error!(
+                    request_id = %request.request_id,
+                    method = %request.method,
+                    path = %request.path,
+                    operation = %source.operation,
+                    aws_code = source.code.as_deref().unwrap_or(""),
+                    "{source}"
+                ),
+                None => tracing::info!(
+                    request_id = %request.request_id,
+                    error = error.code,
+                    "{}", error.message
+                ),
+            }
+            (error.status, error.body(&request.request_id), error.allow)
+        }
+    };
+    tracing::info!(
+        request_id = %request.request_id,
+        method = %request.method,
+        path = %request.path,
+        status = status.as_u16(),
+        ms,
+        "request"
+    );
+    respond(status, &body, &request.request_id, allow)
+}
+
+async fn dispatch(request: &ApiRequest, deps: &Deps) -> runs::Answer {
+    let route = route(&request.method, &request.path).map_err(|no| match no {
+        NoRoute::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            code::NOT_FOUND,
+            format!(
+                "no route {} {}; the API has /flows, /flows/{{flow}}, /flows/{{flow}}/runs and /flows/{{flow}}/runs/{{run_id}}",
+                request.method, request.path
+            ),
+        ),
+        NoRoute::MethodNotAllowed(allow) => ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                code::METHOD_NOT_ALLOWED,
+                format!("{} is not allowed on {}; use {allow}", request.method, request.path),
+            )
+        },
+    })?;
+    match route {
+        Route::ListFlows => flows::list(deps).await,
+        Route::GetFlow { flow } => flows::get(deps, &flow).await,
+        Route::StartRun { flow } => runs::start(deps, request, &flow).await,
+        Route::ListRuns { flow } => runs::list(deps, request, &flow).await,
+        Route::GetRun { flow, run } => runs::get(deps, &flow, &run).await,
+        Route::StopRun { flow, run } => runs::stop(deps, request, &flow, &run).await,
+    }
+}
+
+fn respond(
+    status: StatusCode,
+    body: &Value,
+    request_id: &str,
+    allow: Option<&str>,
+) -> Response<Body> {
+    let mut text = serde_json::to_string_pretty(body).expect("JSON values serialise");
+    text.push('\n');
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", request_id);
+    if let Some(allow) = allow {
+        builder = builder.header(header::ALLOW, allow);
+    }
+    builder
+        .body(Body::Text(text))
+        .expect("a response from valid parts")
+}

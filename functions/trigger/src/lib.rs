@@ -1,0 +1,37 @@
+//! The trigger API: start, list, inspect and stop runs of deployed flows over HTTP
+//! (API Gateway HTTP API, payload v2, through lambda_http).
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /flows` | deployed flows: name, flow class, version, schedule, last report status |
+//! | `GET /flows/{flow}` | one deployment: parameters, schedule, versions, last report |
+//! | `POST /flows/{flow}/runs` | start a run (plain JSON or Metaflow's `{"Parameters": "..."}`) |
+//! | `GET /flows/{flow}/runs` | runs, newest first (`status`, `limit`, `next_token`) |
+//! | `GET /flows/{flow}/runs/{run_id}` | one run: status, dates, error, per-step progress |
+//! | `DELETE /flows/{flow}/runs/{run_id}` | stop a running run |
+//!
+//! Thin by design: [`route`] maps a request to a route, [`params`] checks a run's input
+//! against the deployment manifest, [`catalog`] reads what the compile Lambda recorded, and
+//! the AWS calls go through `dropflow-aws` ([`dropflow_aws::SfnExecutions`],
+//! [`dropflow_aws::S3Objects`]). Errors are `{"error": CODE, "message": ...}` ([`error`]).
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+mod flows;
+mod handler;
+pub mod names;
+pub mod params;
+pub mod progress;
+pub mod pyjson;
+pub mod request;
+pub mod route;
+mod runs;
+
+pub use config::{ConfigError, Deps, TriggerConfig};
+pub use handler::{handle, handle_request};
+pub use request::{ApiRequest, from_http};
+pub use runs::{DEFAULT_LIMIT, MAX_LIMIT, STATUSES};
+
+/// Re-exported so that hosts and tests build requests with the same version.
+pub use lambda_http;

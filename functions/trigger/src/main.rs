@@ -1,0 +1,40 @@
+//! `dropflow-trigger`: the trigger API's Lambda entry point (API Gateway HTTP API,
+//! payload v2). Reads and checks its configuration at cold start, then serves requests.
+
+use dropflow_trigger::{Deps, TriggerConfig};
+use lambda_http::{Request, service_fn};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .init();
+
+    let config = match TriggerConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(error_type = error.code(), "{error}");
+            return Err(error.into());
+        }
+    };
+    if config.start_on_base_state_machine {
+        tracing::warn!(
+            "DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE is set: runs start on the base state machine, not the live alias (a moto workaround; never on AWS)"
+        );
+    }
+    tracing::info!(bucket = %config.bucket, "trigger Lambda configured");
+    let sdk = dropflow_aws::load_sdk_config().await;
+    let deps = Deps::new(config, &sdk);
+    let deps = &deps;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(dropflow_trigger::handle(request, deps).await)
+    }))
+    .await
+}

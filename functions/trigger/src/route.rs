@@ -1,0 +1,156 @@
+//! The API's routes: a method and a path (stage already removed) to a [`Route`].
+//!
+//! Routing is done here, not by API Gateway route keys, so that one `ANY /{proxy+}`
+//! integration, a plain HTTP listener on the local stack and the tests all route alike.
+
+use lambda_http::http::Method;
+use percent_encoding::percent_decode_str;
+
+/// What a request asks for. `flow` is a state machine name or a flow class name; `run` a
+/// run id (`sfn-<execution name>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /flows`.
+    ListFlows,
+    /// `GET /flows/{flow}`.
+    GetFlow { flow: String },
+    /// `POST /flows/{flow}/runs`.
+    StartRun { flow: String },
+    /// `GET /flows/{flow}/runs`.
+    ListRuns { flow: String },
+    /// `GET /flows/{flow}/runs/{run}`.
+    GetRun { flow: String, run: String },
+    /// `DELETE /flows/{flow}/runs/{run}`.
+    StopRun { flow: String, run: String },
+}
+
+/// Why a request has no route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoRoute {
+    /// No such path.
+    NotFound,
+    /// The path exists; these methods are allowed on it (the `Allow` header).
+    MethodNotAllowed(&'static str),
+}
+
+/// The route for `method` on `path`.
+pub fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
+    let segments: Option<Vec<String>> = path
+        .trim_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_decode_str(s)
+                .decode_utf8()
+                .ok()
+                .map(|s| s.into_owned())
+        })
+        .collect();
+    let segments = segments.ok_or(NoRoute::NotFound)?;
+    if segments.iter().any(String::is_empty) {
+        return Err(NoRoute::NotFound);
+    }
+    let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (parts.as_slice(), method) {
+        (["flows"], &Method::GET) => Ok(Route::ListFlows),
+        (["flows"], _) => Err(NoRoute::MethodNotAllowed("GET")),
+        (["flows", flow], &Method::GET) => Ok(Route::GetFlow {
+            flow: flow.to_string(),
+        }),
+        (["flows", _], _) => Err(NoRoute::MethodNotAllowed("GET")),
+        (["flows", flow, "runs"], &Method::POST) => Ok(Route::StartRun {
+            flow: flow.to_string(),
+        }),
+        (["flows", flow, "runs"], &Method::GET) => Ok(Route::ListRuns {
+            flow: flow.to_string(),
+        }),
+        (["flows", _, "runs"], _) => Err(NoRoute::MethodNotAllowed("GET, POST")),
+        (["flows", flow, "runs", run], &Method::GET) => Ok(Route::GetRun {
+            flow: flow.to_string(),
+            run: run.to_string(),
+        }),
+        (["flows", flow, "runs", run], &Method::DELETE) => Ok(Route::StopRun {
+            flow: flow.to_string(),
+            run: run.to_string(),
+        }),
+        (["flows", _, "runs", _], _) => Err(NoRoute::MethodNotAllowed("GET, DELETE")),
+        _ => Err(NoRoute::NotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(name: &str) -> String {
+        name.to_string()
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route(&Method::GET, "/flows"), Ok(Route::ListFlows));
+        assert_eq!(route(&Method::GET, "/flows/"), Ok(Route::ListFlows));
+        assert_eq!(
+            route(&Method::GET, "/flows/demo_project.prod.Flow"),
+            Ok(Route::GetFlow {
+                flow: flow("demo_project.prod.Flow")
+            })
+        );
+        assert_eq!(
+            route(&Method::POST, "/flows/ParameterFlow/runs"),
+            Ok(Route::StartRun {
+                flow: flow("ParameterFlow")
+            })
+        );
+        assert_eq!(
+            route(&Method::GET, "/flows/ParameterFlow/runs"),
+            Ok(Route::ListRuns {
+                flow: flow("ParameterFlow")
+            })
+        );
+        assert_eq!(
+            route(&Method::GET, "/flows/F/runs/sfn-1"),
+            Ok(Route::GetRun {
+                flow: flow("F"),
+                run: "sfn-1".into()
+            })
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/flows/F/runs/sfn-1"),
+            Ok(Route::StopRun {
+                flow: flow("F"),
+                run: "sfn-1".into()
+            })
+        );
+        // Percent-encoded segments are decoded.
+        assert_eq!(
+            route(&Method::GET, "/flows/a%2Eb"),
+            Ok(Route::GetFlow { flow: flow("a.b") })
+        );
+    }
+
+    #[test]
+    fn wrong_methods_and_unknown_paths() {
+        assert_eq!(
+            route(&Method::POST, "/flows"),
+            Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        assert_eq!(
+            route(&Method::PUT, "/flows/F/runs"),
+            Err(NoRoute::MethodNotAllowed("GET, POST"))
+        );
+        assert_eq!(
+            route(&Method::POST, "/flows/F/runs/r"),
+            Err(NoRoute::MethodNotAllowed("GET, DELETE"))
+        );
+        for path in [
+            "/",
+            "/flow",
+            "/flows/F/other",
+            "/flows//runs",
+            "/flows/F/runs/r/x",
+            "/flows/%FF",
+        ] {
+            assert_eq!(route(&Method::GET, path), Err(NoRoute::NotFound), "{path}");
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The run routes: start (`POST /flows/{flow}/runs`), list, describe and stop.
+
+use dropflow::deploy::state::DeploymentState;
+use dropflow_aws::{Execution, ListOutcome, StartOutcome, StartTarget, StopOutcome};
+use lambda_http::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::catalog;
+use crate::config::Deps;
+use crate::error::{ApiError, code};
+use crate::names;
+use crate::params::{self, ValidInput};
+use crate::progress;
+use crate::request::ApiRequest;
+
+/// A route's answer: a status and a JSON body.
+pub type Answer = Result<(StatusCode, Value), ApiError>;
+
+/// Execution statuses `?status=` accepts (Step Functions' own).
+pub const STATUSES: [&str; 6] = [
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "ABORTED",
+    "PENDING_REDRIVE",
+];
+
+/// Runs listed per page unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: i32 = 50;
+/// The largest `limit` (Step Functions' page size limit).
+pub const MAX_LIMIT: i32 = 1000;
+
+/// `POST /flows/{flow}/runs`: checks the parameters against the live version's manifest,
+/// then starts an execution on the `live` alias with Metaflow's input form. 201 for a new
+/// run; 200 with the existing run when the `Idempotency-Key` was used before with the same
+/// parameters; 409 when it was used with others.
+pub async fn start(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
+    // Everything that needs no AWS call first: size, JSON, the key.
+    let given = params::parse_body(&request.body)?;
+    let key = match request.idempotency_key() {
+        None => None,
+        Some(Ok(key)) if !key.is_empty() => Some(key.to_string()),
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_IDEMPOTENCY_KEY,
+                "the Idempotency-Key header must be non-empty text",
+            ));
+        }
+    };
+    let state = catalog::resolve(deps, flow).await?;
+    let live = catalog::live_version(deps, &state).await?;
+    let manifest = catalog::manifest(deps, &state.state_machine, &live.version).await?;
+    let valid = params::check(given, &manifest.parameters)?;
+
+    let name = key
+        .as_deref()
+        .map(names::from_idempotency_key)
+        .unwrap_or_else(names::generated);
+    let execution_arn = names::execution_arn(&state.state_machine_arn, &name).ok_or_else(|| {
+        ApiError::internal(dropflow::deploy::ServiceError::new(
+            "execution ARN",
+            format!("{} is not a state machine ARN", state.state_machine_arn),
+        ))
+    })?;
+    if key.is_some()
+        && let Some(existing) = deps.executions.describe(&execution_arn).await?
+    {
+        return existing_run(
+            deps,
+            &state,
+            &live.version,
+            existing,
+            &valid,
+            key.as_deref(),
+        )
+        .await;
+    }
+    let target = StartTarget {
+        alias_arn: state.alias_arn.clone(),
+        state_machine_arn: state.state_machine_arn.clone(),
+    };
+    match deps.executions.start(&target, &name, &valid.input).await? {
+        StartOutcome::Started {
+            execution_arn,
+            start_date,
+        } => {
+            tracing::info!(
+                state_machine = %state.state_machine,
+                version = %live.version,
+                run_id = %names::run_id(&name),
+                "run started"
+            );
+            Ok((
+                StatusCode::CREATED,
+                run_started(
+                    &state,
+                    &live.version,
+                    &name,
+                    &execution_arn,
+                    "RUNNING",
+                    &start_date,
+                    &valid,
+                ),
+            ))
+        }
+        StartOutcome::AlreadyExists => match deps.executions.describe(&execution_arn).await? {
+            Some(existing) => {
+                existing_run(
+                    deps,
+                    &state,
+                    &live.version,
+                    existing,
+                    &valid,
+                    key.as_deref(),
+                )
+                .await
+            }
+            None => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                code::IDEMPOTENCY_CONFLICT,
+                format!("an execution named {name} exists; retry with another Idempotency-Key"),
+            )),
+        },
+        StartOutcome::StateMachineMissing => Err(ApiError::flow_not_found(flow)),
+        StartOutcome::LimitExceeded => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::TOO_MANY_RUNS,
+            "Step Functions' limit on open executions is reached; retry later",
+        )),
+    }
+}
+
+/// The answer for an execution that already has the request's name: the same run (200)
+/// when it was started with the same input, else 409.
+async fn existing_run(
+    deps: &Deps,
+    state: &DeploymentState,
+    live_version: &str,
+    existing: Execution,
+    valid: &ValidInput,
+    key: Option<&str>,
+) -> Answer {
+    if existing.input.as_deref() != Some(valid.input.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::IDEMPOTENCY_CONFLICT,
+            format!(
+                "Idempotency-Key {:?} was used for run {} with other parameters; use a new key for a new run",
+                key.unwrap_or_default(),
+                names::run_id(&existing.name)
+            ),
+        )
+        .with("run_id", names::run_id(&existing.name)));
+    }
+    // The version it runs (it may have started before a newer version went live).
+    let version = match &existing.version_arn {
+        Some(arn) => catalog::version_id(deps, state, arn).await?,
+        None => None,
+    };
+    Ok((
+        StatusCode::OK,
+        run_started(
+            state,
+            version.as_deref().unwrap_or(live_version),
+            &existing.name,
+            &existing.execution_arn,
+            &existing.status,
+            existing.start_date.as_deref().unwrap_or_default(),
+            valid,
+        ),
+    ))
+}
+
+fn run_started(
+    state: &DeploymentState,
+    version: &str,
+    name: &str,
+    execution_arn: &str,
+    status: &str,
+    start_date: &str,
+    valid: &ValidInput,
+) -> Value {
+    json!({
+        "run_id": names::run_id(name),
+        "execution_arn": execution_arn,
+        "flow": state.flow,
+        "state_machine": state.state_machine,
+        "version": version,
+        "status": status,
+        "start_date": start_date,
+        "parameters": valid.effective,
+    })
+}
+
+/// `GET /flows/{flow}/runs?status=&limit=&next_token=`: newest first, a page at a time.
+pub async fn list(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
+    let status = match request.query_param("status") {
+        None | Some("") => None,
+        Some(status) => {
+            let upper = status.to_ascii_uppercase();
+            if !STATUSES.contains(&upper.as_str()) {
+                return Err(invalid_query(format!(
+                    "status={status:?} is not one of {}",
+                    STATUSES.join(", ")
+                )));
+            }
+            Some(upper)
+        }
+    };
+    let limit = match request.query_param("limit") {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<i32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(invalid_query(format!(
+                    "limit={text:?} must be a number from 1 to {MAX_LIMIT}"
+                )));
+            }
+        },
+    };
+    let next_token = request.query_param("next_token").filter(|t| !t.is_empty());
+    let state = catalog::resolve(deps, flow).await?;
+    let page = match deps
+        .executions
+        .list(
+            &state.state_machine_arn,
+            status.as_deref(),
+            limit,
+            next_token,
+        )
+        .await?
+    {
+        ListOutcome::Page(page) => page,
+        ListOutcome::InvalidToken => {
+            return Err(invalid_query(
+                "next_token is not one this API returned (or it expired); list from the start",
+            ));
+        }
+        ListOutcome::StateMachineMissing => return Err(ApiError::flow_not_found(flow)),
+    };
+    let runs: Vec<Value> = page
+        .executions
+        .iter()
+        .map(|e| {
+            json!({
+                "run_id": names::run_id(&e.name),
+                "status": e.status,
+                "start_date": e.start_date,
+                "stop_date": e.stop_date,
+                "execution_arn": e.execution_arn,
+            })
+        })
+        .collect();
+    Ok((
+        StatusCode::OK,
+        json!({
+            "flow": state.flow,
+            "state_machine": state.state_machine,
+            "runs": runs,
+            "next_token": page.next_token,
+        }),
+    ))
+}
+
+fn invalid_query(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code::INVALID_QUERY, message)
+}
+
+/// The run `run` of the flow: its execution, or 404.
+async fn find(
+    deps: &Deps,
+    flow: &str,
+    run: &str,
+) -> Result<(DeploymentState, Execution), ApiError> {
+    let state = catalog::resolve(deps, flow).await?;
+    let execution = match names::name_of_run(run)
+        .and_then(|name| names::execution_arn(&state.state_machine_arn, name))
+    {
+        Some(arn) => deps.executions.describe(&arn).await?,
+        None => None,
+    };
+    match execution {
+        Some(execution) => Ok((state, execution)),
+        None => Err(ApiError::run_not_found(&state.state_machine, run)),
+    }
+}
+
+/// `GET /flows/{flow}/runs/{run_id}`: status, dates, parameters, the version it runs, the
+/// error and cause of a failed run, and per-step progress from the run records.
+pub async fn get(deps: &Deps, flow: &str, run: &str) -> Answer {
+    let (state, execution) = find(deps, flow, run).await?;
+    let run_id = names::run_id(&execution.name);
+    let progress = progress::read(deps, &state.state_machine, &run_id).await?;
+    let version = match &execution.version_arn {
+        Some(arn) => catalog::version_id(deps, &state, arn).await?,
+        None => None,
+    }
+    .or(progress.version);
+    Ok((
+        StatusCode::OK,
+        json!({
+            "run_id": run_id,
+            "flow": state.flow,
+            "state_machine": state.state_machine,
+            "execution_arn": execution.execution_arn,
+            "status": execution.status,
+            "start_date": execution.start_date,
+            "stop_date": execution.stop_date,
+            "version": version,
+            "parameters": parameters_of(execution.input.as_deref()),
+            "error": execution.error,
+            "cause": execution.cause,
+            "steps": progress.steps,
+            "steps_partial": progress.partial,
+        }),
+    ))
+}
+
+/// The parameter values in an execution input (either form); `null` when unreadable.
+fn parameters_of(input: Option<&str>) -> Value {
+    input
+        .and_then(|input| params::parse_body(input.as_bytes()).ok())
+        .map(Value::Object)
+        .unwrap_or(Value::Null)
+}
+
+/// `DELETE /flows/{flow}/runs/{run_id}`: stops a running run (404 unknown, 409 finished).
+pub async fn stop(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) -> Answer {
+    let (state, execution) = find(deps, flow, run).await?;
+    let run_id = names::run_id(&execution.name);
+    if execution.status != "RUNNING" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::RUN_FINISHED,
+            format!(
+                "run {run_id} has already finished ({}); only running runs can be stopped",
+                execution.status
+            ),
+        )
+        .with("status", execution.status));
+    }
+    let cause = format!(
+        "stopped through the dropflow API (request {})",
+        request.request_id
+    );
+    match deps
+        .executions
+        .stop(&execution.execution_arn, "dropflow.Stopped", &cause)
+        .await?
+    {
+        StopOutcome::Stopped { stop_date } => {
+            tracing::info!(state_machine = %state.state_machine, run_id = %run_id, "run stopped");
+            let mut body = Map::new();
+            body.insert("run_id".into(), run_id.into());
+            body.insert("flow".into(), state.flow.into());
+            body.insert("state_machine".into(), state.state_machine.into());
+            body.insert("execution_arn".into(), execution.execution_arn.into());
+            body.insert("status".into(), "ABORTED".into());
+            body.insert("stop_date".into(), stop_date.into());
+            Ok((StatusCode::OK, Value::Object(body)))
+        }
+        StopOutcome::DoesNotExist => Err(ApiError::run_not_found(&state.state_machine, run)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_read_back_from_either_input_form() {
+        assert_eq!(
+            parameters_of(Some(r#"{"Parameters": "{\"alpha\": 0.5}"}"#)),
+            json!({"alpha": 0.5})
+        );
+        assert_eq!(parameters_of(Some(r#"{"alpha": 1}"#)), json!({"alpha": 1}));
+        assert_eq!(parameters_of(Some("not json")), Value::Null);
+        assert_eq!(parameters_of(None), Value::Null);
+    }
+}

@@ -1,0 +1,713 @@
+//! The local stack (`dropflow local up`, `infra/local/moto_dropflow.py`): moto 5.2.5 with
+//! dropflow's adaptations, the functions hosted in-process, Batch jobs as local processes.
+//! Each test brings its own stack up on free ports in a temporary state directory.
+//!
+//! - an upload to the local bucket deploys (S3 notification → compile function), and the
+//!   trigger API lists the flow and starts a run;
+//! - a hand-written state machine exercises the execution plumbing: Lambda tasks, Batch
+//!   `.sync` jobs (exit 0, and exit 1 caught), Map, Choice, a Lambda error caught by its
+//!   `errorType`, `$$.Execution.Name` without a name, StartExecution on alias and version;
+//! - `dropflow local down` leaves no process behind; bad set-ups fail clearly;
+//! - the seed's ParameterFlow runs end to end with real Metaflow tasks, and Metaflow's
+//!   Client reads `alpha` back.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use dropflow::package::{PackageFormat, SourcePackage};
+use dropflow_cli::local::{InvokeError, Options, Registry, Stack};
+use dropflow_tests::{python, repo_root};
+use serde_json::{Value, json};
+
+/// A stack on free ports in a fresh state directory, hosting `extra` functions too.
+async fn stack(extra: Registry) -> (tempfile::TempDir, Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Options::new(dir.path().join("state"), python());
+    options.port = 0;
+    options.max_jobs = 4;
+    let stack = Stack::start(options, extra)
+        .await
+        .unwrap_or_else(|e| panic!("the local stack did not come up: {e}"));
+    (dir, stack)
+}
+
+fn s3(stack: &Stack) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(stack.sdk())
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+fn tarball(path: &Path) -> Vec<u8> {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    SourcePackage {
+        files: [(name, std::fs::read(path).unwrap())].into_iter().collect(),
+        script_hint: None,
+        format: PackageFormat::Directory,
+        sha256: String::new(),
+    }
+    .to_tar_gz()
+}
+
+/// Uploads `flow` (a path under the repository) as a tarball under `flows/`.
+async fn upload(stack: &Stack, flow: &str, key: &str) {
+    s3(stack)
+        .put_object()
+        .bucket(&stack.endpoints().bucket)
+        .key(key)
+        .body(tarball(&repo_root().join(flow)).into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Waits for the state machine `name`, its `live` alias and the compile function's
+/// record of the deployment (`deployments/NAME/current.json`, written last); returns the
+/// state machine's and the alias's ARNs.
+async fn deployed(stack: &Stack, name: &str) -> (String, String) {
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let s3 = s3(stack);
+    let started = Instant::now();
+    loop {
+        let recorded = s3
+            .head_object()
+            .bucket(&stack.endpoints().bucket)
+            .key(format!("deployments/{name}/current.json"))
+            .send()
+            .await
+            .is_ok();
+        let machines = sfn.list_state_machines().send().await.unwrap();
+        if let Some(machine) = machines.state_machines().iter().find(|m| m.name() == name) {
+            let alias = format!("{}:live", machine.state_machine_arn());
+            if recorded
+                && sfn
+                    .describe_state_machine_alias()
+                    .state_machine_alias_arn(&alias)
+                    .send()
+                    .await
+                    .is_ok()
+            {
+                return (machine.state_machine_arn().to_string(), alias);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{name} was not deployed within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for an execution to end; returns its description.
+async fn finished(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    timeout: Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let started = Instant::now();
+    loop {
+        let execution = sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        if execution.status() != &ExecutionStatus::Running {
+            return execution;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "{arn} still running after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn output(
+    execution: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput,
+) -> Value {
+    serde_json::from_str(execution.output().unwrap_or("null")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_to_the_local_bucket_deploys_the_flow() {
+    let (_dir, stack) = stack(Registry::new()).await;
+    let started = Instant::now();
+    upload(
+        &stack,
+        "examples/parameter_flow.py",
+        "flows/parameter_flow.tgz",
+    )
+    .await;
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let (arn, alias) = deployed(&stack, "ParameterFlow").await;
+    eprintln!("deployed in {:?}", started.elapsed());
+    let definition = sfn
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let definition: Value = serde_json::from_str(definition.definition()).unwrap();
+    assert_eq!(definition["StartAt"], "start", "{definition:#}");
+    let step_arn = stack.options().function_arn("dropflow-step");
+    assert_eq!(definition["States"]["start"]["Resource"], json!(step_arn));
+    assert!(
+        alias.ends_with(":stateMachine:ParameterFlow:live"),
+        "{alias}"
+    );
+
+    let endpoints: Value = serde_json::from_str(
+        &std::fs::read_to_string(stack.options().state_dir.join("local.json")).unwrap(),
+    )
+    .unwrap();
+    for field in ["region", "s3_endpoint", "bucket", "api_url", "sfn_endpoint"] {
+        assert!(
+            endpoints[field].is_string(),
+            "{field} missing: {endpoints:#}"
+        );
+    }
+
+    // The trigger API: the deployed flow is listed, and a run starts on its alias.
+    let api = endpoints["api_url"].as_str().unwrap();
+    let (status, body) = http(api, "GET", "/flows", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("ParameterFlow"), "{body}");
+    let (status, body) = http(
+        api,
+        "POST",
+        "/flows/ParameterFlow/runs",
+        r#"{"alpha": 0.5}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let started: Value = serde_json::from_str(&body).unwrap();
+    let run_id = started["run_id"].as_str().unwrap();
+    assert!(run_id.starts_with("sfn-"), "{started:#}");
+    let (status, body) = http(
+        api,
+        "GET",
+        &format!("/flows/ParameterFlow/runs/{run_id}"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let execution = sfn
+        .describe_execution()
+        .execution_arn(started["execution_arn"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(execution.state_machine_alias_arn(), Some(alias.as_str()));
+}
+
+/// The execution plumbing, on a hand-written state machine.
+const PLUMBING: &str = r#"{
+  "StartAt": "Echo",
+  "States": {
+    "Echo": {
+      "Type": "Task", "Resource": "ECHO_ARN",
+      "Parameters": {"name.$": "$$.Execution.Name", "items.$": "$.items"},
+      "ResultPath": "$.echo", "Next": "Hi"
+    },
+    "Hi": {
+      "Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync",
+      "Parameters": {
+        "JobName": "hi", "JobQueue": "dropflow-local", "JobDefinition": "local-sh",
+        "ContainerOverrides": {
+          "Command": ["sh", "-c", "echo hi; exit 0"],
+          "Environment": [{"Name": "GREETING", "Value": "hello"}]
+        }
+      },
+      "ResultSelector": {"JobId.$": "$.JobId", "Status.$": "$.Status"},
+      "ResultPath": "$.hi", "Next": "Exit1"
+    },
+    "Exit1": {
+      "Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync",
+      "Parameters": {
+        "JobName": "exit1", "JobQueue": "dropflow-local", "JobDefinition": "local-sh",
+        "ContainerOverrides": {"Command": ["sh", "-c", "echo failing >&2; exit 1"]}
+      },
+      "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Each"}],
+      "Next": "Unreachable"
+    },
+    "Unreachable": {"Type": "Fail", "Error": "Unreachable", "Cause": "exit 1 was not caught"},
+    "Each": {
+      "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3,
+      "ItemSelector": {"item.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index"},
+      "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "INLINE"},
+        "StartAt": "Twice",
+        "States": {"Twice": {"Type": "Task", "Resource": "ECHO_ARN", "End": true}}
+      },
+      "ResultPath": "$.each", "Next": "Route"
+    },
+    "Route": {
+      "Type": "Choice",
+      "Choices": [{"Variable": "$.items[0]", "NumericEquals": 1, "Next": "Boom"}],
+      "Default": "Unreachable"
+    },
+    "Boom": {
+      "Type": "Task", "Resource": "FAIL_ARN",
+      "Catch": [{"ErrorEquals": ["dropflow.TestFailure"], "ResultPath": "$.boom", "Next": "Done"}],
+      "Next": "Unreachable"
+    },
+    "Done": {"Type": "Succeed"}
+  }
+}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_machines_run_lambdas_batch_jobs_maps_and_choices() {
+    let mut functions = Registry::new();
+    functions
+        .register("dropflow-test-echo", |payload| async move {
+            Ok(json!({"echo": payload}))
+        })
+        .register("dropflow-test-fail", |_| async {
+            Err(InvokeError::new(
+                "dropflow.TestFailure",
+                "failed on purpose",
+            ))
+        });
+    let (_dir, stack) = stack(functions).await;
+    let sdk = stack.sdk();
+    let sfn = aws_sdk_sfn::Client::new(sdk);
+    let batch = aws_sdk_batch::Client::new(sdk);
+    batch
+        .register_job_definition()
+        .job_definition_name("local-sh")
+        .r#type(aws_sdk_batch::types::JobDefinitionType::Container)
+        .container_properties(
+            aws_sdk_batch::types::ContainerProperties::builder()
+                .image("ignored-locally")
+                .set_resource_requirements(Some(resources()))
+                .command("false")
+                .environment(
+                    aws_sdk_batch::types::KeyValuePair::builder()
+                        .name("FROM_JOB_DEFINITION")
+                        .value("yes")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let definition = PLUMBING
+        .replace(
+            "ECHO_ARN",
+            &stack.options().function_arn("dropflow-test-echo"),
+        )
+        .replace(
+            "FAIL_ARN",
+            &stack.options().function_arn("dropflow-test-fail"),
+        );
+    let created = sfn
+        .create_state_machine()
+        .name("plumbing")
+        .definition(definition)
+        .role_arn(Options::role_arn("dropflow-local-state-machine"))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    let version = created.state_machine_version_arn().unwrap().to_string();
+    let alias = sfn
+        .create_state_machine_alias()
+        .name("live")
+        .routing_configuration(
+            aws_sdk_sfn::types::RoutingConfigurationListItem::builder()
+                .state_machine_version_arn(&version)
+                .weight(100)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .state_machine_alias_arn()
+        .to_string();
+
+    // On the alias, without a name: the version's definition runs, with a generated name.
+    let started = Instant::now();
+    let run = sfn
+        .start_execution()
+        .state_machine_arn(&alias)
+        .input(r#"{"items": [1, 2, 3]}"#)
+        .send()
+        .await
+        .unwrap();
+    let execution = finished(&sfn, run.execution_arn(), Duration::from_secs(120)).await;
+    eprintln!("plumbing execution took {:?}", started.elapsed());
+    assert_eq!(
+        execution.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        execution.error(),
+        execution.cause()
+    );
+    assert_eq!(execution.state_machine_alias_arn(), Some(alias.as_str()));
+    assert_eq!(
+        execution.state_machine_version_arn(),
+        Some(version.as_str())
+    );
+    let out = output(&execution);
+    let name = execution.name().unwrap();
+    assert_eq!(name.len(), 36, "a UUID: {name}");
+    assert!(run.execution_arn().ends_with(&format!(":{name}")));
+    assert_eq!(
+        out["echo"],
+        json!({"echo": {"name": name, "items": [1, 2, 3]}})
+    );
+    assert_eq!(out["hi"]["Status"], "SUCCEEDED", "{out:#}");
+    assert_eq!(
+        out["each"],
+        json!([
+            {"echo": {"item": 1, "index": 0}},
+            {"echo": {"item": 2, "index": 1}},
+            {"echo": {"item": 3, "index": 2}}
+        ])
+    );
+    assert_eq!(out["caught"]["Error"], "States.TaskFailed", "{out:#}");
+    let cause: Value = serde_json::from_str(out["caught"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["Status"], "FAILED", "{cause:#}");
+    assert_eq!(cause["Container"]["ExitCode"], 1, "{cause:#}");
+    assert_eq!(out["boom"]["Error"], "dropflow.TestFailure", "{out:#}");
+    let boom: Value = serde_json::from_str(out["boom"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(boom["errorMessage"], "failed on purpose");
+
+    // The job ran on the host with the job definition's and the overrides' environment.
+    let job_id = out["hi"]["JobId"].as_str().unwrap();
+    let jobs = batch.describe_jobs().jobs(job_id).send().await.unwrap();
+    let job = &jobs.jobs()[0];
+    let container = job.container().unwrap();
+    assert_eq!(container.exit_code(), Some(0));
+    let environment: Vec<(&str, &str)> = container
+        .environment()
+        .iter()
+        .map(|e| (e.name().unwrap_or(""), e.value().unwrap_or("")))
+        .collect();
+    assert!(
+        environment.contains(&("GREETING", "hello")),
+        "{environment:?}"
+    );
+    assert!(
+        environment.contains(&("FROM_JOB_DEFINITION", "yes")),
+        "{environment:?}"
+    );
+    let log = stack.options().state_dir.join(format!("jobs/{job_id}.log"));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "hi\n");
+
+    // On the version ARN, named: runs too, and a name is kept.
+    let run = sfn
+        .start_execution()
+        .state_machine_arn(&version)
+        .name("on-the-version")
+        .input(r#"{"items": [1, 2, 3]}"#)
+        .send()
+        .await
+        .unwrap();
+    let execution = finished(&sfn, run.execution_arn(), Duration::from_secs(120)).await;
+    assert_eq!(execution.status(), &ExecutionStatus::Succeeded);
+    assert_eq!(output(&execution)["echo"]["echo"]["name"], "on-the-version");
+    // Both executions belong to the state machine.
+    let listed = sfn
+        .list_executions()
+        .state_machine_arn(created.state_machine_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.executions().len(), 2);
+}
+
+/// 1 vCPU, 512 MiB (Batch requires both; the local Batch ignores them).
+fn resources() -> Vec<aws_sdk_batch::types::ResourceRequirement> {
+    use aws_sdk_batch::types::{ResourceRequirement, ResourceType};
+    [(ResourceType::Vcpu, "1"), (ResourceType::Memory, "512")]
+        .into_iter()
+        .map(|(kind, value)| {
+            ResourceRequirement::builder()
+                .r#type(kind)
+                .value(value)
+                .build()
+        })
+        .collect()
+}
+
+/// The `dropflow` binary next to this test's (cargo builds it for the CLI's own
+/// integration tests, so `cargo test --workspace` has it).
+fn dropflow_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(format!("dropflow{}", std::env::consts::EXE_SUFFIX)))
+        .unwrap();
+    assert!(
+        bin.is_file(),
+        "{} is missing: `cargo test --workspace` builds it (or `cargo build -p dropflow-cli`)",
+        bin.display()
+    );
+    bin
+}
+
+fn dropflow(args: &[&str]) -> std::process::Output {
+    Command::new(dropflow_bin())
+        .args(args)
+        .env("DROPFLOW_PYTHON", python())
+        .output()
+        .unwrap()
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    })
+}
+
+/// Processes whose command line or working directory mentions `dir`.
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.display().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        let cwd = std::fs::read_link(entry.path().join("cwd"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        });
+        if !zombie && (cmdline.contains(&needle) || cwd.starts_with(&needle)) {
+            found.push(format!("{pid}: {cmdline} (cwd {cwd})"));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().unwrap();
+    let up = dropflow(&["local", "up", "--port", "0", "--state-dir", state_arg]);
+    assert!(
+        up.status.success(),
+        "up failed: {}{}",
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(String::from_utf8_lossy(&up.stdout).contains("dropflow local stack is up"));
+    let endpoints: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("local.json")).unwrap()).unwrap();
+
+    // A Batch job that would run for minutes.
+    let sdk = dropflow_aws::static_sdk_config(
+        endpoints["s3_endpoint"].as_str().unwrap(),
+        endpoints["region"].as_str().unwrap(),
+    );
+    let batch = aws_sdk_batch::Client::new(&sdk);
+    batch
+        .register_job_definition()
+        .job_definition_name("sleeper")
+        .r#type(aws_sdk_batch::types::JobDefinitionType::Container)
+        .container_properties(
+            aws_sdk_batch::types::ContainerProperties::builder()
+                .image("ignored-locally")
+                .set_resource_requirements(Some(resources()))
+                .command("sh")
+                .command("-c")
+                .command("sleep 300 & sleep 300")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    batch
+        .submit_job()
+        .job_name("sleeper")
+        .job_queue("dropflow-local")
+        .job_definition("sleeper")
+        .send()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while processes_under(&state).len() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the job did not start: {:?}",
+            processes_under(&state)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = processes_under(&state);
+    // supervisor, emulator, the job's shell and its two sleeps
+    assert!(before.len() >= 4, "{before:#?}");
+
+    let pids: Vec<u32> = ["dropflow.pid", "moto.pid"]
+        .iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(state.join(file)).unwrap();
+            text.trim().parse().unwrap()
+        })
+        .collect();
+    let down = dropflow(&["local", "down", "--state-dir", state_arg]);
+    assert!(down.status.success());
+    let report = String::from_utf8_lossy(&down.stdout);
+    assert!(report.contains("supervisor"), "{report}");
+    let after = processes_under(&state);
+    assert!(
+        after.is_empty(),
+        "left behind: {after:#?} (before: {before:#?})"
+    );
+    assert!(!state.join("local.json").exists());
+    assert!(!state.join("dropflow.pid").exists());
+    assert!(!state.join("moto.pid").exists());
+    for pid in pids {
+        assert!(!alive(pid), "pid {pid} is still running");
+    }
+
+    let again = dropflow(&["local", "down", "--state-dir", state_arg]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "no local stack was running"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_named_with_how_to_pick_another() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dropflow(&[
+        "local",
+        "up",
+        "--port",
+        &port.to_string(),
+        "--state-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "port {port} on 127.0.0.1 (the AWS emulator, moto) is already in use"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--port N"), "{stderr}");
+    assert!(!dir.path().join("dropflow.pid").exists());
+}
+
+#[test]
+fn a_missing_python_says_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(dropflow_bin())
+        .args(["local", "up", "--port", "0", "--state-dir"])
+        .arg(dir.path())
+        .env("DROPFLOW_PYTHON", dir.path().join("no/python"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no Python for the local stack"), "{stderr}");
+    assert!(
+        stderr.contains("bash tests/run.sh --setup-only"),
+        "{stderr}"
+    );
+}
+
+/// A tiny blocking HTTP/1.1 request to `base` (`http://127.0.0.1:PORT`).
+fn http(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seed_parameter_flow_runs_end_to_end_with_real_metaflow_tasks() {
+    let (_dir, stack) = stack(Registry::new()).await;
+    upload(
+        &stack,
+        "examples/parameter_flow.py",
+        "flows/parameter_flow.tgz",
+    )
+    .await;
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let (_, alias) = deployed(&stack, "ParameterFlow").await;
+    let started = Instant::now();
+    let run = sfn
+        .start_execution()
+        .state_machine_arn(&alias)
+        .input(r#"{"Parameters": "{\"alpha\": 0.5}"}"#)
+        .send()
+        .await
+        .unwrap();
+    let execution = finished(&sfn, run.execution_arn(), Duration::from_secs(300)).await;
+    eprintln!("ParameterFlow ran in {:?}", started.elapsed());
+    let state_dir = &stack.options().state_dir;
+    assert_eq!(
+        execution.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}: {:?}\nemulator log:\n{}",
+        execution.error(),
+        execution.cause(),
+        std::fs::read_to_string(state_dir.join("moto.log")).unwrap_or_default()
+    );
+    let run_id = format!("sfn-{}", execution.name().unwrap());
+
+    // Metaflow's Client, on the same datastore and local metadata as the tasks.
+    let script = format!(
+        "from metaflow import Run, namespace\n\
+         namespace(None)\n\
+         run = Run('ParameterFlow/{run_id}')\n\
+         import json\n\
+         print(json.dumps({{'alpha': run.data.alpha, 'steps': sorted(s.id for s in run), 'successful': run.successful}}))\n"
+    );
+    let endpoint = &stack.endpoints().s3_endpoint;
+    let out = Command::new(python())
+        .args(["-c", &script])
+        .env(
+            "METAFLOW_DATASTORE_SYSROOT_LOCAL",
+            state_dir.join("metaflow"),
+        )
+        .env("METAFLOW_S3_ENDPOINT_URL", endpoint)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("USERNAME", "dropflow-test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        read,
+        json!({"alpha": 0.5, "steps": ["end", "start"], "successful": true})
+    );
+}
