@@ -49,7 +49,7 @@ pub const MAX_RECORD_BYTES: usize = 350 * 1024;
 const WRITE_CONCURRENCY: usize = 16;
 
 /// How often a tag mutation re-reads the run when another one raced it.
-const TAG_RETRIES: usize = 5;
+const TAG_RETRIES: usize = 16;
 
 /// Milliseconds since the epoch.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
