@@ -456,6 +456,8 @@ fn lambda_retry() -> RetryRule {
             "Lambda.AWSLambdaException".into(),
             "Lambda.SdkClientException".into(),
             "Lambda.TooManyRequestsException".into(),
+            // The step Lambda's own "S3 did not answer" error: transient by definition.
+            "dropflow.StorageError".into(),
         ],
         interval_seconds: 1,
         max_attempts: 6,
