@@ -275,6 +275,7 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
         &stack.manifest,
         &stack.manifest.steps["collect"],
         &via_file,
+        &stack.deps.settings,
         collect.job.container_overrides.environment.clone(),
     );
     assert!(via_file.job.container_overrides.command[2].contains("--input-paths-filename"));
@@ -357,7 +358,8 @@ async fn switch_flow_takes_the_branch_its_parameter_chooses() {
         &stack.manifest,
         &stack.manifest.steps["start"],
         &start,
-        command::base_environment(&stack.manifest),
+        &stack.deps.settings,
+        command::base_environment(&stack.manifest, &stack.deps.settings),
     );
     stack.run_ok(&start);
     assert_eq!(stack.finish(&start).await["next"], "small");

@@ -5,11 +5,13 @@
 //!
 //! - every `iam:PassRole` names the roles it passes, never `*`;
 //! - `"*"` resources only for the actions that have no resource-level permissions;
-//! - the three functions are `provided.al2023` on arm64 from `cargo lambda build`;
-//! - the compile function gets every `DROPFLOW_*` variable its `Config` reads;
+//! - the four functions are `provided.al2023` on arm64 from `cargo lambda build`;
+//! - the compile and metadata functions get every `DROPFLOW_*` variable their configs
+//!   read, the step function the metadata service's URL;
 //! - the bucket is versioned and notifies the compile function of `ObjectCreated` and
 //!   `ObjectRemoved` under `flows/`;
-//! - every API route exists, behind IAM auth.
+//! - every API route exists, behind IAM auth, except the metadata service's (Metaflow
+//!   cannot sign requests), which is exactly `ANY /metadata/{proxy+}`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -25,10 +27,11 @@ const STAR_ONLY_ACTIONS: [&str; 3] = [
 ];
 
 /// The Lambdas: resource name and `cargo lambda` binary.
-const FUNCTIONS: [(&str, &str); 3] = [
+const FUNCTIONS: [(&str, &str); 4] = [
     ("CompileFunction", "dropflow-compile"),
     ("StepFunction", "dropflow-step"),
     ("TriggerFunction", "dropflow-trigger"),
+    ("MetadataFunction", "dropflow-metadata"),
 ];
 
 /// The trigger API's routes.
@@ -230,6 +233,7 @@ fn the_reader_sees_every_role_and_statement() {
         "StateMachineRole",
         "SchedulerRole",
         "JobRole",
+        "MetadataRole",
     ]
     .map(String::from)
     .into();
@@ -362,21 +366,36 @@ fn functions_get_the_variables_they_read() {
             .map(|(key, _)| key.to_string())
             .collect()
     };
-    // Every variable the compile Lambda's Config documents (shared/src/deploy/config.rs).
-    let config = std::fs::read_to_string(repo_root().join("shared/src/deploy/config.rs")).unwrap();
-    let read: BTreeSet<String> = config
-        .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-        .filter(|w| w.starts_with("DROPFLOW_") && w.len() > "DROPFLOW_".len())
-        .map(String::from)
-        .collect();
-    assert!(read.len() >= 9, "{read:?}");
-    assert_eq!(variables("CompileFunction"), read);
-    for name in ["StepFunction", "TriggerFunction"] {
-        let expected: BTreeSet<String> = ["DROPFLOW_BUCKET", "DROPFLOW_DATASTORE_ROOT"]
+    // Every variable a config reads, as its source documents them.
+    let read = |path: &str| -> BTreeSet<String> {
+        let config = std::fs::read_to_string(repo_root().join(path)).unwrap();
+        config
+            .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            // Not a family (`DROPFLOW_METADATA_*`).
+            .filter(|w| w.starts_with("DROPFLOW_") && !w.ends_with('_'))
             .map(String::from)
-            .into();
-        assert_eq!(variables(name), expected, "{name}");
-    }
+            .collect()
+    };
+    let compile = read("shared/src/deploy/config.rs");
+    assert!(compile.len() >= 9, "{compile:?}");
+    assert_eq!(variables("CompileFunction"), compile);
+    let metadata = read("functions/metadata/src/config.rs");
+    assert!(metadata.contains("DROPFLOW_METADATA_TABLE"), "{metadata:?}");
+    assert_eq!(variables("MetadataFunction"), metadata);
+    let common = ["DROPFLOW_BUCKET", "DROPFLOW_DATASTORE_ROOT"];
+    let trigger: BTreeSet<String> = common.map(String::from).into();
+    assert_eq!(variables("TriggerFunction"), trigger);
+    let mut step = trigger.clone();
+    step.insert("DROPFLOW_METADATA_URL".into());
+    assert_eq!(variables("StepFunction"), step);
+    // The step function's URL is this stack's metadata route.
+    let step_function: Vec<&str> = resource(&all, "StepFunction")
+        .iter()
+        .map(|l| l.text)
+        .collect();
+    assert!(step_function.contains(
+        &"DROPFLOW_METADATA_URL: !Sub \"https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/metadata\""
+    ));
 }
 
 #[test]
@@ -467,4 +486,36 @@ fn api_routes_are_behind_iam_auth() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(routes, expected);
+
+    // The one route without IAM auth: the metadata service, under its path prefix only.
+    let metadata: Vec<&str> = resource(&all, "MetadataFunction")
+        .iter()
+        .map(|l| l.text)
+        .collect();
+    let at = metadata
+        .iter()
+        .position(|t| *t == "Type: HttpApi")
+        .expect("a metadata route");
+    assert_eq!(
+        metadata.iter().filter(|t| **t == "Type: HttpApi").count(),
+        1
+    );
+    assert_eq!(
+        metadata[at + 1..at + 7],
+        [
+            "Properties:",
+            "ApiId: !Ref HttpApi",
+            "Method: ANY",
+            "Path: /metadata/{proxy+}",
+            "Auth:",
+            "Authorizer: NONE",
+        ]
+    );
+    assert!(metadata.contains(&"DROPFLOW_METADATA_PATH_PREFIX: /metadata"));
+    // No other resource opts out of IAM auth.
+    let opt_outs = all
+        .iter()
+        .filter(|l| l.text.contains("Authorizer: NONE"))
+        .count();
+    assert_eq!(opt_outs, 1);
 }

@@ -1,12 +1,13 @@
 //! The step Lambda: invoked by the state machine around each Metaflow task, in three
 //! phases chosen by the payload's `"phase"` (`start`, `finish`, `fail`). Thin by design:
 //! the protocol and its tests live in [`dropflow::task`], S3 in `dropflow-aws`. This
-//! crate keeps the warm state ([`Deps`]: the datastore client and the manifests read
-//! so far), logs one line per invocation, and gives errors their stable `errorType`.
+//! crate keeps the warm state ([`Deps`]: the datastore client, the manifests read so
+//! far and the [`JobSettings`] read from the environment by [`settings_from_env`]), logs
+//! one line per invocation, and gives errors their stable `errorType`.
 
 use std::time::Instant;
 
-use dropflow::task::{self, Datastore, ManifestCache, TaskError};
+use dropflow::task::{self, Datastore, JobSettings, ManifestCache, TaskError};
 use dropflow_aws::S3Datastore;
 use serde_json::Value;
 
@@ -17,16 +18,55 @@ pub struct Deps<D = S3Datastore> {
     pub store: D,
     /// Manifests read so far (immutable per version).
     pub manifests: ManifestCache,
+    /// What every job gets from the Lambda's configuration (the metadata service).
+    pub settings: JobSettings,
 }
 
 impl<D: Datastore> Deps<D> {
-    /// Dependencies over `store`, with an empty manifest cache.
+    /// Dependencies over `store`, with an empty manifest cache and default settings
+    /// (`--metadata=local`).
     pub fn new(store: D) -> Self {
         Self {
             store,
             manifests: ManifestCache::new(),
+            settings: JobSettings::default(),
         }
     }
+
+    /// The same, with `settings`.
+    pub fn with_settings(mut self, settings: JobSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+/// The step Lambda's settings from its environment, see [`settings_from_lookup`].
+pub fn settings_from_env() -> Result<JobSettings, String> {
+    settings_from_lookup(|name| std::env::var(name).ok())
+}
+
+/// The step Lambda's settings: `DROPFLOW_METADATA_URL` (optional; unset or empty:
+/// `--metadata=local`), the `http(s)://` URL tasks reach a Metaflow metadata service at
+/// (`METAFLOW_SERVICE_URL`): dropflow's own (`https://API/metadata`) or an existing
+/// metaflow-service. An API key the service wants is not passed here: put
+/// `METAFLOW_SERVICE_AUTH_KEY` in the tasks' job definition (or image).
+pub fn settings_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<JobSettings, String> {
+    let metadata_url = lookup("DROPFLOW_METADATA_URL")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    if let Some(url) = &metadata_url {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        if rest.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
+            return Err(format!(
+                "DROPFLOW_METADATA_URL: {url:?} is not an http:// or https:// URL"
+            ));
+        }
+    }
+    Ok(JobSettings { metadata_url })
 }
 
 /// A failed invocation. Its [`StepError::error_type`] (`dropflow.ManifestNotFound`,
@@ -70,7 +110,7 @@ pub async fn handle<D: Datastore>(request: Value, deps: &Deps<D>) -> Result<Valu
     let started = Instant::now();
     let field = |name: &str| request.get(name).and_then(Value::as_str).map(String::from);
     let (phase, step) = (field("phase"), field("step"));
-    let result = task::run(request, &deps.store, &deps.manifests).await;
+    let result = task::run(request, &deps.store, &deps.manifests, &deps.settings).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let phase = phase.as_deref().unwrap_or("?");
     let step = step.as_deref().unwrap_or("");
@@ -116,6 +156,31 @@ mod tests {
             diagnostic.error_message,
             "deployment manifest s3://b/deployments/F/v/deployment.json not found"
         );
+    }
+
+    #[test]
+    fn the_metadata_url_is_optional_and_checked() {
+        let read = |value: Option<&str>| {
+            settings_from_lookup(|name| {
+                assert_eq!(name, "DROPFLOW_METADATA_URL");
+                value.map(String::from)
+            })
+        };
+        assert_eq!(read(None), Ok(JobSettings::default()));
+        assert_eq!(read(Some(" ")), Ok(JobSettings::default()));
+        let url = "https://abc.execute-api.us-east-1.amazonaws.com/metadata";
+        assert_eq!(
+            read(Some(&format!(" {url}\n")))
+                .unwrap()
+                .metadata_url
+                .as_deref(),
+            Some(url)
+        );
+        assert!(read(Some("http://127.0.0.1:5101")).is_ok());
+        for bad in ["abc.example.com", "https://", "ftp://host", "https://a b"] {
+            let error = read(Some(bad)).unwrap_err();
+            assert!(error.starts_with("DROPFLOW_METADATA_URL: "), "{error}");
+        }
     }
 
     #[tokio::test]

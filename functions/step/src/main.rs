@@ -1,5 +1,6 @@
-//! `dropflow-step`: the step Lambda's entry point. Needs no configuration: every request
-//! names its deployment manifest (directly or through its context).
+//! `dropflow-step`: the step Lambda's entry point. Every request names its deployment
+//! manifest (directly or through its context); the only setting is the optional
+//! `DROPFLOW_METADATA_URL` (see [`dropflow_step::settings_from_lookup`]).
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use tracing_subscriber::EnvFilter;
@@ -15,8 +16,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .with_target(false)
         .without_time()
         .init();
+    let settings = match dropflow_step::settings_from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(error_type = "config.invalid", "{error}");
+            return Err(error.into());
+        }
+    };
+    tracing::info!(metadata_url = ?settings.metadata_url, "step Lambda configured");
     let sdk = dropflow_aws::load_sdk_config().await;
-    let deps = dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(&sdk));
+    let deps =
+        dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(&sdk)).with_settings(settings);
     let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

@@ -25,6 +25,12 @@ pub struct Manifest {
     pub flow: FlowInfo,
     /// State machine name.
     pub state_machine: String,
+    /// Metaflow's production token ([`crate::naming::production_token`] of the state
+    /// machine): tasks get it as `METAFLOW_PRODUCTION_TOKEN`, runs are tagged
+    /// `production:<token>`. Empty in manifests written before it existed (the step
+    /// Lambda then derives it; see [`Manifest::production_token`]).
+    #[serde(default)]
+    pub production_token: String,
     /// `@project` name and branch, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<ProjectInfo>,
@@ -46,6 +52,17 @@ pub struct Manifest {
     pub job_definitions: Vec<JobDefinition>,
     /// Deploy options in effect.
     pub options: DeployOptions,
+}
+
+impl Manifest {
+    /// The production token: the recorded one, or (an older manifest) the state machine's.
+    pub fn production_token(&self) -> String {
+        if self.production_token.is_empty() {
+            crate::naming::production_token(&self.state_machine)
+        } else {
+            self.production_token.clone()
+        }
+    }
 }
 
 /// Which flow this is.

@@ -213,6 +213,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
             end_step: graph.end_step.clone().unwrap_or_default(),
         },
         state_machine: state_machine_name.clone(),
+        production_token: naming::production_token(&state_machine_name),
         project: name.project.as_ref().map(|p| ProjectInfo {
             name: p.project.clone(),
             branch: p.branch.clone(),

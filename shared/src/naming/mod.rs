@@ -8,6 +8,7 @@ mod error;
 mod project;
 mod resources;
 mod state_machine;
+mod token;
 
 pub use error::NamingError;
 pub use project::{ProjectBranch, ProjectOptions};
@@ -16,3 +17,4 @@ pub use resources::{
     schedule_name, state_name,
 };
 pub use state_machine::{MAX_STATE_MACHINE_NAME, StateMachineName, state_machine_name};
+pub use token::production_token;

@@ -7,6 +7,15 @@
 //! Only POSIX `sh`, `mktemp`, `mkfifo` and `tar`, plus the image's Python with Metaflow
 //! and boto3, are needed. Every interpolated value is shell-quoted ([`quote`]).
 //! `@environment` variables are in the job definition already and are not repeated.
+//!
+//! Metadata: `--metadata=local` (files in the datastore) unless the step Lambda is
+//! configured with a metadata service ([`JobSettings::metadata_url`]): then
+//! `--metadata=service`, with `METAFLOW_SERVICE_URL` and `METAFLOW_DEFAULT_METADATA` in
+//! the job's environment. Either way the job gets `METAFLOW_RUNTIME_NAME=step-functions`
+//! and the deployment's `METAFLOW_PRODUCTION_TOKEN`, as Metaflow's Step Functions tasks
+//! do, so runs carry the `runtime:step-functions` and `production:<token>` tags. An API
+//! key for the service (`METAFLOW_SERVICE_AUTH_KEY`) is not set here: it belongs in the
+//! job definition (or the image), never in a state's input.
 
 use super::ids::{PARAMS_STEP, PARAMS_TASK};
 use super::protocol::{ContainerOverrides, EnvVar, Inputs, JobRequest, Task};
@@ -27,13 +36,55 @@ const PARAMETERS_FILE: &str = ".dropflow-parameters.env";
 /// Downloads `s3://$1/$2` to `$3`, honouring an emulator's endpoint.
 const FETCH_FUNCTION: &str = r#"fetch() { python -c 'import boto3,os,sys;e=os.environ.get("METAFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL");boto3.client("s3",**({"endpoint_url":e} if e else {})).download_file(*sys.argv[1:])' "$@"; }"#;
 
+/// What the step Lambda's configuration adds to every job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobSettings {
+    /// A Metaflow metadata service (`METAFLOW_SERVICE_URL`, e.g.
+    /// `https://ID.execute-api.REGION.amazonaws.com/metadata`); `None`: `--metadata=local`.
+    pub metadata_url: Option<String>,
+}
+
 /// The environment every task gets besides its job definition's: Metaflow's user
-/// (`SFN`, as its Step Functions integration sets) and the deploying user's name.
-pub fn base_environment(manifest: &Manifest) -> Vec<EnvVar> {
-    vec![
+/// (`SFN`, as its Step Functions integration sets), the deploying user's name, the
+/// runtime name and production token, and the metadata service if there is one.
+pub fn base_environment(manifest: &Manifest, settings: &JobSettings) -> Vec<EnvVar> {
+    let mut environment = vec![
         EnvVar::new("METAFLOW_USER", "SFN"),
         EnvVar::new("USERNAME", manifest.options.user.clone()),
-    ]
+        EnvVar::new("METAFLOW_RUNTIME_NAME", "step-functions"),
+        EnvVar::new("METAFLOW_PRODUCTION_TOKEN", manifest.production_token()),
+    ];
+    if let Some(url) = &settings.metadata_url {
+        environment.extend([
+            EnvVar::new("METAFLOW_DEFAULT_METADATA", "service"),
+            EnvVar::new("METAFLOW_SERVICE_URL", url.clone()),
+        ]);
+    }
+    environment
+}
+
+/// `previous` (a former attempt's environment: base and parameter values) with its base
+/// replaced by the current one, so that a retry follows the Lambda's configuration.
+pub fn rebase_environment(
+    manifest: &Manifest,
+    settings: &JobSettings,
+    previous: Vec<EnvVar>,
+) -> Vec<EnvVar> {
+    const BASE: [&str; 6] = [
+        "METAFLOW_USER",
+        "USERNAME",
+        "METAFLOW_RUNTIME_NAME",
+        "METAFLOW_PRODUCTION_TOKEN",
+        "METAFLOW_DEFAULT_METADATA",
+        "METAFLOW_SERVICE_URL",
+    ];
+    let mut environment = base_environment(manifest, settings);
+    environment.extend(
+        previous
+            .into_iter()
+            .filter(|v| !BASE.contains(&v.name.as_str())),
+    );
+    environment
 }
 
 /// The job for `task`, with `environment` as its overrides' environment.
@@ -41,6 +92,7 @@ pub fn job_request(
     manifest: &Manifest,
     plan: &StepPlan,
     task: &Task,
+    settings: &JobSettings,
     environment: Vec<EnvVar>,
 ) -> JobRequest {
     JobRequest {
@@ -48,7 +100,11 @@ pub fn job_request(
         job_queue: plan.runtime.job_queue.clone(),
         job_definition: plan.job_definition.clone(),
         container_overrides: ContainerOverrides {
-            command: vec!["sh".into(), "-c".into(), script(manifest, plan, task)],
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                script(manifest, plan, task, settings),
+            ],
             environment,
         },
     }
@@ -62,11 +118,15 @@ pub fn overrides_size(job: &JobRequest) -> usize {
 }
 
 /// The options before the `step`/`init`/`dump` subcommand.
-fn top_level_options(manifest: &Manifest, plan: &StepPlan) -> Vec<String> {
+fn top_level_options(manifest: &Manifest, plan: &StepPlan, settings: &JobSettings) -> Vec<String> {
+    let metadata = match settings.metadata_url {
+        Some(_) => "--metadata=service",
+        None => "--metadata=local",
+    };
     let mut options = vec![
         "--quiet".to_string(),
         "--no-pylint".into(),
-        "--metadata=local".into(),
+        metadata.into(),
         "--environment=local".into(),
         "--datastore=s3".into(),
         format!("--datastore-root={}", manifest.datastore_root),
@@ -105,9 +165,9 @@ fn fetch(url: &str, file: &str) -> String {
 }
 
 /// The `sh -c` script of one attempt.
-pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task) -> String {
+pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobSettings) -> String {
     let flow_file = manifest.flow.file.as_str();
-    let top = top_level_options(manifest, plan);
+    let top = top_level_options(manifest, plan, settings);
     let top: Vec<&str> = top.iter().map(String::as_str).collect();
     let python = |subcommand: &[&str]| {
         let mut all = vec!["python", flow_file];

@@ -27,7 +27,7 @@
 //! compares `$.task.attempt`), foreach stack, loop iteration, split index, input paths
 //! (inline, or an S3 file when longer than 1 KiB), `started_at`, and `job` (PascalCase,
 //! as the Batch integration wants: `ContainerOverrides.Command` is `["sh","-c",script]`,
-//! see [`command`]).
+//! see [`command`]; the step Lambda's [`JobSettings`] choose local or service metadata).
 //!
 //! [`Ctx`] is what a finished task hands its children: manifest URL, run id (carried,
 //! never re-derived: Distributed Map children are other executions), `task`
@@ -63,6 +63,7 @@ mod start;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use command::JobSettings;
 pub use datastore::{Datastore, TaskFiles, split_s3_url};
 pub use error::{TaskError, TaskResult};
 pub use fail::{CauseSummary, Failure, batch_summary, fail};
@@ -78,11 +79,13 @@ pub use start::{StartInput, start};
 use crate::compile::{Manifest, StepPlan};
 
 /// Runs one invocation: decodes `request`, reads its manifest (through `manifests`),
-/// runs the phase, and returns its response as JSON.
+/// runs the phase, and returns its response as JSON. `settings` shape the jobs the start
+/// phase builds.
 pub async fn run<D: Datastore>(
     request: Value,
     store: &D,
     manifests: &ManifestCache,
+    settings: &JobSettings,
 ) -> TaskResult<Value> {
     match Request::from_value(request)? {
         Request::Start(request) => {
@@ -104,7 +107,7 @@ pub async fn run<D: Datastore>(
                     manifest.flow.start_step, request.step
                 )));
             }
-            to_json(&start(&request, input, &manifest, store).await?)
+            to_json(&start(&request, input, &manifest, store, settings).await?)
         }
         Request::Finish(request) => {
             let manifest = manifests.load(store, &request.task.manifest).await?;

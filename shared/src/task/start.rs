@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::command::{
-    INLINE_INPUT_PATHS_MAX, OVERRIDES_BUDGET, OVERRIDES_LIMIT, base_environment, job_request,
-    overrides_size, parameters_file,
+    INLINE_INPUT_PATHS_MAX, JobSettings, OVERRIDES_BUDGET, OVERRIDES_LIMIT, base_environment,
+    job_request, overrides_size, parameters_file, rebase_environment,
 };
 use super::datastore::Datastore;
 use super::error::{TaskError, TaskResult};
@@ -125,21 +125,23 @@ struct Placement {
     parameters: Vec<EnvVar>,
 }
 
-/// Runs the start phase for `request`, whose input was classified as `input`.
+/// Runs the start phase for `request`, whose input was classified as `input`; `settings`
+/// are the step Lambda's (the metadata service).
 pub async fn start<D: Datastore>(
     request: &StartRequest,
     input: StartInput,
     manifest: &Manifest,
     store: &D,
+    settings: &JobSettings,
 ) -> TaskResult<StartResponse> {
     let plan = step_plan(manifest, &request.step)?;
     let task = match input {
         StartInput::Retry { task, error } => {
-            retry(request, *task, error, manifest, plan, store).await?
+            retry(request, *task, error, manifest, plan, store, settings).await?
         }
         input => {
             let placement = place(request, input, manifest, plan, store).await?;
-            first_attempt(request, placement, manifest, plan, store).await?
+            first_attempt(request, placement, manifest, plan, store, settings).await?
         }
     };
     write_record(store, manifest, &submitted_record(manifest, &task)).await?;
@@ -294,6 +296,7 @@ async fn first_attempt<D: Datastore>(
     manifest: &Manifest,
     plan: &StepPlan,
     store: &D,
+    settings: &JobSettings,
 ) -> TaskResult<Task> {
     let step = request.step.as_str();
     let id = task_id(step, &placed.foreach, placed.iter);
@@ -328,9 +331,9 @@ async fn first_attempt<D: Datastore>(
         started_at: now(),
         job: Default::default(),
     };
-    let mut environment = base_environment(manifest);
+    let mut environment = base_environment(manifest, settings);
     environment.extend(placed.parameters.iter().cloned());
-    task.job = job_request(manifest, plan, &task, environment);
+    task.job = job_request(manifest, plan, &task, settings, environment);
     if overrides_size(&task.job) > OVERRIDES_BUDGET && !placed.parameters.is_empty() {
         // Large parameter values: the task sources them from a file instead.
         let url = file_url("parameters.env")?;
@@ -342,7 +345,8 @@ async fn first_attempt<D: Datastore>(
             )
             .await?;
         task.params_file = Some(url);
-        task.job = job_request(manifest, plan, &task, base_environment(manifest));
+        let environment = base_environment(manifest, settings);
+        task.job = job_request(manifest, plan, &task, settings, environment);
     }
     check_size(&task)?;
     Ok(task)
@@ -356,6 +360,7 @@ async fn retry<D: Datastore>(
     manifest: &Manifest,
     plan: &StepPlan,
     store: &D,
+    settings: &JobSettings,
 ) -> TaskResult<Task> {
     if previous.step != request.step {
         return Err(TaskError::InvalidRequest(format!(
@@ -379,9 +384,11 @@ async fn retry<D: Datastore>(
     let mut task = previous;
     task.attempt += 1;
     task.started_at = now();
-    // The environment (parameter values included) stays; the script names the attempt.
-    let environment = std::mem::take(&mut task.job.container_overrides.environment);
-    task.job = job_request(manifest, plan, &task, environment);
+    // The parameter values stay; the base follows the current settings (a metadata
+    // service configured since the first attempt); the script names the attempt.
+    let previous = std::mem::take(&mut task.job.container_overrides.environment);
+    let environment = rebase_environment(manifest, settings, previous);
+    task.job = job_request(manifest, plan, &task, settings, environment);
     check_size(&task)?;
     Ok(task)
 }

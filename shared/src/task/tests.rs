@@ -46,6 +46,7 @@ struct Lambda {
     store: MemoryDatastore,
     manifests: ManifestCache,
     manifest: Manifest,
+    settings: JobSettings,
 }
 
 impl Lambda {
@@ -65,11 +66,12 @@ impl Lambda {
             store,
             manifests: ManifestCache::new(),
             manifest,
+            settings: JobSettings::default(),
         }
     }
 
     async fn call(&self, request: Value) -> TaskResult<Value> {
-        run(request, &self.store, &self.manifests).await
+        run(request, &self.store, &self.manifests, &self.settings).await
     }
 
     async fn start_flow(&self, execution: &str, input: Value) -> Task {
@@ -161,6 +163,8 @@ async fn foreach_flow_runs_start_to_end() {
         env(&start),
         BTreeMap::from([
             ("METAFLOW_INIT_WIDTH", "7"),
+            ("METAFLOW_PRODUCTION_TOKEN", "foreachflow-5a27bb28"),
+            ("METAFLOW_RUNTIME_NAME", "step-functions"),
             ("METAFLOW_USER", "SFN"),
             ("USERNAME", "dropflow"),
         ])
@@ -775,4 +779,95 @@ async fn the_job_scripts_read_as_intended() {
     ] {
         insta::assert_snapshot!(name, script(task).replace(&version, "<version>"));
     }
+}
+
+#[tokio::test]
+async fn without_a_metadata_service_tasks_record_metadata_locally() {
+    let lambda = Lambda::new(shape("foreach"));
+    assert_eq!(lambda.settings, JobSettings::default());
+    let start = lambda.start_flow("local", json!({})).await;
+    let script = script(&start);
+    assert!(script.contains(" --metadata=local "), "{script}");
+    assert!(!script.contains("--metadata=service"), "{script}");
+    let env = env(&start);
+    assert!(!env.contains_key("METAFLOW_SERVICE_URL"));
+    assert!(!env.contains_key("METAFLOW_DEFAULT_METADATA"));
+    assert_eq!(env["METAFLOW_RUNTIME_NAME"], "step-functions");
+    assert_eq!(
+        env["METAFLOW_PRODUCTION_TOKEN"],
+        crate::naming::production_token("ForeachFlow")
+    );
+}
+
+#[tokio::test]
+async fn with_a_metadata_service_tasks_use_it() {
+    let url = "https://abc.execute-api.us-east-1.amazonaws.com/metadata";
+    let mut lambda = Lambda::new(shape("foreach"));
+    lambda.settings = JobSettings {
+        metadata_url: Some(url.into()),
+    };
+    let start = lambda
+        .start_flow("svc", json!({"Parameters": "{\"width\": 2}"}))
+        .await;
+    let start_script = script(&start);
+    // Every Metaflow command: the `_parameters` dump and init, and the step.
+    let services = start_script.matches(" --metadata=service ").count();
+    assert_eq!(services, 3, "{start_script}");
+    assert!(!start_script.contains("--metadata=local"));
+    let expected_env = BTreeMap::from([
+        ("METAFLOW_DEFAULT_METADATA", "service"),
+        ("METAFLOW_INIT_WIDTH", "2"),
+        ("METAFLOW_PRODUCTION_TOKEN", "foreachflow-5a27bb28"),
+        ("METAFLOW_RUNTIME_NAME", "step-functions"),
+        ("METAFLOW_SERVICE_URL", url),
+        ("METAFLOW_USER", "SFN"),
+        ("USERNAME", "dropflow"),
+    ]);
+    assert_eq!(env(&start), expected_env);
+
+    // The next step, and a retry of it: the same metadata options.
+    let ctx =
+        json!({"manifest": lambda.manifest.location, "run": "sfn-svc", "task": "start/start"});
+    let square = lambda
+        .start("square", json!({"ctx": ctx, "index": 1}))
+        .await;
+    assert!(script(&square).contains(" --metadata=service "));
+    assert_eq!(env(&square)["METAFLOW_SERVICE_URL"], url);
+    let failed = json!({"Error": "States.TaskFailed", "Cause": "{}"});
+    let retried = lambda
+        .start("square", json!({"task": square, "error": failed}))
+        .await;
+    assert_eq!(retried.attempt, 1);
+    assert!(script(&retried).contains(" --metadata=service "));
+    assert_eq!(env(&retried), env(&square));
+
+    // A retry after the service was configured away falls back to local metadata, its
+    // environment rebased (no service variables left behind).
+    lambda.settings = JobSettings::default();
+    let local = lambda
+        .start("square", json!({"task": retried, "error": failed}))
+        .await;
+    assert!(script(&local).contains(" --metadata=local "));
+    assert!(!env(&local).contains_key("METAFLOW_SERVICE_URL"));
+    assert!(!env(&local).contains_key("METAFLOW_DEFAULT_METADATA"));
+    assert_eq!(env(&local)["METAFLOW_RUNTIME_NAME"], "step-functions");
+}
+
+#[tokio::test]
+async fn manifests_without_a_production_token_still_get_one() {
+    let mut manifest = shape("linear");
+    let token = manifest.production_token.clone();
+    assert_eq!(
+        token,
+        crate::naming::production_token(&manifest.state_machine)
+    );
+    // A manifest written before the field existed.
+    let mut json = serde_json::to_value(&manifest).unwrap();
+    json.as_object_mut().unwrap().remove("production_token");
+    manifest = serde_json::from_value(json).unwrap();
+    assert_eq!(manifest.production_token, "");
+    assert_eq!(manifest.production_token(), token);
+    let lambda = Lambda::new(manifest);
+    let start = lambda.start_flow("old", json!({})).await;
+    assert_eq!(env(&start)["METAFLOW_PRODUCTION_TOKEN"], token);
 }
