@@ -6,6 +6,7 @@ Run it with the project venv's Python (``bash tests/run.sh --setup-only`` create
 
     python infra/local/moto_dropflow.py --port 5099 --invoke-url http://127.0.0.1:5100 \
         --state-dir .dropflow [--job-env-file .dropflow/job-env.json] [--max-jobs 4] \
+        [--default-queue dropflow-local] [--local-metadata .dropflow/metaflow] \
         [--exit-on-stdin-eof]
 
 moto 5.2.5 already emulates S3, Step Functions (with a real interpreter once
@@ -36,8 +37,14 @@ in its own function below, none editing site-packages:
    definition's or the submission's ``attemptDurationSeconds`` is enforced, TerminateJob
    kills the job, and ``.sync`` tasks observe the end. At most ``--max-jobs`` run at once.
    A job submitted to a queue that does not exist locally (``@batch(queue=...)``) runs on
-   ``--default-queue``: every queue is this host.
-5. moto's own clients (the interpreter calling Batch) use 127.0.0.1, not ``localhost``.
+   ``--default-queue``: every queue is this host. Like a container, a job starts in an
+   empty working directory; Metaflow local metadata it writes there (``./.metaflow``, with
+   ``METAFLOW_DATASTORE_SYSROOT_LOCAL=.``) is merged into ``--local-metadata`` afterwards,
+   as Metaflow's own runtime copies a Batch task's metadata back.
+5. A ``States.*`` error ending a Parallel branch or a Map iteration propagates with its
+   name (moto failed the execution with ``States.Runtime``: ``ValueError: Custom Error
+   Names MUST NOT begin with the prefix 'States.'``).
+6. moto's own clients (the interpreter calling Batch) use 127.0.0.1, not ``localhost``.
 
 Everything listens on 127.0.0.1 only. On SIGTERM/SIGINT (or stdin closing, with
 ``--exit-on-stdin-eof``) running jobs are killed, then the process exits.
@@ -494,8 +501,11 @@ class LocalBatch:
         job_env: dict[str, str],
         max_jobs: int,
         default_queue: str | None = None,
+        metadata_root: Path | None = None,
     ):
         self.default_queue = default_queue
+        self.metadata_root = metadata_root
+        self.metadata_lock = threading.Lock()
         self.jobs_dir = state_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.job_env = job_env
@@ -511,13 +521,35 @@ class LocalBatch:
             env[variable["name"]] = variable["value"]
         for variable in job.container_overrides.get("environment") or []:
             env[variable["name"]] = variable["value"]
+        environments = getattr(job.job_queue, "environments", None) or []
         env.update(
             AWS_BATCH_JOB_ID=job.job_id,
             AWS_BATCH_JQ_NAME=job.job_queue.name,
+            AWS_BATCH_CE_NAME=getattr(environments[0], "name", "local") if environments else "local",
             AWS_BATCH_JOB_ATTEMPT="1",
+            AWS_EXECUTION_ENV="dropflow-local",
         )
         env.update(self.job_env)
         return env
+
+    def merge_metadata(self, workdir: Path) -> None:
+        """Merges the Metaflow local metadata a job wrote in its working directory into
+        ``<metadata_root>/.metaflow``, where Metaflow's Client (with
+        ``METAFLOW_DATASTORE_SYSROOT_LOCAL=<metadata_root>``) finds every task."""
+        if self.metadata_root is None:
+            return
+        import shutil
+
+        found = [workdir / ".metaflow", *workdir.glob("*/.metaflow")]
+        with self.metadata_lock:
+            for source in found:
+                if source.is_dir() and not source.is_symlink():
+                    shutil.copytree(
+                        source,
+                        self.metadata_root / ".metaflow",
+                        dirs_exist_ok=True,
+                        symlinks=True,
+                    )
 
     def command(self, job) -> list[str]:
         properties = job.job_definition.container_properties or {}
@@ -583,6 +615,10 @@ class LocalBatch:
         with self.lock:
             self.running.pop(job.job_id, None)
         pid_file.unlink(missing_ok=True)
+        try:
+            self.merge_metadata(workdir)
+        except OSError as error:
+            LOG.warning("batch job %s: local metadata not merged: %s", job.job_id, error)
         _remove_tree(workdir)
         code = process.returncode
         if reason is None and code != 0:
@@ -683,8 +719,6 @@ def patch_local_batch(batch: LocalBatch) -> None:
         if self.job_stopped and isinstance(result.get("container"), dict):
             if self.exit_code is not None:
                 result["container"]["exitCode"] = self.exit_code
-            if self.job_stopped_reason:
-                result["container"]["reason"] = self.job_stopped_reason
         return result
 
     original_submit = BatchSimpleBackend.submit_job
@@ -709,7 +743,51 @@ def patch_local_batch(batch: LocalBatch) -> None:
 
 
 # ----------------------------------------------------------------------------------------
-# 5. moto's internal clients on 127.0.0.1.
+# 5. States.* errors leaving a Parallel branch or a Map iteration.
+
+
+def patch_nested_states_errors() -> None:
+    """A ``States.*`` error that ends a Parallel branch or a Map iteration propagates.
+
+    moto re-raises a nested scope's error as ``CustomErrorName(name)``, which refuses names
+    starting with ``States.`` (a rule for names written in ASL), so a branch ending in
+    ``Fail`` with ``States.TaskFailed`` (or an uncaught ``States.Timeout``) failed the
+    execution with ``States.Runtime: ValueError``. Here a known ``States.*`` name becomes
+    the interpreter's own ``StatesErrorName`` (so ``Retry``/``Catch`` match it exactly as
+    AWS does), and an unknown one is kept as it is.
+    """
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import (
+        ErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+
+    original_init = CustomErrorName.__init__
+
+    def __new__(cls, error_name=None):
+        if cls is CustomErrorName and str(error_name or "").startswith("States."):
+            try:
+                return StatesErrorName.from_name(error_name)
+            except ValueError:
+                pass
+        return object.__new__(cls)
+
+    def __init__(self, error_name):
+        if str(error_name or "").startswith("States."):
+            ErrorName.__init__(self, error_name=error_name)
+        else:
+            original_init(self, error_name)
+
+    CustomErrorName.__new__ = staticmethod(__new__)
+    CustomErrorName.__init__ = __init__
+
+
+# ----------------------------------------------------------------------------------------
+# 6. moto's internal clients on 127.0.0.1.
 
 
 def patch_loopback() -> None:
@@ -792,6 +870,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run jobs submitted to a queue that does not exist on this queue instead",
     )
     parser.add_argument(
+        "--local-metadata",
+        type=Path,
+        help="merge the Metaflow local metadata (./.metaflow) each job writes into DIR/.metaflow",
+    )
+    parser.add_argument(
         "--exit-on-stdin-eof",
         action="store_true",
         help="stop when stdin closes (the parent went away)",
@@ -817,7 +900,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.job_env_file:
         job_env = {str(k): str(v) for k, v in json.loads(args.job_env_file.read_text()).items()}
     invoke_api = InvokeApi(args.invoke_url)
-    batch = LocalBatch(state_dir, job_env, max(1, args.max_jobs), args.default_queue)
+    batch = LocalBatch(
+        state_dir,
+        job_env,
+        max(1, args.max_jobs),
+        args.default_queue,
+        args.local_metadata.resolve() if args.local_metadata else None,
+    )
 
     import_interpreter()
     patch_service_normalisation()
@@ -825,6 +914,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_lambda_forwarding(invoke_api)
     patch_s3_notifications(invoke_api)
     patch_local_batch(batch)
+    patch_nested_states_errors()
     patch_loopback()
 
     from moto.moto_api._internal.models import moto_api_backend

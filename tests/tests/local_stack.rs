@@ -5,11 +5,14 @@
 //! - an upload to the local bucket deploys (S3 notification → compile function), and the
 //!   trigger API lists the flow and starts a run;
 //! - a hand-written state machine exercises the execution plumbing: Lambda tasks, Batch
-//!   `.sync` jobs (exit 0, and exit 1 caught), Map, Choice, a Lambda error caught by its
-//!   `errorType`, `$$.Execution.Name` without a name, StartExecution on alias and version;
+//!   `.sync` jobs (exit 0, and exit 1 caught), Map, Choice, Wait, a Lambda error caught by
+//!   its `errorType`, a Parallel branch ending in `Fail` (`ErrorPath`/`CausePath`) with
+//!   `States.TaskFailed`, `$$.Execution.Name` without a name, StartExecution on alias and
+//!   version;
 //! - `dropflow local down` leaves no process behind; bad set-ups fail clearly;
 //! - the seed's ParameterFlow runs end to end with real Metaflow tasks, and Metaflow's
-//!   Client reads `alpha` back.
+//!   Client reads `alpha` back; a `@batch` step (on a queue the stack does not have) runs
+//!   on the local Batch.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,8 +46,12 @@ fn s3(stack: &Stack) -> aws_sdk_s3::Client {
 
 fn tarball(path: &Path) -> Vec<u8> {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    tarball_of(&name, std::fs::read(path).unwrap())
+}
+
+fn tarball_of(name: &str, source: Vec<u8>) -> Vec<u8> {
     SourcePackage {
-        files: [(name, std::fs::read(path).unwrap())].into_iter().collect(),
+        files: [(name.to_string(), source)].into_iter().collect(),
         script_hint: None,
         format: PackageFormat::Directory,
         sha256: String::new(),
@@ -54,14 +61,44 @@ fn tarball(path: &Path) -> Vec<u8> {
 
 /// Uploads `flow` (a path under the repository) as a tarball under `flows/`.
 async fn upload(stack: &Stack, flow: &str, key: &str) {
+    put(stack, key, tarball(&repo_root().join(flow))).await;
+}
+
+async fn put(stack: &Stack, key: &str, bytes: Vec<u8>) {
     s3(stack)
         .put_object()
         .bucket(&stack.endpoints().bucket)
         .key(key)
-        .body(tarball(&repo_root().join(flow)).into())
+        .body(bytes.into())
         .send()
         .await
         .unwrap();
+}
+
+/// Runs `code` with the venv's Python and Metaflow's Client pointed at the stack's
+/// datastore and local metadata; returns its stdout as JSON.
+fn client(stack: &Stack, code: &str) -> Value {
+    let endpoint = &stack.endpoints().s3_endpoint;
+    let out = Command::new(python())
+        .args(["-c", code])
+        .env(
+            "METAFLOW_DATASTORE_SYSROOT_LOCAL",
+            stack.options().state_dir.join("metaflow"),
+        )
+        .env("METAFLOW_S3_ENDPOINT_URL", endpoint)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("USERNAME", "dropflow-test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Waits for the state machine `name`, its `live` alias and the compile function's
@@ -250,7 +287,27 @@ const PLUMBING: &str = r#"{
     },
     "Boom": {
       "Type": "Task", "Resource": "FAIL_ARN",
-      "Catch": [{"ErrorEquals": ["dropflow.TestFailure"], "ResultPath": "$.boom", "Next": "Done"}],
+      "Catch": [{"ErrorEquals": ["dropflow.TestFailure"], "ResultPath": "$.boom", "Next": "Pause"}],
+      "Next": "Unreachable"
+    },
+    "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Branches"},
+    "Branches": {
+      "Type": "Parallel",
+      "Branches": [
+        {"StartAt": "Fine", "States": {"Fine": {"Type": "Pass", "End": true}}},
+        {
+          "StartAt": "Failure",
+          "States": {
+            "Failure": {
+              "Type": "Pass",
+              "Result": {"error": "States.TaskFailed", "cause": "step b failed for good"},
+              "Next": "Failed"
+            },
+            "Failed": {"Type": "Fail", "ErrorPath": "$.error", "CausePath": "$.cause"}
+          }
+        }
+      ],
+      "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.branches", "Next": "Done"}],
       "Next": "Unreachable"
     },
     "Done": {"Type": "Succeed"}
@@ -376,6 +433,11 @@ async fn state_machines_run_lambdas_batch_jobs_maps_and_choices() {
     assert_eq!(out["boom"]["Error"], "dropflow.TestFailure", "{out:#}");
     let boom: Value = serde_json::from_str(out["boom"]["Cause"].as_str().unwrap()).unwrap();
     assert_eq!(boom["errorMessage"], "failed on purpose");
+    // A Fail state's ErrorPath/CausePath, leaving a Parallel branch as `States.TaskFailed`.
+    assert_eq!(
+        out["branches"],
+        json!({"Error": "States.TaskFailed", "Cause": "step b failed for good"})
+    );
 
     // The job ran on the host with the job definition's and the overrides' environment.
     let job_id = out["hi"]["JobId"].as_str().unwrap();
@@ -460,6 +522,19 @@ fn dropflow(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `dropflow local down` for a state directory when dropped, so that a failing test
+/// leaves no stack behind (dropped before the temporary directory is removed).
+struct DownOnDrop(PathBuf);
+
+impl Drop for DownOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new(dropflow_bin())
+            .args(["local", "down", "--state-dir"])
+            .arg(&self.0)
+            .output();
+    }
+}
+
 /// Whether `pid` runs (a zombie does not).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
@@ -499,6 +574,7 @@ async fn down_leaves_no_process_behind() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let state_arg = state.to_str().unwrap();
+    let _down_even_on_failure = DownOnDrop(state.clone());
     let up = dropflow(&["local", "up", "--port", "0", "--state-dir", state_arg]);
     assert!(
         up.status.success(),
@@ -678,36 +754,89 @@ async fn the_seed_parameter_flow_runs_end_to_end_with_real_metaflow_tasks() {
     let run_id = format!("sfn-{}", execution.name().unwrap());
 
     // Metaflow's Client, on the same datastore and local metadata as the tasks.
-    let script = format!(
-        "from metaflow import Run, namespace\n\
-         namespace(None)\n\
-         run = Run('ParameterFlow/{run_id}')\n\
-         import json\n\
-         print(json.dumps({{'alpha': run.data.alpha, 'steps': sorted(s.id for s in run), 'successful': run.successful}}))\n"
+    let read = client(
+        &stack,
+        &format!(
+            "from metaflow import Run, namespace\n\
+             import json\n\
+             namespace(None)\n\
+             run = Run('ParameterFlow/{run_id}')\n\
+             print(json.dumps({{'alpha': run.data.alpha, 'steps': sorted(s.id for s in run), \
+             'successful': run.successful}}))\n"
+        ),
     );
-    let endpoint = &stack.endpoints().s3_endpoint;
-    let out = Command::new(python())
-        .args(["-c", &script])
-        .env(
-            "METAFLOW_DATASTORE_SYSROOT_LOCAL",
-            state_dir.join("metaflow"),
-        )
-        .env("METAFLOW_S3_ENDPOINT_URL", endpoint)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("USERNAME", "dropflow-test")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the Client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         read,
         json!({"alpha": 0.5, "steps": ["end", "start"], "successful": true})
+    );
+}
+
+/// A `@batch` step naming a queue the local stack does not have.
+const BATCH_STEP_FLOW: &str = r#"import os
+
+from metaflow import FlowSpec, batch, step
+
+
+class BatchStepFlow(FlowSpec):
+    @batch(cpu=1, memory=512, queue="gpu-queue-not-here")
+    @step
+    def start(self):
+        self.job = os.environ["AWS_BATCH_JOB_ID"]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BatchStepFlow()
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_decorated_step_runs_on_the_local_batch() {
+    let (_dir, stack) = stack(Registry::new()).await;
+    let tarball = tarball_of("batch_step_flow.py", BATCH_STEP_FLOW.as_bytes().to_vec());
+    put(&stack, "flows/batch_step_flow.tgz", tarball).await;
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let (_, alias) = deployed(&stack, "BatchStepFlow").await;
+    let run = sfn
+        .start_execution()
+        .state_machine_arn(&alias)
+        .send()
+        .await
+        .unwrap();
+    let execution = finished(&sfn, run.execution_arn(), Duration::from_secs(300)).await;
+    assert_eq!(
+        execution.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}: {:?}",
+        execution.error(),
+        execution.cause()
+    );
+    // The step ran as a Batch job (its id in the environment), in an empty working
+    // directory (`@batch` tars its `./.metaflow`), and its metadata reached the Client.
+    let run_id = format!("sfn-{}", execution.name().unwrap());
+    let read = client(
+        &stack,
+        &format!(
+            "from metaflow import Run, namespace\n\
+             import json\n\
+             namespace(None)\n\
+             run = Run('BatchStepFlow/{run_id}')\n\
+             print(json.dumps({{'job': run['start'].task.data.job, 'successful': run.successful}}))\n"
+        ),
+    );
+    assert_eq!(read["successful"], true, "{read}");
+    let job = read["job"].as_str().unwrap();
+    let batch = aws_sdk_batch::Client::new(stack.sdk());
+    let described = batch.describe_jobs().jobs(job).send().await.unwrap();
+    assert_eq!(described.jobs().len(), 1, "{job} is not a Batch job");
+    assert!(
+        described.jobs()[0]
+            .job_queue()
+            .is_some_and(|q| q.ends_with("/dropflow-local")),
+        "{:?}",
+        described.jobs()[0].job_queue()
     );
 }

@@ -66,11 +66,22 @@ pub fn run_foreground(options: Options) -> Result<(), LocalError> {
             }
         );
         tracing::info!("local stack up; stop it with `dropflow local down`");
+        let own_pid = std::process::id();
         loop {
             // A Ctrl-C also reaches the emulator (same process group): look at the request
             // first, so that its exit is not reported as a failure.
             if STOP_REQUESTED.load(Ordering::SeqCst) {
                 tracing::info!("stopping");
+                stack.stop();
+                return Ok(());
+            }
+            // The state directory was removed (or another stack took it over): nothing
+            // could find this stack any more to stop it, so it stops itself.
+            if process::read_pid(&pid_file) != Some(own_pid) {
+                tracing::warn!(
+                    "{} no longer names this process: stopping",
+                    pid_file.display()
+                );
                 stack.stop();
                 return Ok(());
             }
@@ -80,7 +91,9 @@ pub fn run_foreground(options: Options) -> Result<(), LocalError> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
-    let _ = std::fs::remove_file(&pid_file);
+    if process::read_pid(&pid_file) == Some(std::process::id()) {
+        let _ = std::fs::remove_file(&pid_file);
+    }
     outcome
 }
 

@@ -96,6 +96,8 @@ impl Emulator {
             .arg("--job-env-file")
             .arg(&job_env_file)
             .args(["--default-queue", JOB_QUEUE])
+            .arg("--local-metadata")
+            .arg(dir.join("metaflow"))
             .arg("--exit-on-stdin-eof")
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())

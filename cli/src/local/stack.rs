@@ -222,8 +222,10 @@ async fn start_emulator(
 
 /// What every Batch job gets on top of its own environment: the venv's `python` first on
 /// `PATH`, the emulator as every AWS endpoint (SDKs and Metaflow's S3 client), test
-/// credentials, and Metaflow's local metadata in the state directory (where the Client
-/// reads it with the same `METAFLOW_DATASTORE_SYSROOT_LOCAL`).
+/// credentials, and Metaflow's local metadata in the job's working directory, as in a
+/// fresh container (`@batch` steps tar `./.metaflow`; a `.metaflow` of a parent directory
+/// must not be picked up). The emulator merges it into `<state dir>/metaflow/.metaflow`,
+/// where the Client reads it with `METAFLOW_DATASTORE_SYSROOT_LOCAL=<state dir>/metaflow`.
 pub fn job_environment(options: &Options, moto_url: &str) -> BTreeMap<String, String> {
     let python_dir = options
         .python
@@ -240,10 +242,7 @@ pub fn job_environment(options: &Options, moto_url: &str) -> BTreeMap<String, St
         ("AWS_DEFAULT_REGION", options.region.clone()),
         ("AWS_REGION", options.region.clone()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-        (
-            "METAFLOW_DATASTORE_SYSROOT_LOCAL",
-            options.state_dir.join("metaflow").display().to_string(),
-        ),
+        ("METAFLOW_DATASTORE_SYSROOT_LOCAL", ".".to_string()),
     ];
     entries
         .into_iter()
