@@ -166,7 +166,7 @@ check() {
 check "cargo fmt --all --check" cargo fmt --all --check
 check "cargo clippy --workspace --all-targets -- -D warnings" \
     cargo clippy --workspace --all-targets -- -D warnings
-check "cargo test --workspace" cargo test --workspace
+check "cargo test --workspace" cargo test --workspace --no-fail-fast
 
 if [[ -f tests/lint_conformance.py ]]; then
     check "lint conformance (tests/lint_conformance.py)" \

@@ -10,7 +10,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Bring the stack up on 127.0.0.1 (no Docker, no AWS account) and return once it
-    /// answers; endpoints go to <state dir>/local.json.
+    /// answers; endpoints go to <state dir>/local.json, with `metadata_url`: Metaflow's
+    /// metadata service (what METAFLOW_SERVICE_URL should be, with
+    /// METAFLOW_DEFAULT_METADATA=service, for the Client to read the stack's runs).
     Up(UpArgs),
     /// Stop every process `up` started.
     Down {
@@ -24,7 +26,7 @@ pub enum LocalCommand {
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Base port: the AWS emulator on it, the Lambda Invoke API on +1, the trigger API on
-    /// +2; 0 picks free ports.
+    /// +2, the metadata service (local.json's metadata_url) on +3; 0 picks free ports.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
     /// Where pid files, logs, Batch job directories and local.json go.

@@ -21,6 +21,8 @@ fn local_has_up_and_down() {
     for option in ["--port", "--state-dir", "--python", "--foreground"] {
         assert!(help.contains(option), "{option} missing: {help}");
     }
+    assert!(help.contains("metadata_url"), "{help}");
+    assert!(help.contains("METAFLOW_SERVICE_URL"), "{help}");
 }
 
 #[test]

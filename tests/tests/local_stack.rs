@@ -10,9 +10,10 @@
 //!   `States.TaskFailed`, `$$.Execution.Name` without a name, StartExecution on alias and
 //!   version;
 //! - `dropflow local down` leaves no process behind; bad set-ups fail clearly;
-//! - the seed's ParameterFlow runs end to end with real Metaflow tasks, and Metaflow's
-//!   Client reads `alpha` back; a `@batch` step (on a queue the stack does not have) runs
-//!   on the local Batch.
+//! - the seed's ParameterFlow runs end to end with real Metaflow tasks registering through
+//!   the stack's metadata service (`metadata_url`), and Metaflow's Client reads `alpha` and
+//!   the production tags back through that service only; a `@batch` step (on a queue the
+//!   stack does not have) runs on the local Batch.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,23 +77,35 @@ async fn put(stack: &Stack, key: &str, bytes: Vec<u8>) {
 }
 
 /// Runs `code` with the venv's Python and Metaflow's Client pointed at the stack's
-/// datastore and local metadata; returns its stdout as JSON.
+/// datastore and reading metadata through the stack's metadata service only
+/// (`METAFLOW_SERVICE_URL` = `metadata_url` from `local.json`; local metadata would be
+/// read from an empty directory); returns its stdout as JSON.
 fn client(stack: &Stack, code: &str) -> Value {
     let endpoint = &stack.endpoints().s3_endpoint;
-    let out = Command::new(python())
-        .args(["-c", code])
-        .env(
-            "METAFLOW_DATASTORE_SYSROOT_LOCAL",
-            stack.options().state_dir.join("metaflow"),
-        )
-        .env("METAFLOW_S3_ENDPOINT_URL", endpoint)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("USERNAME", "dropflow-test")
-        .output()
-        .unwrap();
+    let endpoints: Value = serde_json::from_str(
+        &std::fs::read_to_string(stack.options().state_dir.join("local.json")).unwrap(),
+    )
+    .unwrap();
+    let metadata_url = endpoints["metadata_url"].as_str().unwrap();
+    let no_local_metadata = tempfile::tempdir().unwrap();
+    // The metadata service is served on this test's runtime: block in place so the runtime
+    // moves it to another worker while the Client waits on it.
+    let out = tokio::task::block_in_place(|| {
+        Command::new(python())
+            .args(["-c", code])
+            .current_dir(no_local_metadata.path())
+            .env("METAFLOW_DEFAULT_METADATA", "service")
+            .env("METAFLOW_SERVICE_URL", metadata_url)
+            .env("METAFLOW_DATASTORE_SYSROOT_LOCAL", no_local_metadata.path())
+            .env("METAFLOW_S3_ENDPOINT_URL", endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("USERNAME", "dropflow-test")
+            .output()
+    })
+    .unwrap();
     assert!(
         out.status.success(),
         "the Client failed: {}",
@@ -201,12 +214,39 @@ async fn an_upload_to_the_local_bucket_deploys_the_flow() {
         &std::fs::read_to_string(stack.options().state_dir.join("local.json")).unwrap(),
     )
     .unwrap();
-    for field in ["region", "s3_endpoint", "bucket", "api_url", "sfn_endpoint"] {
+    for field in [
+        "region",
+        "s3_endpoint",
+        "bucket",
+        "api_url",
+        "sfn_endpoint",
+        "metadata_url",
+    ] {
         assert!(
             endpoints[field].is_string(),
             "{field} missing: {endpoints:#}"
         );
     }
+
+    // The metadata service, on its own port, mounted at /metadata (METAFLOW_SERVICE_URL).
+    let metadata_url = endpoints["metadata_url"].as_str().unwrap();
+    assert_eq!(metadata_url, stack.endpoints().metadata_url);
+    let metadata_base = metadata_url
+        .strip_suffix("/metadata")
+        .unwrap_or_else(|| panic!("{metadata_url} does not end in /metadata"));
+    assert!(
+        metadata_base.starts_with("http://127.0.0.1:"),
+        "{metadata_url}"
+    );
+    for other in ["s3_endpoint", "api_url", "lambda_endpoint"] {
+        assert_ne!(
+            endpoints[other].as_str(),
+            Some(metadata_base),
+            "{endpoints:#}"
+        );
+    }
+    let (status, body) = http(metadata_base, "GET", "/metadata/ping", "");
+    assert_eq!(status, 200, "{body}");
 
     // The trigger API: the deployed flow is listed, and a run starts on its alias.
     let api = endpoints["api_url"].as_str().unwrap();
@@ -753,7 +793,8 @@ async fn the_seed_parameter_flow_runs_end_to_end_with_real_metaflow_tasks() {
     );
     let run_id = format!("sfn-{}", execution.name().unwrap());
 
-    // Metaflow's Client, on the same datastore and local metadata as the tasks.
+    // Metaflow's Client, on the same datastore as the tasks and through the metadata
+    // service they registered with (local metadata unused).
     let read = client(
         &stack,
         &format!(
@@ -769,6 +810,33 @@ async fn the_seed_parameter_flow_runs_end_to_end_with_real_metaflow_tasks() {
         read,
         json!({"alpha": 0.5, "steps": ["end", "start"], "successful": true})
     );
+
+    // As the issue checks it: the latest run, its tags (Metaflow's production namespace).
+    let token = dropflow::naming::production_token("ParameterFlow");
+    let read = client(
+        &stack,
+        &format!(
+            "from metaflow import Flow, namespace\n\
+             import json\n\
+             namespace(None)\n\
+             run = Flow('ParameterFlow').latest_run\n\
+             alpha = run['end'].task.data.alpha\n\
+             namespace('production:{token}')\n\
+             production = [r.id for r in Flow('ParameterFlow')]\n\
+             print(json.dumps({{'id': run.id, 'alpha': alpha, 'tags': sorted(run.tags), \
+             'production': production}}))\n"
+        ),
+    );
+    assert_eq!(read["id"], json!(run_id), "{read:#}");
+    assert_eq!(read["alpha"], json!(0.5), "{read:#}");
+    let tags = read["tags"].as_array().unwrap();
+    for tag in [
+        "runtime:step-functions".to_string(),
+        format!("production:{token}"),
+    ] {
+        assert!(tags.contains(&json!(tag)), "{tag} missing: {read:#}");
+    }
+    assert_eq!(read["production"], json!([run_id]), "{read:#}");
 }
 
 /// A `@batch` step naming a queue the local stack does not have.

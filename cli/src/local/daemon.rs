@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! <state dir>/dropflow.pid   the supervisor: `dropflow local up --foreground` (Invoke API,
-//!                            trigger API address, the functions)
+//!                            trigger API, metadata service, the functions)
 //! <state dir>/moto.pid       the emulator, its child (stops when the supervisor goes)
 //! <state dir>/jobs/<pid>.pid each running Batch job's process group
 //! <state dir>/local.json     the endpoints, written once everything answers
@@ -134,6 +134,7 @@ pub fn spawn_daemon(exe: &Path, options: &Options) -> Result<Endpoints, LocalErr
         "the AWS emulator, moto",
         "the Lambda Invoke API",
         "the trigger API",
+        "the metadata service",
     ];
     for (port, role) in options.ports().into_iter().zip(roles) {
         if port != 0 && std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
@@ -283,6 +284,11 @@ impl fmt::Display for Summary<'_> {
             e.lambda_endpoint
         )?;
         writeln!(f, "  trigger API                {}", e.api_url)?;
+        writeln!(
+            f,
+            "  metadata service           {}  (METAFLOW_SERVICE_URL; tasks use --metadata=service)",
+            e.metadata_url
+        )?;
         writeln!(
             f,
             "  endpoints: {dir}/local.json; logs: {dir}/local.log, {dir}/moto.log, {dir}/jobs/"

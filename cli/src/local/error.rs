@@ -26,7 +26,7 @@ pub enum LocalError {
     },
     /// A port the stack needs is taken.
     #[error(
-        "port {port} on 127.0.0.1 ({role}) is already in use.\n  Stop what is using it, or pick other ports with `--port N` (the stack uses N, N+1 and N+2; `--port 0` picks free ones)."
+        "port {port} on 127.0.0.1 ({role}) is already in use.\n  Stop what is using it, or pick other ports with `--port N` (the stack uses N, N+1, N+2 and N+3; `--port 0` picks free ones)."
     )]
     PortInUse {
         /// The port.

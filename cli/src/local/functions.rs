@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use dropflow::deploy::Config;
+use dropflow::task::JobSettings;
 use serde_json::Value;
 
 use super::error::LocalError;
@@ -35,8 +36,10 @@ pub fn config(options: &Options) -> Result<Config, LocalError> {
     .map_err(|e| LocalError::setup("the functions' configuration", e))
 }
 
-/// The functions of a local stack whose AWS is `sdk`.
-pub fn builtin(config: &Config, sdk: &SdkConfig) -> Registry {
+/// The functions of a local stack whose AWS is `sdk`; the step function's tasks use the
+/// metadata service at `metadata_url` (`--metadata=service`), as `DROPFLOW_METADATA_URL`
+/// configures them on AWS.
+pub fn builtin(config: &Config, sdk: &SdkConfig, metadata_url: &str) -> Registry {
     let mut registry = Registry::new();
     let deployer = Arc::new(dropflow_aws::deployer(config.clone(), sdk));
     registry.register(COMPILE_FUNCTION, move |payload: Value| {
@@ -49,9 +52,12 @@ pub fn builtin(config: &Config, sdk: &SdkConfig) -> Registry {
             }
         }
     });
-    let step = Arc::new(dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(
-        sdk,
-    )));
+    let settings = JobSettings {
+        metadata_url: Some(metadata_url.to_string()),
+    };
+    let step = Arc::new(
+        dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk)).with_settings(settings),
+    );
     registry.register(STEP_FUNCTION, move |payload: Value| {
         let step = step.clone();
         async move {

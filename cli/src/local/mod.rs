@@ -8,6 +8,9 @@
 //!        │ Lambda tasks                    Batch jobs               ▼
 //!        ▼                                 = local processes   Lambda Invoke API (in-process)
 //!  Lambda Invoke API ───────────────────────────────────────▶ dropflow-compile, dropflow-step, ...
+//!
+//!  metadata service (in-process, `metadata_url` = http://127.0.0.1:PORT/metadata) ◀── tasks
+//!   (--metadata=service) and Metaflow's Client; its table on moto's DynamoDB
 //! ```
 //!
 //! [`Stack::start`] brings it up in-process (tests host extra functions through a

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use super::error::LocalError;
 
-/// The default base port: moto on it, the Lambda Invoke API on +1, the trigger API on +2.
+/// The default base port: moto on it, the Lambda Invoke API on +1, the trigger API on +2,
+/// the metadata service on +3.
 pub const DEFAULT_PORT: u16 = 5099;
 /// The region every local resource lives in.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -18,13 +19,19 @@ pub const JOB_QUEUE: &str = "dropflow-local";
 pub const COMPILE_FUNCTION: &str = "dropflow-compile";
 /// The step function's name (as its binary's).
 pub const STEP_FUNCTION: &str = "dropflow-step";
+/// The metadata service's DynamoDB table (on the emulator; created at start-up).
+pub const METADATA_TABLE: &str = "dropflow-local-metadata";
+/// Where the metadata service is mounted, as on AWS (beside the trigger API's routes):
+/// `metadata_url` is `http://127.0.0.1:<port>/metadata`.
+pub const METADATA_PATH_PREFIX: &str = "/metadata";
 
 /// A local stack's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Where pid files, logs, the endpoints file and job directories go (`.dropflow`).
     pub state_dir: PathBuf,
-    /// Base port (moto; +1 Lambda Invoke API; +2 trigger API), or 0 for free ports.
+    /// Base port (moto; +1 Lambda Invoke API; +2 trigger API; +3 metadata service), or 0
+    /// for free ports.
     pub port: u16,
     /// The Python with moto 5.2.5 and Metaflow (also the Batch jobs' `python`).
     pub python: PathBuf,
@@ -49,15 +56,17 @@ impl Options {
         }
     }
 
-    /// The three ports asked for (all 0 when the base is 0).
-    pub fn ports(&self) -> [u16; 3] {
+    /// The four ports asked for: moto, the Lambda Invoke API, the trigger API and the
+    /// metadata service (all 0 when the base is 0).
+    pub fn ports(&self) -> [u16; 4] {
         if self.port == 0 {
-            [0; 3]
+            [0; 4]
         } else {
             [
                 self.port,
                 self.port.saturating_add(1),
                 self.port.saturating_add(2),
+                self.port.saturating_add(3),
             ]
         }
     }
@@ -111,9 +120,9 @@ mod tests {
     #[test]
     fn ports_follow_the_base() {
         let mut options = Options::new(".dropflow", "python");
-        assert_eq!(options.ports(), [5099, 5100, 5101]);
+        assert_eq!(options.ports(), [5099, 5100, 5101, 5102]);
         options.port = 0;
-        assert_eq!(options.ports(), [0, 0, 0]);
+        assert_eq!(options.ports(), [0, 0, 0, 0]);
     }
 
     #[test]

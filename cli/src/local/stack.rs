@@ -1,9 +1,10 @@
 //! A running local stack: the emulator, the Invoke API hosting the functions, the trigger
-//! API's address, the bucket and Batch queue, and the endpoints file that tells clients
-//! where they are.
+//! API's address, the metadata service (on the emulator's DynamoDB), the bucket and Batch
+//! queue, and the endpoints file that tells clients where they are.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use super::bootstrap;
 use super::emulator::{self, Emulator};
 use super::error::LocalError;
 use super::functions;
-use super::options::{ACCOUNT_ID, JOB_QUEUE, Options};
+use super::options::{ACCOUNT_ID, JOB_QUEUE, METADATA_PATH_PREFIX, METADATA_TABLE, Options};
 use super::process;
 use super::registry::Registry;
 use super::server;
@@ -38,6 +39,11 @@ pub struct Endpoints {
     pub job_queue: String,
     /// The account id in every ARN.
     pub account_id: String,
+    /// Metaflow's metadata service (`http://127.0.0.1:<port>/metadata`): what
+    /// `METAFLOW_SERVICE_URL` should be, with `METAFLOW_DEFAULT_METADATA=service`, for the
+    /// Client to read the stack's runs (its tasks register there).
+    #[serde(default)]
+    pub metadata_url: String,
 }
 
 impl Endpoints {
@@ -85,16 +91,19 @@ impl Stack {
         let _ = std::fs::remove_file(endpoints_file(&options.state_dir));
         kill_leftover_jobs(&options.state_dir);
 
-        let [moto_port, invoke_port, api_port] = options.ports();
+        let [moto_port, invoke_port, api_port, metadata_port] = options.ports();
         let invoke = bind(invoke_port, "the Lambda Invoke API").await?;
         let api = bind(api_port, "the trigger API").await?;
+        let metadata = bind(metadata_port, "the metadata service").await?;
         let invoke_url = url(&invoke)?;
         let api_url = url(&api)?;
+        let metadata_url = format!("{}{METADATA_PATH_PREFIX}", url(&metadata)?);
         let emulator = start_emulator(&options, moto_port, &invoke_url).await?;
         let moto_url = format!("http://127.0.0.1:{}", emulator.port());
         let sdk = dropflow_aws::static_sdk_config(&moto_url, &options.region);
         let config = functions::config(&options)?;
-        let mut registry = functions::builtin(&config, &sdk);
+        let metadata_server = metadata_service(metadata, &sdk).await?;
+        let mut registry = functions::builtin(&config, &sdk, &metadata_url);
         registry.extend(extra);
         let functions = registry.names().iter().map(|s| s.to_string()).collect();
         let trigger = dropflow_trigger::Deps::new(
@@ -104,6 +113,7 @@ impl Stack {
         let servers = vec![
             server::invoke_api(invoke, registry),
             server::trigger_api(api, trigger),
+            metadata_server,
         ];
 
         let endpoints = Endpoints {
@@ -115,6 +125,7 @@ impl Stack {
             lambda_endpoint: invoke_url,
             job_queue: JOB_QUEUE.to_string(),
             account_id: ACCOUNT_ID.to_string(),
+            metadata_url,
         };
         let mut stack = Self {
             options,
@@ -197,6 +208,34 @@ impl Drop for Stack {
     }
 }
 
+/// Metaflow's metadata service on `listener`, mounted at [`METADATA_PATH_PREFIX`] as on
+/// AWS, over the emulator's DynamoDB (`sdk`): creates its table, then serves until the
+/// returned task is aborted.
+async fn metadata_service(
+    listener: TcpListener,
+    sdk: &SdkConfig,
+) -> Result<JoinHandle<()>, LocalError> {
+    let config = dropflow_metadata::MetadataConfig::from_lookup(|name| match name {
+        "DROPFLOW_METADATA_TABLE" => Some(METADATA_TABLE.to_string()),
+        "DROPFLOW_METADATA_PATH_PREFIX" => Some(METADATA_PATH_PREFIX.to_string()),
+        _ => None,
+    })
+    .map_err(|e| LocalError::setup("the metadata service's configuration", e))?;
+    let service = dropflow_metadata::dynamo_service(&config, sdk);
+    service
+        .store()
+        .ensure_table()
+        .await
+        .map_err(|e| LocalError::setup("the metadata service's DynamoDB table", e))?;
+    let service = Arc::new(service);
+    Ok(tokio::spawn(async move {
+        let forever = std::future::pending::<()>();
+        if let Err(error) = dropflow_metadata::local::serve(listener, service, forever).await {
+            tracing::error!("the metadata service stopped: {error}");
+        }
+    }))
+}
+
 /// Starts the emulator on `port`; on a free port (0) another is tried when the one chosen
 /// was taken between choosing it and the emulator binding it (stacks starting together).
 async fn start_emulator(
@@ -222,7 +261,9 @@ async fn start_emulator(
 
 /// What every Batch job gets on top of its own environment: the venv's `python` first on
 /// `PATH`, the emulator as every AWS endpoint (SDKs and Metaflow's S3 client), test
-/// credentials, and Metaflow's local metadata in the job's working directory, as in a
+/// credentials, and (for jobs not run with `--metadata=service`, which the step function's
+/// jobs are: their own environment carries the stack's `METAFLOW_SERVICE_URL`, which this
+/// leaves alone) Metaflow's local metadata in the job's working directory, as in a
 /// fresh container (`@batch` steps tar `./.metaflow`; a `.metaflow` of a parent directory
 /// must not be picked up). The emulator merges it into `<state dir>/metaflow/.metaflow`,
 /// where the Client reads it with `METAFLOW_DATASTORE_SYSROOT_LOCAL=<state dir>/metaflow`.

@@ -1,0 +1,716 @@
+//! End to end on ONE local stack (`dropflow_cli::local::Stack`): each flow is deployed by
+//! uploading it (tarred) to the local bucket, started on its `live` alias, run to the end
+//! with real Metaflow tasks, and compared with a local `python flow.py run` of the same
+//! flow: the artifacts of the compared steps (read with Metaflow's Client on both sides),
+//! the attempt those steps succeeded on, and the number of tasks per step.
+//!
+//! One `#[test]` runs the whole table (a few cases at a time, the stack allows
+//! `MAX_JOBS` Batch jobs at once) and fails with every failing case, each named by its
+//! flow. Wall times per case (deployed execution, local run) are printed at the end;
+//! `cargo test ... -- --nocapture` shows them. `DROPFLOW_E2E_CASES=word,...` runs only the
+//! cases whose label holds one of the words.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use dropflow::package::{PackageFormat, SourcePackage};
+use dropflow_cli::local::{Options, Registry, Stack};
+use dropflow_tests::{python, repo_root};
+use serde_json::{Value, json};
+
+/// Batch jobs the stack runs at once (CI has 2 cores).
+const MAX_JOBS: usize = 4;
+/// Cases in flight at once.
+const CASES_AT_ONCE: usize = 3;
+/// How long one execution may take.
+const EXECUTION_TIMEOUT: Duration = Duration::from_secs(240);
+/// `USERNAME` of the local runs and of the Client.
+const USER: &str = "dropflow-e2e";
+/// The uploader, named in each upload's `user` object metadata (`x-amz-meta-user`).
+const UPLOADER: &str = "alice-uploader";
+
+/// Flows uploaded once each: (path under the repository, flow name).
+const FLOWS: &[(&str, &str)] = &[
+    ("examples/parameter_flow.py", "ParameterFlow"),
+    ("examples/deployment_info_flow.py", "DeploymentInfoFlow"),
+    ("examples/hourly_flow.py", "HourlyFlow"),
+    ("tests/flows/shapes/branch.py", "BranchFlow"),
+    ("tests/flows/shapes/foreach.py", "ForeachFlow"),
+    ("tests/flows/shapes/nested_foreach.py", "NestedForeachFlow"),
+    (
+        "tests/flows/shapes/branch_in_foreach.py",
+        "BranchInForeachFlow",
+    ),
+    ("tests/flows/shapes/switch.py", "SwitchFlow"),
+    (
+        "tests/flows/shapes/switch_in_foreach.py",
+        "SwitchInForeachFlow",
+    ),
+    (
+        "tests/flows/shapes/recursive_switch.py",
+        "RecursiveSwitchFlow",
+    ),
+    ("tests/flows/e2e/retry_once.py", "RetryOnceFlow"),
+    ("tests/flows/e2e/catch_error.py", "CatchErrorFlow"),
+    ("tests/flows/e2e/fail_for_good.py", "FailForGoodFlow"),
+];
+
+/// What a case expects beyond "same as the local run".
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// The execution succeeds; the compared steps' artifacts and the task counts equal
+    /// the local run's.
+    Same,
+    /// As `Same`, but `deployment_info` is a deploy-time value: `who` is the uploader,
+    /// `when` an ISO timestamp taken at deploy time; compared apart from the rest.
+    DeployTime,
+    /// The execution fails and its cause holds this text, as the local run's output does.
+    Fails(&'static str),
+}
+
+struct Case {
+    /// The name failures and timings use.
+    label: &'static str,
+    flow: &'static str,
+    /// The execution's input (what the trigger API or the schedule would send).
+    input: &'static str,
+    /// Arguments after `run` for the local run.
+    local_args: &'static [&'static str],
+    /// Steps whose (single) task's artifacts are compared.
+    steps: &'static [&'static str],
+    expect: Expect,
+    /// Extra checks on the deployed run's dump (the local run's equal it).
+    check: fn(&Value) -> Result<(), String>,
+}
+
+fn no_check(_: &Value) -> Result<(), String> {
+    Ok(())
+}
+
+fn cases() -> Vec<Case> {
+    let case = |label, flow, input, local_args, steps| Case {
+        label,
+        flow,
+        input,
+        local_args,
+        steps,
+        expect: Expect::Same,
+        check: no_check,
+    };
+    vec![
+        Case {
+            check: |d| expect_eq(&d["data"]["end"]["alpha"], &json!(0.01), "alpha"),
+            ..case(
+                "ParameterFlow (default alpha)",
+                "ParameterFlow",
+                "{}",
+                &[],
+                &["end"],
+            )
+        },
+        Case {
+            check: |d| expect_eq(&d["data"]["end"]["alpha"], &json!(0.5), "alpha"),
+            ..case(
+                "ParameterFlow (alpha=0.5)",
+                "ParameterFlow",
+                r#"{"Parameters": "{\"alpha\": 0.5}"}"#,
+                &["--alpha", "0.5"],
+                &["end"],
+            )
+        },
+        Case {
+            expect: Expect::DeployTime,
+            ..case(
+                "DeploymentInfoFlow",
+                "DeploymentInfoFlow",
+                "{}",
+                &[],
+                &["end"],
+            )
+        },
+        // Exactly what the schedule's target sends.
+        case(
+            "HourlyFlow (as scheduled)",
+            "HourlyFlow",
+            r#"{"Parameters": "{}"}"#,
+            &[],
+            &["end"],
+        ),
+        Case {
+            check: |d| {
+                expect_eq(
+                    &d["data"]["end"]["sides"],
+                    &json!(["left", "right"]),
+                    "sides",
+                )
+            },
+            ..case("branch", "BranchFlow", "{}", &[], &["join", "end"])
+        },
+        Case {
+            check: |d| {
+                expect_eq(&d["tasks"]["square"], &json!(7), "square tasks")?;
+                expect_eq(
+                    &d["data"]["end"]["squares"],
+                    &json!([1, 4, 9, 16, 25, 36, 49]),
+                    "squares",
+                )
+            },
+            ..case(
+                "foreach (width 7)",
+                "ForeachFlow",
+                "{}",
+                &[],
+                &["collect", "end"],
+            )
+        },
+        Case {
+            check: |d| {
+                expect_eq(&d["tasks"]["level2"], &json!(6), "level2 tasks")?;
+                expect_eq(
+                    &d["data"]["end"]["pairs"],
+                    &json!(["a1", "a2", "a3", "b1", "b2", "b3"]),
+                    "pairs",
+                )
+            },
+            ..case(
+                "nested_foreach",
+                "NestedForeachFlow",
+                "{}",
+                &[],
+                &["join1", "end"],
+            )
+        },
+        Case {
+            check: |d| expect_eq(&d["data"]["end"]["totals"], &json!([5, 10, 15]), "totals"),
+            ..case(
+                "branch_in_foreach",
+                "BranchInForeachFlow",
+                "{}",
+                &[],
+                &["collect", "end"],
+            )
+        },
+        Case {
+            check: |d| {
+                expect_eq(&d["data"]["end"]["size"], &json!("L"), "size")?;
+                expect_eq(&d["tasks"].get("small"), &None::<&Value>, "small step")
+            },
+            ..case("switch (default route)", "SwitchFlow", "{}", &[], &["end"])
+        },
+        Case {
+            check: |d| {
+                expect_eq(&d["data"]["end"]["size"], &json!("S"), "size")?;
+                expect_eq(&d["tasks"].get("large"), &None::<&Value>, "large step")
+            },
+            ..case(
+                "switch (route=small)",
+                "SwitchFlow",
+                r#"{"Parameters": "{\"route\": \"small\"}"}"#,
+                &["--route", "small"],
+                &["end"],
+            )
+        },
+        Case {
+            check: |d| {
+                expect_eq(
+                    &d["data"]["end"]["labels"],
+                    &json!(["even-2", "even-4", "odd-1", "odd-3"]),
+                    "labels",
+                )
+            },
+            ..case(
+                "switch_in_foreach",
+                "SwitchInForeachFlow",
+                "{}",
+                &[],
+                &["collect", "end"],
+            )
+        },
+        Case {
+            check: |d| {
+                expect_eq(&d["tasks"]["tick"], &json!(5), "tick tasks")?;
+                expect_eq(&d["data"]["end"]["count"], &json!(5), "count")
+            },
+            ..case(
+                "recursive_switch (limit 5)",
+                "RecursiveSwitchFlow",
+                "{}",
+                &[],
+                &["end"],
+            )
+        },
+        Case {
+            check: |d| {
+                expect_eq(
+                    &d["data"]["flaky"]["_attempt"],
+                    &json!(1),
+                    "flaky's attempt",
+                )?;
+                expect_eq(&d["data"]["end"]["_attempt"], &json!(0), "end's attempt")?;
+                expect_eq(&d["data"]["end"]["succeeded_on"], &json!(1), "succeeded_on")
+            },
+            ..case(
+                "@retry (fails once)",
+                "RetryOnceFlow",
+                "{}",
+                &[],
+                &["flaky", "end"],
+            )
+        },
+        Case {
+            check: |d| {
+                expect_eq(
+                    &d["data"]["end"]["caught"],
+                    &json!(["builtins.ValueError", "caught boom"]),
+                    "caught",
+                )?;
+                expect_eq(
+                    &d["data"]["explode"]["err"],
+                    &json!("<MetaflowExceptionWrapper>"),
+                    "err",
+                )
+            },
+            ..case("@catch", "CatchErrorFlow", "{}", &[], &["explode", "end"])
+        },
+        Case {
+            expect: Expect::Fails("ValueError: boom"),
+            ..case("fails for good", "FailForGoodFlow", "{}", &[], &[])
+        },
+    ]
+}
+
+fn expect_eq<T: PartialEq + std::fmt::Debug>(got: &T, want: &T, what: &str) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}"))
+    }
+}
+
+/// Reads a run with Metaflow's Client: `{"successful", "tasks": {step: count}, "data":
+/// {step: {artifact: value, ..., "_attempt": n}}}` for the (single) task of each of
+/// `steps`. Internal artifacts (`_*`, `name`) are left out; values JSON cannot hold are
+/// shown as `<TypeName>`. `argv[1]` is `Flow/run` or a flow name (its latest run).
+const DUMP: &str = r#"
+import json, sys
+from metaflow import Flow, Run, namespace
+namespace(None)
+run = Run(sys.argv[1]) if "/" in sys.argv[1] else Flow(sys.argv[1]).latest_run
+out = {"successful": run.successful, "tasks": {s.id: len(list(s)) for s in run}, "data": {}}
+for name in json.loads(sys.argv[2]):
+    tasks = list(run[name])
+    if len(tasks) != 1:
+        raise SystemExit("%s has %d tasks, not 1" % (name, len(tasks)))
+    task = tasks[0]
+    data = {a.id: a.data for a in task if not a.id.startswith("_") and a.id != "name"}
+    data["_attempt"] = task.current_attempt
+    out["data"][name] = data
+print(json.dumps(out, sort_keys=True, default=lambda o: "<%s>" % type(o).__name__))
+"#;
+
+/// Runs [`DUMP`] with `envs`, in `cwd`.
+fn dump(
+    envs: &[(&str, &std::ffi::OsStr)],
+    cwd: &Path,
+    run: &str,
+    steps: &[&str],
+) -> Result<Value, String> {
+    let out = Command::new(python())
+        .args(["-c", DUMP, run, &serde_json::to_string(steps).unwrap()])
+        .envs(envs.iter().copied())
+        .env("USERNAME", USER)
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| format!("the Client did not start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the Client failed on {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("the Client's output: {e}"))
+}
+
+/// The stack's datastore and metadata service (where its tasks register), for the Client.
+fn stack_env(stack: &Stack) -> Vec<(&'static str, std::ffi::OsString)> {
+    let endpoint: std::ffi::OsString = stack.endpoints().s3_endpoint.clone().into();
+    vec![
+        ("METAFLOW_DEFAULT_METADATA", "service".into()),
+        (
+            "METAFLOW_SERVICE_URL",
+            stack.endpoints().metadata_url.clone().into(),
+        ),
+        ("METAFLOW_S3_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+    ]
+}
+
+fn borrowed<'a>(
+    envs: &'a [(&'static str, std::ffi::OsString)],
+) -> Vec<(&'static str, &'a std::ffi::OsStr)> {
+    envs.iter().map(|(k, v)| (*k, v.as_os_str())).collect()
+}
+
+/// What a local `python flow.py run` gave: its dump (when it succeeded) and output.
+struct LocalRun {
+    ok: bool,
+    output: String,
+    dump: Option<Value>,
+    took: Duration,
+}
+
+/// `python FLOW.py --datastore=local --metadata=local run ARGS` in a fresh directory.
+fn local_run(path: &Path, flow: &str, args: &[&str], steps: &[&str]) -> Result<LocalRun, String> {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root: std::ffi::OsString = dir.path().into();
+    let envs = [("METAFLOW_DATASTORE_SYSROOT_LOCAL", root.as_os_str())];
+    let out = Command::new(python())
+        .arg(path)
+        .args([
+            "--no-pylint",
+            "--datastore=local",
+            "--metadata=local",
+            "run",
+        ])
+        .args(args)
+        .envs(envs)
+        .env("USERNAME", USER)
+        .current_dir(dir.path())
+        .output()
+        .map_err(|e| format!("the local run did not start: {e}"))?;
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ok = out.status.success();
+    let dump = if ok {
+        Some(dump(&envs, dir.path(), flow, steps)?)
+    } else {
+        None
+    };
+    Ok(LocalRun {
+        ok,
+        output,
+        dump,
+        took: started.elapsed(),
+    })
+}
+
+fn s3(stack: &Stack) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(stack.sdk())
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+fn tarball(path: &Path) -> Vec<u8> {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    SourcePackage {
+        files: [(name, std::fs::read(path).unwrap())].into_iter().collect(),
+        script_hint: None,
+        format: PackageFormat::Directory,
+        sha256: String::new(),
+    }
+    .to_tar_gz()
+}
+
+/// The `live` alias of `name`, once the compile function recorded the deployment.
+async fn deployed(stack: &Stack, name: &str) -> Result<String, String> {
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let s3 = s3(stack);
+    let started = Instant::now();
+    loop {
+        let recorded = s3
+            .head_object()
+            .bucket(&stack.endpoints().bucket)
+            .key(format!("deployments/{name}/current.json"))
+            .send()
+            .await
+            .is_ok();
+        if recorded {
+            let machines = sfn
+                .list_state_machines()
+                .send()
+                .await
+                .map_err(|e| format!("ListStateMachines: {e}"))?;
+            if let Some(machine) = machines.state_machines().iter().find(|m| m.name() == name) {
+                let alias = format!("{}:live", machine.state_machine_arn());
+                if sfn
+                    .describe_state_machine_alias()
+                    .state_machine_alias_arn(&alias)
+                    .send()
+                    .await
+                    .is_ok()
+                {
+                    return Ok(alias);
+                }
+            }
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(format!("{name} was not deployed within 120 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Starts `input` on `alias` and waits for the execution to end.
+async fn execute(
+    stack: &Stack,
+    alias: &str,
+    input: &str,
+) -> Result<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput, String> {
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let run = sfn
+        .start_execution()
+        .state_machine_arn(alias)
+        .input(input)
+        .send()
+        .await
+        .map_err(|e| format!("StartExecution: {e:?}"))?;
+    let started = Instant::now();
+    loop {
+        let execution = sfn
+            .describe_execution()
+            .execution_arn(run.execution_arn())
+            .send()
+            .await
+            .map_err(|e| format!("DescribeExecution: {e}"))?;
+        if execution.status() != &ExecutionStatus::Running {
+            return Ok(execution);
+        }
+        if started.elapsed() > EXECUTION_TIMEOUT {
+            return Err(format!(
+                "{} still running after {EXECUTION_TIMEOUT:?}",
+                run.execution_arn()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+struct Timing {
+    deployed: Duration,
+    local: Duration,
+}
+
+async fn run_case(stack: Arc<Stack>, case: &Case) -> Result<Timing, String> {
+    let path = repo_root().join(
+        FLOWS
+            .iter()
+            .find(|(_, name)| *name == case.flow)
+            .expect("every case's flow is uploaded")
+            .0,
+    );
+    let local = {
+        let (flow, args, steps) = (case.flow, case.local_args, case.steps);
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || local_run(&path, flow, args, steps))
+    };
+    let alias = deployed(&stack, case.flow).await?;
+    let started = Instant::now();
+    let execution = execute(&stack, &alias, case.input).await?;
+    let deployed_took = started.elapsed();
+    let local = local
+        .await
+        .map_err(|e| format!("the local run panicked: {e}"))??;
+    let timing = Timing {
+        deployed: deployed_took,
+        local: local.took,
+    };
+    let run = format!("{}/sfn-{}", case.flow, execution.name().unwrap_or_default());
+    let moto_log = || {
+        let log =
+            std::fs::read_to_string(stack.options().state_dir.join("moto.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    };
+
+    if let Expect::Fails(text) = case.expect {
+        if execution.status() != &ExecutionStatus::Failed {
+            return Err(format!("{run}: {:?}, not FAILED", execution.status()));
+        }
+        let cause = execution.cause().unwrap_or_default();
+        if !cause.contains(text) {
+            return Err(format!(
+                "{run}: the cause does not hold {text:?}: {:?}: {cause}",
+                execution.error()
+            ));
+        }
+        if local.ok || !local.output.contains(text) {
+            return Err(format!(
+                "the local run should fail with {text:?} (ok: {}):\n{}",
+                local.ok, local.output
+            ));
+        }
+        let deployed = tokio::task::block_in_place(|| {
+            dump(&borrowed(&stack_env(&stack)), &repo_root(), &run, &[])
+        })?;
+        expect_eq(
+            &deployed["successful"],
+            &json!(false),
+            "deployed run successful",
+        )?;
+        return Ok(timing);
+    }
+
+    if execution.status() != &ExecutionStatus::Succeeded {
+        return Err(format!(
+            "{run}: {:?} {:?}: {:?}\nmoto.log (tail):\n{}",
+            execution.status(),
+            execution.error(),
+            execution.cause(),
+            moto_log()
+        ));
+    }
+    let Some(mut want) = local.dump else {
+        return Err(format!("the local run failed:\n{}", local.output));
+    };
+    // The Client talks to the stack's metadata service, served on this runtime: block in
+    // place so the runtime moves its other work (that service) to another thread.
+    let mut got = tokio::task::block_in_place(|| {
+        dump(
+            &borrowed(&stack_env(&stack)),
+            &repo_root(),
+            &run,
+            case.steps,
+        )
+    })?;
+    expect_eq(&got["successful"], &json!(true), "deployed run successful")?;
+    if case.expect == Expect::DeployTime {
+        for (side, dump) in [("deployed", &mut got), ("local", &mut want)] {
+            let info = dump["data"]["end"]
+                .as_object_mut()
+                .and_then(|d| d.remove("info"))
+                .ok_or(format!(
+                    "{side}: no `info` (deployment_info) artifact at end"
+                ))?;
+            let when = info["when"].as_str().unwrap_or_default();
+            // `datetime.now().isoformat()`: YYYY-MM-DDTHH:MM:SS[.ffffff]
+            let iso = when.len() >= 19
+                && when.as_bytes()[4] == b'-'
+                && when.as_bytes()[10] == b'T'
+                && when.as_bytes()[13] == b':';
+            if !iso {
+                return Err(format!("{side}: `when` is not an ISO timestamp: {info}"));
+            }
+            if side == "local" {
+                expect_eq(&info["who"], &json!(USER), "local `who`")?;
+            } else {
+                // The uploader (the `user` object metadata of the upload), as the seed's
+                // `context.user_name`; the run itself is a production run, tagged with its
+                // deployment's token instead of a user, as Metaflow's Step Functions runs.
+                expect_eq(&info["who"], &json!(UPLOADER), "deployed `who`")?;
+                let tags = tokio::task::block_in_place(|| run_tags(&stack, &run))?;
+                let production = tags.iter().any(|t| t.starts_with("production:"));
+                if !production || !tags.iter().any(|t| t == "runtime:step-functions") {
+                    return Err(format!("{run}: not tagged as a production run: {tags:?}"));
+                }
+            }
+        }
+    }
+    (case.check)(&got).map_err(|e| format!("{run}: {e}\ndeployed: {got}"))?;
+    if got != want {
+        return Err(format!(
+            "{run} differs from the local run\ndeployed: {got}\nlocal:    {want}"
+        ));
+    }
+    Ok(timing)
+}
+
+/// The system tags of `run` (`Flow/run`), Client-read from the stack.
+fn run_tags(stack: &Stack, run: &str) -> Result<Vec<String>, String> {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import json, sys\nfrom metaflow import Run, namespace\nnamespace(None)\n\
+             print(json.dumps(sorted(Run(sys.argv[1]).system_tags)))",
+            run,
+        ])
+        .envs(borrowed(&stack_env(stack)))
+        .env("USERNAME", USER)
+        .output()
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("run tags: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flows_run_on_the_local_stack_as_they_run_locally() {
+    let total = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Options::new(dir.path().join("state"), python());
+    options.port = 0;
+    options.max_jobs = MAX_JOBS;
+    let stack = Arc::new(
+        Stack::start(options, Registry::new())
+            .await
+            .unwrap_or_else(|e| panic!("the local stack did not come up: {e}")),
+    );
+    let s3 = s3(&stack);
+    for (path, name) in FLOWS {
+        let key = format!("flows/{}.tgz", name.to_lowercase());
+        s3.put_object()
+            .bucket(&stack.endpoints().bucket)
+            .key(&key)
+            .body(tarball(&repo_root().join(path)).into())
+            .metadata("user", UPLOADER)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: uploading {key}: {e}"));
+    }
+
+    // `DROPFLOW_E2E_CASES=foreach,@retry` runs only the cases whose label holds one of
+    // those words (for working on one shape); unset, all of them.
+    let only = std::env::var("DROPFLOW_E2E_CASES").unwrap_or_default();
+    let wanted = |label: &str| only.is_empty() || only.split(',').any(|w| label.contains(w));
+    let cases: Vec<Arc<Case>> = cases()
+        .into_iter()
+        .filter(|c| wanted(c.label))
+        .map(Arc::new)
+        .collect();
+    assert!(
+        !cases.is_empty(),
+        "DROPFLOW_E2E_CASES={only:?} selects no case"
+    );
+    let permits = Arc::new(tokio::sync::Semaphore::new(CASES_AT_ONCE));
+    let mut handles = Vec::new();
+    for case in &cases {
+        let (stack, case, permits) = (stack.clone(), case.clone(), permits.clone());
+        handles.push(tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await.unwrap();
+            run_case(stack, &case).await
+        }));
+    }
+    let mut failures = Vec::new();
+    let mut report = String::from("wall time per flow (deployed execution / local run):\n");
+    for (case, handle) in cases.iter().zip(handles) {
+        match handle.await {
+            Ok(Ok(t)) => report.push_str(&format!(
+                "  {:32} {:>6.1} s / {:>5.1} s\n",
+                case.label,
+                t.deployed.as_secs_f64(),
+                t.local.as_secs_f64()
+            )),
+            Ok(Err(e)) => failures.push(format!("{}: {e}", case.label)),
+            Err(e) => failures.push(format!("{}: panicked: {e}", case.label)),
+        }
+    }
+    report.push_str(&format!("  total {:.1} s\n", total.elapsed().as_secs_f64()));
+    eprintln!("{report}");
+    assert!(
+        failures.is_empty(),
+        "{} of {} flows failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
