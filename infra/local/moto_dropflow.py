@@ -45,6 +45,9 @@ in its own function below, none editing site-packages:
    name (moto failed the execution with ``States.Runtime``: ``ValueError: Custom Error
    Names MUST NOT begin with the prefix 'States.'``).
 6. moto's own clients (the interpreter calling Batch) use 127.0.0.1, not ``localhost``.
+7. A ``batch:submitJob.sync`` task waits for its job's end before asking DescribeJobs
+   (at most ``SYNC_WAIT_SECONDS`` between asks) instead of asking twice a second: with a
+   wide foreach, a hundred Map iterations polling at once kept a core busy in moto.
 
 Everything listens on 127.0.0.1 only. On SIGTERM/SIGINT (or stdin closing, with
 ``--exit-on-stdin-eof``) running jobs are killed, then the process exits.
@@ -513,6 +516,19 @@ class LocalBatch:
         self.running: dict[str, subprocess.Popen] = {}
         self.lock = threading.Lock()
         self.stopping = False
+        # Job id -> set once the job has ended (see ``wait_for_end``).
+        self.ended: dict[str, threading.Event] = {}
+
+    def _ended_event(self, job_id: str) -> threading.Event:
+        with self.lock:
+            return self.ended.setdefault(job_id, threading.Event())
+
+    def wait_for_end(self, job_id: str, timeout: float) -> None:
+        """Returns once ``job_id`` has ended, or after ``timeout`` seconds."""
+        event = self._ended_event(job_id)
+        if event.wait(timeout):
+            with self.lock:
+                self.ended.pop(job_id, None)
 
     def environment(self, job) -> dict[str, str]:
         env = {k: os.environ[k] for k in HOST_ENV if k in os.environ}
@@ -642,12 +658,12 @@ class LocalBatch:
         except ProcessLookupError:
             pass
 
-    @staticmethod
-    def finish(job, exit_code: int | None, reason: str | None) -> None:
+    def finish(self, job, exit_code: int | None, reason: str | None) -> None:
         job.exit_code = exit_code
         if reason:
             job.job_stopped_reason = reason
         job._mark_stopped(success=exit_code == 0 and reason is None)
+        self._ended_event(job.job_id).set()
 
     def stop_all(self) -> None:
         """Kills every running job (the stack is going down)."""
@@ -740,6 +756,42 @@ def patch_local_batch(batch: LocalBatch) -> None:
     BatchSimpleBackend._mark_job_as_finished = _mark_job_as_finished
     Job._get_container_property = _get_container_property
     Job.describe = describe
+
+
+# Longest a `.sync` Batch task waits between two DescribeJobs calls.
+SYNC_WAIT_SECONDS = 5.0
+
+
+def patch_batch_sync_wait(batch: LocalBatch) -> None:
+    """``batch:submitJob.sync`` asks DescribeJobs when the job has ended, not twice a second.
+
+    moto's interpreter polls each running ``.sync`` task every 0.5 s, over HTTP to
+    itself. A Map running a hundred iterations at once (the local Batch runs a few jobs,
+    the rest wait in the queue as on AWS) then spends most of a core answering
+    DescribeJobs. Here the resolver first waits (up to ``SYNC_WAIT_SECONDS``) for the
+    local Batch to report the job's end, so a task still sees its job's final status
+    as soon as the job ends.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch as service,
+    )
+
+    original = service.StateTaskServiceBatch._build_sync_resolver
+
+    def _build_sync_resolver(self, env, *args, **kwargs):
+        submitted = env.stack[-1] if env.stack else None
+        job_id = submitted.get("JobId") if isinstance(submitted, dict) else None
+        resolve = original(self, env, *args, **kwargs)
+        if resolve is None or not job_id:
+            return resolve
+
+        def wait_then_resolve():
+            batch.wait_for_end(job_id, SYNC_WAIT_SECONDS)
+            return resolve()
+
+        return wait_then_resolve
+
+    service.StateTaskServiceBatch._build_sync_resolver = _build_sync_resolver
 
 
 # ----------------------------------------------------------------------------------------
@@ -914,6 +966,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_lambda_forwarding(invoke_api)
     patch_s3_notifications(invoke_api)
     patch_local_batch(batch)
+    patch_batch_sync_wait(batch)
     patch_nested_states_errors()
     patch_loopback()
 

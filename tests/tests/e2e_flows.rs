@@ -1,5 +1,6 @@
 //! End to end on ONE local stack (`dropflow_cli::local::Stack`): each flow is deployed by
-//! uploading it (tarred) to the local bucket, started on its `live` alias, run to the end
+//! uploading it (tarred) to the local bucket, started (on its `live` alias, over the
+//! trigger API, or on its schedule's target as EventBridge would), run to the end
 //! with real Metaflow tasks, and compared with a local `python flow.py run` of the same
 //! flow: the artifacts of the compared steps (read with Metaflow's Client on both sides),
 //! the attempt those steps succeeded on, and the number of tasks per step.
@@ -16,9 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use dropflow::package::{PackageFormat, SourcePackage};
 use dropflow_cli::local::{Options, Registry, Stack};
 use dropflow_tests::{python, repo_root};
+
+mod common;
+use common::{USER, borrowed, deployed, dump, ended, execute, http, s3, stack_env, tarball};
 use serde_json::{Value, json};
 
 /// Batch jobs the stack runs at once (CI has 2 cores).
@@ -26,9 +29,7 @@ const MAX_JOBS: usize = 4;
 /// Cases in flight at once.
 const CASES_AT_ONCE: usize = 3;
 /// How long one execution may take.
-const EXECUTION_TIMEOUT: Duration = Duration::from_secs(240);
-/// `USERNAME` of the local runs and of the Client.
-const USER: &str = "dropflow-e2e";
+const EXECUTION_TIMEOUT: Duration = Duration::from_secs(900);
 /// The uploader, named in each upload's `user` object metadata (`x-amz-meta-user`).
 const UPLOADER: &str = "alice-uploader";
 
@@ -58,6 +59,18 @@ const FLOWS: &[(&str, &str)] = &[
     ("tests/flows/e2e/fail_for_good.py", "FailForGoodFlow"),
 ];
 
+/// How a case's execution is started.
+#[derive(Clone, Copy)]
+enum Start {
+    /// StartExecution on the `live` alias with this input (what the trigger API sends).
+    Input(&'static str),
+    /// `POST /flows/FLOW/runs` with this body on the stack's trigger API.
+    Http(&'static str),
+    /// As EventBridge Scheduler fires the flow's schedule: StartExecution on the
+    /// schedule's target with the target's input, both read from the emulator.
+    Schedule,
+}
+
 /// What a case expects beyond "same as the local run".
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -75,8 +88,8 @@ struct Case {
     /// The name failures and timings use.
     label: &'static str,
     flow: &'static str,
-    /// The execution's input (what the trigger API or the schedule would send).
-    input: &'static str,
+    /// How the execution starts.
+    start: Start,
     /// Arguments after `run` for the local run.
     local_args: &'static [&'static str],
     /// Steps whose (single) task's artifacts are compared.
@@ -94,13 +107,31 @@ fn cases() -> Vec<Case> {
     let case = |label, flow, input, local_args, steps| Case {
         label,
         flow,
-        input,
+        start: Start::Input(input),
         local_args,
         steps,
         expect: Expect::Same,
         check: no_check,
     };
     vec![
+        // First, as the longest case. Wider than an inline Map's 40 concurrent iterations;
+        // the join's input paths (110 parents, over 1 KiB) are longer than the job command
+        // keeps inline: the step Lambda writes them to S3 and the join task fetches them.
+        // Metaflow's local runtime caps a foreach at 100 splits unless told otherwise.
+        Case {
+            check: |d| {
+                expect_eq(&d["tasks"]["square"], &json!(110), "square tasks")?;
+                let squares: Vec<u64> = (1..=110).map(|i| i * i).collect();
+                expect_eq(&d["data"]["end"]["squares"], &json!(squares), "squares")
+            },
+            ..case(
+                "foreach (width 110)",
+                "ForeachFlow",
+                r#"{"Parameters": "{\"width\": 110}"}"#,
+                &["--width", "110", "--max-num-splits", "200"],
+                &["collect", "end"],
+            )
+        },
         Case {
             check: |d| expect_eq(&d["data"]["end"]["alpha"], &json!(0.01), "alpha"),
             ..case(
@@ -111,12 +142,14 @@ fn cases() -> Vec<Case> {
                 &["end"],
             )
         },
+        // Started as a user would: over the trigger API.
         Case {
             check: |d| expect_eq(&d["data"]["end"]["alpha"], &json!(0.5), "alpha"),
+            start: Start::Http(r#"{"alpha": 0.5}"#),
             ..case(
-                "ParameterFlow (alpha=0.5)",
+                "ParameterFlow (alpha=0.5 over HTTP)",
                 "ParameterFlow",
-                r#"{"Parameters": "{\"alpha\": 0.5}"}"#,
+                "",
                 &["--alpha", "0.5"],
                 &["end"],
             )
@@ -131,14 +164,10 @@ fn cases() -> Vec<Case> {
                 &["end"],
             )
         },
-        // Exactly what the schedule's target sends.
-        case(
-            "HourlyFlow (as scheduled)",
-            "HourlyFlow",
-            r#"{"Parameters": "{}"}"#,
-            &[],
-            &["end"],
-        ),
+        Case {
+            start: Start::Schedule,
+            ..case("HourlyFlow (as scheduled)", "HourlyFlow", "", &[], &["end"])
+        },
         Case {
             check: |d| {
                 expect_eq(
@@ -290,73 +319,6 @@ fn expect_eq<T: PartialEq + std::fmt::Debug>(got: &T, want: &T, what: &str) -> R
     }
 }
 
-/// Reads a run with Metaflow's Client: `{"successful", "tasks": {step: count}, "data":
-/// {step: {artifact: value, ..., "_attempt": n}}}` for the (single) task of each of
-/// `steps`. Internal artifacts (`_*`, `name`) are left out; values JSON cannot hold are
-/// shown as `<TypeName>`. `argv[1]` is `Flow/run` or a flow name (its latest run).
-const DUMP: &str = r#"
-import json, sys
-from metaflow import Flow, Run, namespace
-namespace(None)
-run = Run(sys.argv[1]) if "/" in sys.argv[1] else Flow(sys.argv[1]).latest_run
-out = {"successful": run.successful, "tasks": {s.id: len(list(s)) for s in run}, "data": {}}
-for name in json.loads(sys.argv[2]):
-    tasks = list(run[name])
-    if len(tasks) != 1:
-        raise SystemExit("%s has %d tasks, not 1" % (name, len(tasks)))
-    task = tasks[0]
-    data = {a.id: a.data for a in task if not a.id.startswith("_") and a.id != "name"}
-    data["_attempt"] = task.current_attempt
-    out["data"][name] = data
-print(json.dumps(out, sort_keys=True, default=lambda o: "<%s>" % type(o).__name__))
-"#;
-
-/// Runs [`DUMP`] with `envs`, in `cwd`.
-fn dump(
-    envs: &[(&str, &std::ffi::OsStr)],
-    cwd: &Path,
-    run: &str,
-    steps: &[&str],
-) -> Result<Value, String> {
-    let out = Command::new(python())
-        .args(["-c", DUMP, run, &serde_json::to_string(steps).unwrap()])
-        .envs(envs.iter().copied())
-        .env("USERNAME", USER)
-        .current_dir(cwd)
-        .output()
-        .map_err(|e| format!("the Client did not start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "the Client failed on {run}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("the Client's output: {e}"))
-}
-
-/// The stack's datastore and metadata service (where its tasks register), for the Client.
-fn stack_env(stack: &Stack) -> Vec<(&'static str, std::ffi::OsString)> {
-    let endpoint: std::ffi::OsString = stack.endpoints().s3_endpoint.clone().into();
-    vec![
-        ("METAFLOW_DEFAULT_METADATA", "service".into()),
-        (
-            "METAFLOW_SERVICE_URL",
-            stack.endpoints().metadata_url.clone().into(),
-        ),
-        ("METAFLOW_S3_ENDPOINT_URL", endpoint.clone()),
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_DEFAULT_REGION", "us-east-1".into()),
-    ]
-}
-
-fn borrowed<'a>(
-    envs: &'a [(&'static str, std::ffi::OsString)],
-) -> Vec<(&'static str, &'a std::ffi::OsStr)> {
-    envs.iter().map(|(k, v)| (*k, v.as_os_str())).collect()
-}
-
 /// What a local `python flow.py run` gave: its dump (when it succeeded) and output.
 struct LocalRun {
     ok: bool,
@@ -404,99 +366,6 @@ fn local_run(path: &Path, flow: &str, args: &[&str], steps: &[&str]) -> Result<L
     })
 }
 
-fn s3(stack: &Stack) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(stack.sdk())
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-fn tarball(path: &Path) -> Vec<u8> {
-    let name = path.file_name().unwrap().to_string_lossy().into_owned();
-    SourcePackage {
-        files: [(name, std::fs::read(path).unwrap())].into_iter().collect(),
-        script_hint: None,
-        format: PackageFormat::Directory,
-        sha256: String::new(),
-    }
-    .to_tar_gz()
-}
-
-/// The `live` alias of `name`, once the compile function recorded the deployment.
-async fn deployed(stack: &Stack, name: &str) -> Result<String, String> {
-    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
-    let s3 = s3(stack);
-    let started = Instant::now();
-    loop {
-        let recorded = s3
-            .head_object()
-            .bucket(&stack.endpoints().bucket)
-            .key(format!("deployments/{name}/current.json"))
-            .send()
-            .await
-            .is_ok();
-        if recorded {
-            let machines = sfn
-                .list_state_machines()
-                .send()
-                .await
-                .map_err(|e| format!("ListStateMachines: {e}"))?;
-            if let Some(machine) = machines.state_machines().iter().find(|m| m.name() == name) {
-                let alias = format!("{}:live", machine.state_machine_arn());
-                if sfn
-                    .describe_state_machine_alias()
-                    .state_machine_alias_arn(&alias)
-                    .send()
-                    .await
-                    .is_ok()
-                {
-                    return Ok(alias);
-                }
-            }
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            return Err(format!("{name} was not deployed within 120 s"));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Starts `input` on `alias` and waits for the execution to end.
-async fn execute(
-    stack: &Stack,
-    alias: &str,
-    input: &str,
-) -> Result<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput, String> {
-    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
-    let run = sfn
-        .start_execution()
-        .state_machine_arn(alias)
-        .input(input)
-        .send()
-        .await
-        .map_err(|e| format!("StartExecution: {e:?}"))?;
-    let started = Instant::now();
-    loop {
-        let execution = sfn
-            .describe_execution()
-            .execution_arn(run.execution_arn())
-            .send()
-            .await
-            .map_err(|e| format!("DescribeExecution: {e}"))?;
-        if execution.status() != &ExecutionStatus::Running {
-            return Ok(execution);
-        }
-        if started.elapsed() > EXECUTION_TIMEOUT {
-            return Err(format!(
-                "{} still running after {EXECUTION_TIMEOUT:?}",
-                run.execution_arn()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 struct Timing {
     deployed: Duration,
     local: Duration,
@@ -517,7 +386,20 @@ async fn run_case(stack: Arc<Stack>, case: &Case) -> Result<Timing, String> {
     };
     let alias = deployed(&stack, case.flow).await?;
     let started = Instant::now();
-    let execution = execute(&stack, &alias, case.input).await?;
+    let execution = match case.start {
+        Start::Input(input) => execute(&stack, &alias, input, EXECUTION_TIMEOUT).await?,
+        Start::Http(body) => {
+            let arn = start_over_http(&stack, case.flow, body)?;
+            ended(&stack, &arn, EXECUTION_TIMEOUT).await?
+        }
+        Start::Schedule => {
+            let (target, input) = schedule_target(&stack, case.flow).await?;
+            if target != alias {
+                return Err(format!("the schedule targets {target}, not {alias}"));
+            }
+            execute(&stack, &target, &input, EXECUTION_TIMEOUT).await?
+        }
+    };
     let deployed_took = started.elapsed();
     let local = local
         .await
@@ -624,6 +506,39 @@ async fn run_case(stack: Arc<Stack>, case: &Case) -> Result<Timing, String> {
         ));
     }
     Ok(timing)
+}
+
+/// The ARN and input of the target of `flow`'s schedule (named as the state machine).
+async fn schedule_target(stack: &Stack, flow: &str) -> Result<(String, String), String> {
+    let scheduler = aws_sdk_scheduler::Client::new(stack.sdk());
+    let schedule = scheduler
+        .get_schedule()
+        .name(flow)
+        .send()
+        .await
+        .map_err(|e| format!("GetSchedule {flow}: {e:?}"))?;
+    let target = schedule
+        .target()
+        .ok_or(format!("the schedule {flow} has no target"))?;
+    Ok((
+        target.arn().to_string(),
+        target.input().unwrap_or_default().to_string(),
+    ))
+}
+
+/// Starts `flow` with `body` over the stack's trigger API; the execution's ARN.
+fn start_over_http(stack: &Stack, flow: &str, body: &str) -> Result<String, String> {
+    let path = format!("/flows/{flow}/runs");
+    let (status, answer) =
+        tokio::task::block_in_place(|| http(&stack.endpoints().api_url, "POST", &path, body))?;
+    if status != 201 {
+        return Err(format!("POST {path} {body}: {status} {answer}"));
+    }
+    let started: Value = serde_json::from_str(&answer).map_err(|e| format!("{e}: {answer}"))?;
+    started["execution_arn"]
+        .as_str()
+        .map(String::from)
+        .ok_or(format!("POST {path}: no execution_arn in {answer}"))
 }
 
 /// The system tags of `run` (`Flow/run`), Client-read from the stack.

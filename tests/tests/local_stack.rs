@@ -25,6 +25,9 @@ use dropflow_cli::local::{InvokeError, Options, Registry, Stack};
 use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
 
+mod common;
+use common::{Execution, http, s3};
+
 /// A stack on free ports in a fresh state directory, hosting `extra` functions too.
 async fn stack(extra: Registry) -> (tempfile::TempDir, Stack) {
     let dir = tempfile::tempdir().unwrap();
@@ -35,14 +38,6 @@ async fn stack(extra: Registry) -> (tempfile::TempDir, Stack) {
         .await
         .unwrap_or_else(|e| panic!("the local stack did not come up: {e}"));
     (dir, stack)
-}
-
-fn s3(stack: &Stack) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(stack.sdk())
-            .force_path_style(true)
-            .build(),
-    )
 }
 
 fn tarball(path: &Path) -> Vec<u8> {
@@ -114,66 +109,20 @@ fn client(stack: &Stack, code: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Waits for the state machine `name`, its `live` alias and the compile function's
-/// record of the deployment (`deployments/NAME/current.json`, written last); returns the
-/// state machine's and the alias's ARNs.
+/// The state machine's and its `live` alias's ARNs, once `name` is deployed.
 async fn deployed(stack: &Stack, name: &str) -> (String, String) {
-    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
-    let s3 = s3(stack);
-    let started = Instant::now();
-    loop {
-        let recorded = s3
-            .head_object()
-            .bucket(&stack.endpoints().bucket)
-            .key(format!("deployments/{name}/current.json"))
-            .send()
-            .await
-            .is_ok();
-        let machines = sfn.list_state_machines().send().await.unwrap();
-        if let Some(machine) = machines.state_machines().iter().find(|m| m.name() == name) {
-            let alias = format!("{}:live", machine.state_machine_arn());
-            if recorded
-                && sfn
-                    .describe_state_machine_alias()
-                    .state_machine_alias_arn(&alias)
-                    .send()
-                    .await
-                    .is_ok()
-            {
-                return (machine.state_machine_arn().to_string(), alias);
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{name} was not deployed within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let alias = common::deployed(stack, name)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let machine = alias.trim_end_matches(":live").to_string();
+    (machine, alias)
 }
 
-/// Waits for an execution to end; returns its description.
-async fn finished(
-    sfn: &aws_sdk_sfn::Client,
-    arn: &str,
-    timeout: Duration,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    let started = Instant::now();
-    loop {
-        let execution = sfn
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        if execution.status() != &ExecutionStatus::Running {
-            return execution;
-        }
-        assert!(
-            started.elapsed() < timeout,
-            "{arn} still running after {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+/// Waits (at most `timeout`) for the execution `arn` to end.
+async fn finished(stack: &Stack, arn: &str, timeout: Duration) -> Execution {
+    common::ended(stack, arn, timeout)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn output(
@@ -245,12 +194,12 @@ async fn an_upload_to_the_local_bucket_deploys_the_flow() {
             "{endpoints:#}"
         );
     }
-    let (status, body) = http(metadata_base, "GET", "/metadata/ping", "");
+    let (status, body) = http(metadata_base, "GET", "/metadata/ping", "").unwrap();
     assert_eq!(status, 200, "{body}");
 
     // The trigger API: the deployed flow is listed, and a run starts on its alias.
     let api = endpoints["api_url"].as_str().unwrap();
-    let (status, body) = http(api, "GET", "/flows", "");
+    let (status, body) = http(api, "GET", "/flows", "").unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("ParameterFlow"), "{body}");
     let (status, body) = http(
@@ -258,7 +207,8 @@ async fn an_upload_to_the_local_bucket_deploys_the_flow() {
         "POST",
         "/flows/ParameterFlow/runs",
         r#"{"alpha": 0.5}"#,
-    );
+    )
+    .unwrap();
     assert_eq!(status, 201, "{body}");
     let started: Value = serde_json::from_str(&body).unwrap();
     let run_id = started["run_id"].as_str().unwrap();
@@ -268,7 +218,8 @@ async fn an_upload_to_the_local_bucket_deploys_the_flow() {
         "GET",
         &format!("/flows/ParameterFlow/runs/{run_id}"),
         "",
-    );
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
     let execution = sfn
         .describe_execution()
@@ -435,7 +386,7 @@ async fn state_machines_run_lambdas_batch_jobs_maps_and_choices() {
         .send()
         .await
         .unwrap();
-    let execution = finished(&sfn, run.execution_arn(), Duration::from_secs(120)).await;
+    let execution = finished(&stack, run.execution_arn(), Duration::from_secs(120)).await;
     eprintln!("plumbing execution took {:?}", started.elapsed());
     assert_eq!(
         execution.status(),
@@ -510,7 +461,7 @@ async fn state_machines_run_lambdas_batch_jobs_maps_and_choices() {
         .send()
         .await
         .unwrap();
-    let execution = finished(&sfn, run.execution_arn(), Duration::from_secs(120)).await;
+    let execution = finished(&stack, run.execution_arn(), Duration::from_secs(120)).await;
     assert_eq!(execution.status(), &ExecutionStatus::Succeeded);
     assert_eq!(output(&execution)["echo"]["echo"]["name"], "on-the-version");
     // Both executions belong to the state machine.
@@ -742,25 +693,6 @@ fn a_missing_python_says_how_to_install_it() {
     );
 }
 
-/// A tiny blocking HTTP/1.1 request to `base` (`http://127.0.0.1:PORT`).
-fn http(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let address = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1.to_string();
-    (status, body)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seed_parameter_flow_runs_end_to_end_with_real_metaflow_tasks() {
     let (_dir, stack) = stack(Registry::new()).await;
@@ -780,7 +712,7 @@ async fn the_seed_parameter_flow_runs_end_to_end_with_real_metaflow_tasks() {
         .send()
         .await
         .unwrap();
-    let execution = finished(&sfn, run.execution_arn(), Duration::from_secs(300)).await;
+    let execution = finished(&stack, run.execution_arn(), Duration::from_secs(300)).await;
     eprintln!("ParameterFlow ran in {:?}", started.elapsed());
     let state_dir = &stack.options().state_dir;
     assert_eq!(
@@ -874,7 +806,7 @@ async fn a_batch_decorated_step_runs_on_the_local_batch() {
         .send()
         .await
         .unwrap();
-    let execution = finished(&sfn, run.execution_arn(), Duration::from_secs(300)).await;
+    let execution = finished(&stack, run.execution_arn(), Duration::from_secs(300)).await;
     assert_eq!(
         execution.status(),
         &ExecutionStatus::Succeeded,
