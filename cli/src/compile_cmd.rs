@@ -66,11 +66,15 @@ fn summary(deployment: &Deployment, out: &Path, elapsed: std::time::Duration) ->
             (None, None) if p.required => "required".to_string(),
             (None, None) => "none".to_string(),
         };
-        let _ = writeln!(
-            text,
-            "  parameter {}: {:?}, default {default}",
-            p.name, p.kind
-        );
+        let kind = if p.include_file {
+            "IncludeFile".to_string()
+        } else {
+            format!("{:?}", p.kind)
+        };
+        let _ = writeln!(text, "  parameter {}: {kind}, default {default}", p.name);
+    }
+    for (name, value) in &manifest.configs {
+        let _ = writeln!(text, "  config {name}: {value}");
     }
     for warning in &deployment.warnings {
         let _ = writeln!(text, "  warning: {warning}");

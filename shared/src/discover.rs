@@ -71,6 +71,11 @@ impl FoundFlow {
     pub fn flow(&self) -> &FlowClass {
         &self.module.flows[self.index]
     }
+
+    /// The flow class, mutable: deploy-time substitutions ([`crate::flow_inputs`]).
+    pub fn flow_mut(&mut self) -> &mut FlowClass {
+        &mut self.module.flows[self.index]
+    }
 }
 
 /// Picks the flow among `files` (path, bytes). `script` (from Metaflow's package

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::compile::{self, CompileInput, DeployOptions, Deployment, OptionsLayer, Platform};
 use crate::discover::{self, DiscoveryError, FoundFlow};
+use crate::flow_inputs::{self, ConfigEntry, FlowInputError};
 use crate::graph::FlowGraph;
 use crate::lint::{self, LintError};
 use crate::package::{PackageError, SourcePackage};
@@ -30,6 +31,9 @@ pub enum Error {
     /// Metaflow's lint rejects the flow.
     #[error(transparent)]
     Lint(#[from] LintError),
+    /// A `Config` or `IncludeFile` cannot be read from the package.
+    #[error(transparent)]
+    Inputs(#[from] Box<FlowInputError>),
     /// The flow cannot be deployed as written.
     #[error(transparent)]
     Compile(#[from] compile::CompileError),
@@ -43,6 +47,7 @@ impl Error {
             Error::Discovery(e) => e.code().to_string(),
             Error::Options(_) => "options.invalid".to_string(),
             Error::Lint(e) => format!("lint.{}", e.check.trim_start_matches("check_")),
+            Error::Inputs(e) => e.code().to_string(),
             Error::Compile(e) => e.code().to_string(),
         }
     }
@@ -52,6 +57,10 @@ impl Error {
         let (file, line) = match self {
             Error::Lint(e) => (Some(e.file.clone()), e.line),
             Error::Discovery(DiscoveryError::Syntax(e)) => (Some(e.file.clone()), Some(e.line)),
+            Error::Inputs(e) => {
+                let (file, line) = e.location();
+                (Some(file.to_string()), line)
+            }
             _ => (None, None),
         };
         Finding {
@@ -85,6 +94,9 @@ pub struct CheckedFlow {
     pub found: FoundFlow,
     /// Its graph.
     pub graph: FlowGraph,
+    /// The flow's `Config`s, resolved from the package (their uses in decorators and
+    /// parameter defaults are already replaced by their values in the flow class).
+    pub configs: Vec<ConfigEntry>,
     /// Deploy options from the package's `dropflow.toml` (empty when absent).
     pub package_options: OptionsLayer,
     /// Digest of the package.
@@ -104,7 +116,11 @@ pub fn check(package: &SourcePackage) -> Result<CheckedFlow, Error> {
         .files
         .iter()
         .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
-    let found = discover::find_flow(files, package.script_hint.as_deref())?;
+    let mut found = discover::find_flow(files, package.script_hint.as_deref())?;
+    // Configs first, as Metaflow resolves them when it loads the flow: the graph's steps
+    // carry their decorators with config references already replaced.
+    let constants = found.module.constants.clone();
+    let configs = flow_inputs::apply(found.flow_mut(), &constants, package).map_err(Box::new)?;
     let graph = FlowGraph::new(found.flow());
     lint::lint(&graph)?;
     let package_options = match package.file(OPTIONS_FILE) {
@@ -114,6 +130,7 @@ pub fn check(package: &SourcePackage) -> Result<CheckedFlow, Error> {
     Ok(CheckedFlow {
         found,
         graph,
+        configs,
         package_options,
         source_digest: package.sha256.clone(),
     })
@@ -134,5 +151,6 @@ pub fn compile(
         options,
         platform,
         deploy_time_values,
+        configs: &checked.configs,
     })?)
 }

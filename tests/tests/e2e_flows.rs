@@ -33,7 +33,9 @@ const EXECUTION_TIMEOUT: Duration = Duration::from_secs(900);
 /// The uploader, named in each upload's `user` object metadata (`x-amz-meta-user`).
 const UPLOADER: &str = "alice-uploader";
 
-/// Flows uploaded once each: (path under the repository, flow name).
+/// Flows uploaded once each: (path under the repository, flow name). A directory is
+/// uploaded whole, its flow in `flow.py` (the local run starts there, where the flow's
+/// relative paths point).
 const FLOWS: &[(&str, &str)] = &[
     ("examples/parameter_flow.py", "ParameterFlow"),
     ("examples/deployment_info_flow.py", "DeploymentInfoFlow"),
@@ -57,6 +59,7 @@ const FLOWS: &[(&str, &str)] = &[
     ("tests/flows/e2e/retry_once.py", "RetryOnceFlow"),
     ("tests/flows/e2e/catch_error.py", "CatchErrorFlow"),
     ("tests/flows/e2e/fail_for_good.py", "FailForGoodFlow"),
+    ("tests/flows/e2e/inputs", "InputsFlow"),
 ];
 
 /// How a case's execution is started.
@@ -304,6 +307,31 @@ fn cases() -> Vec<Case> {
             },
             ..case("@catch", "CatchErrorFlow", "{}", &[], &["explode", "end"])
         },
+        // A package of three files: the Config feeds @environment, @resources and a
+        // parameter default; the IncludeFile's content is stored by the run's `init`.
+        Case {
+            check: |d| {
+                expect_eq(
+                    &d["data"]["start"]["greeting"],
+                    &json!("hello from config"),
+                    "greeting",
+                )?;
+                expect_eq(
+                    &d["data"]["start"]["lines"],
+                    &json!(["name,count", "a,1", "b,2", "c,3"]),
+                    "lines",
+                )?;
+                expect_eq(&d["data"]["end"]["total"], &json!(60), "total")?;
+                expect_eq(&d["data"]["end"]["mode"], &json!("batch"), "mode")
+            },
+            ..case(
+                "Config + IncludeFile package",
+                "InputsFlow",
+                "{}",
+                &[],
+                &["start", "end"],
+            )
+        },
         Case {
             expect: Expect::Fails("ValueError: boom"),
             ..case("fails for good", "FailForGoodFlow", "{}", &[], &[])
@@ -333,8 +361,13 @@ fn local_run(path: &Path, flow: &str, args: &[&str], steps: &[&str]) -> Result<L
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let root: std::ffi::OsString = dir.path().into();
     let envs = [("METAFLOW_DATASTORE_SYSROOT_LOCAL", root.as_os_str())];
+    let (script, cwd) = if path.is_dir() {
+        (path.join("flow.py"), path)
+    } else {
+        (path.to_path_buf(), dir.path())
+    };
     let out = Command::new(python())
-        .arg(path)
+        .arg(script)
         .args([
             "--no-pylint",
             "--datastore=local",
@@ -344,7 +377,7 @@ fn local_run(path: &Path, flow: &str, args: &[&str], steps: &[&str]) -> Result<L
         .args(args)
         .envs(envs)
         .env("USERNAME", USER)
-        .current_dir(dir.path())
+        .current_dir(cwd)
         .output()
         .map_err(|e| format!("the local run did not start: {e}"))?;
     let output = format!(

@@ -850,8 +850,9 @@ async fn flows_are_listed_and_described() {
     assert_eq!(
         body["parameters"],
         json!([{"name": "alpha", "type": "float", "default": 0.02, "required": false,
-                "help": "Learning rate", "deploy_time": false}])
+                "help": "Learning rate", "deploy_time": false, "include_file": false}])
     );
+    assert_eq!(body["configs"], json!({}));
     assert!(body["schedule"].is_null());
     assert_eq!(body["last_report"]["status"], "deployed");
     assert_eq!(body["last_report"]["version"], second["version"]);

@@ -71,6 +71,7 @@ pub async fn get(deps: &Deps, flow: &str) -> Answer {
             "state_machine_arn": state.state_machine_arn,
             "source_key": state.source_key,
             "parameters": manifest.parameters.iter().map(parameter).collect::<Vec<_>>(),
+            "configs": manifest.configs,
             "schedule": manifest.schedule,
             "versions": versions,
             "last_report": report,
@@ -87,5 +88,6 @@ fn parameter(spec: &ParameterSpec) -> Value {
         "required": spec.required && spec.default.is_none() && spec.deploy_time.is_none(),
         "help": spec.help,
         "deploy_time": spec.deploy_time.is_some(),
+        "include_file": spec.include_file,
     })
 }

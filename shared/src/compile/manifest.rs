@@ -44,6 +44,10 @@ pub struct Manifest {
     pub datastore_root: String,
     /// Parameters, with defaults after deploy-time evaluation.
     pub parameters: Vec<ParameterSpec>,
+    /// `Config` values by config name, as resolved from the package (configs whose
+    /// `parser=` only the tasks run are left out). Fixed per version, as in Metaflow.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub configs: BTreeMap<String, serde_json::Value>,
     /// Schedule, if the flow has `@schedule`.
     pub schedule: Option<ScheduleInfo>,
     /// Per-step graph facts and runtime settings.

@@ -23,6 +23,7 @@ pub use state_machine::paths;
 pub use steps::{Resources, RetryPlan, StepRuntime};
 
 use crate::asl::{StateMachine, check_limits};
+use crate::flow_inputs::ConfigEntry;
 use crate::graph::{FlowGraph, NodeType};
 use crate::naming::{self, ProjectOptions};
 use crate::python::{FlowClass, ModuleInfo};
@@ -48,6 +49,8 @@ pub struct CompileInput<'a> {
     pub platform: &'a Platform,
     /// Results of deploy-time parameter functions, by parameter name.
     pub deploy_time_values: &'a BTreeMap<String, serde_json::Value>,
+    /// The flow's `Config`s as resolved from the package.
+    pub configs: &'a [ConfigEntry],
 }
 
 /// Everything one deployment creates or updates.
@@ -223,6 +226,11 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         code_package: format!("{directory}/code.tar.gz"),
         datastore_root: platform.datastore_root.clone(),
         parameters,
+        configs: input
+            .configs
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.value.clone()?)))
+            .collect(),
         schedule,
         steps: plans,
         job_definitions,

@@ -52,6 +52,10 @@ pub struct ParameterSpec {
     /// Set when the default is computed at deploy time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_time: Option<DeployTimeDefault>,
+    /// An `IncludeFile`: the value is a path in the code package (the default is one),
+    /// whose content the run's `init` task stores as the parameter's artifact.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_file: bool,
     /// Line of the definition.
     pub line: u32,
 }
@@ -78,22 +82,9 @@ pub fn parameter_specs(
                 ),
             });
         }
-        match def.kind {
-            ParameterKind::Parameter => {}
-            ParameterKind::IncludeFile => {
-                return Err(bad(
-                    flow,
-                    def,
-                    "IncludeFile is not supported yet by dropflow: its file is uploaded by the deploying laptop. Read the file from the package in a step instead, e.g. open('data.csv') in start.",
-                ));
-            }
-            ParameterKind::Config => {
-                return Err(bad(
-                    flow,
-                    def,
-                    "Config is not supported yet by dropflow. Use a Parameter with type=JSONType, or read the config file from the package in a step.",
-                ));
-            }
+        // Configs are fixed per deployment, not run inputs (`crate::flow_inputs`).
+        if def.kind == ParameterKind::Config {
+            continue;
         }
         let spec = parameter_spec(flow, module, def, deploy_time_values)?;
         if spec.required && spec.default.is_none() && spec.deploy_time.is_none() && has_schedule {
@@ -186,6 +177,7 @@ fn parameter_spec(
         required,
         help,
         deploy_time,
+        include_file: def.kind == ParameterKind::IncludeFile,
         line: def.line,
     })
 }

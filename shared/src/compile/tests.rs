@@ -222,7 +222,7 @@ fn parameters_follow_metaflows_rules() {
     assert!(
         error
             .to_string()
-            .starts_with("flow.py:4: parameter 'f': IncludeFile is not supported yet"),
+            .starts_with("flow.py:4: IncludeFile 'f': could not open file 'data.csv' for reading."),
         "{error}"
     );
     let body = "    n = Parameter('n', default=int('3'))\n";

@@ -319,6 +319,7 @@ mod tests {
             required,
             help: None,
             deploy_time: None,
+            include_file: false,
             line: 1,
         }
     }

@@ -91,7 +91,13 @@ pub fn s3(stack: &Stack) -> aws_sdk_s3::Client {
     )
 }
 
+/// A `.tar.gz` of one flow file, or of a directory's files (a multi-file package).
 pub fn tarball(path: &Path) -> Vec<u8> {
+    if path.is_dir() {
+        return dropflow::package::read_path(path, &dropflow::package::Limits::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .to_tar_gz();
+    }
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     SourcePackage {
         files: [(name, std::fs::read(path).unwrap())].into_iter().collect(),
