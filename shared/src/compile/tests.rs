@@ -225,7 +225,7 @@ fn parameters_follow_metaflows_rules() {
             .starts_with("flow.py:4: IncludeFile 'f': could not open file 'data.csv' for reading."),
         "{error}"
     );
-    let body = "    n = Parameter('n', default=int('3'))\n";
+    let body = "    n = Parameter('n', default=int(os.environ['N']))\n";
     let error = compile_source(&flow_with("", body), OptionsLayer::default()).unwrap_err();
     assert!(
         error
@@ -265,15 +265,69 @@ fn parameter_types_come_from_type_or_default() {
 fn non_literal_decorator_arguments_are_named() {
     let body =
         "    @retry(times=N)\n    @step\n    def unused(self):\n        self.next(self.end)\n";
-    let source = format!("N = 2\n{}", flow_with("", body)).replace(
-        "    def start(self):\n        self.next(self.end)",
-        "    def start(self):\n        self.next(self.unused)",
+    let with_n = |n: &str| {
+        format!("import os\nN = {n}\n{}", flow_with("", body)).replace(
+            "    def start(self):\n        self.next(self.end)",
+            "    def start(self):\n        self.next(self.unused)",
+        )
+    };
+    // A module constant (even a computed one) is what Python passes the decorator.
+    let deployment = compile_source(&with_n("1 + 1"), OptionsLayer::default()).unwrap();
+    assert_eq!(
+        deployment.manifest.steps["unused"]
+            .runtime
+            .retry
+            .user_code_retries,
+        2
     );
-    let error = compile_source(&source, OptionsLayer::default()).unwrap_err();
+    // Anything read at run time is not.
+    let error =
+        compile_source(&with_n("int(os.environ['N'])"), OptionsLayer::default()).unwrap_err();
     assert_eq!(error.code(), "compile.bad_decorator_argument");
     assert!(
         error.to_string().contains("@retry(times=...) is `N`"),
         "{error}"
+    );
+}
+
+#[test]
+fn constant_expressions_in_decorators_and_defaults_are_computed() {
+    let decorators = "@schedule(cron=CRON)\n@project(name=PROJECT)";
+    let body = "    info = Parameter('info', type=JSONType, default=json.dumps({'depth': DEPTH, 'tags': ['a']}))\n    window = Parameter('window', default=24 * HOUR)\n    label = Parameter('label', default=f'{PROJECT}-v{DEPTH}')\n";
+    let source = format!(
+        "import json\nGB = 1024\nHOUR = 3600\nDEPTH = 2**3\nCRON = '0 ' + '10 * * ? *'\nPROJECT = 'etl'\n{}",
+        flow_with(decorators, body)
+    )
+    .replace(
+        "    @step\n    def start",
+        "    @resources(memory=8 * GB, cpu=CPUS)\n    @environment(vars={'MODE': PROJECT.upper() if False else PROJECT})\n    @step\n    def start",
+    )
+    .replace("import json\n", "import json\nCPUS = 4 // 2\n");
+    let deployment =
+        compile_source(&source, OptionsLayer::default()).unwrap_or_else(|e| panic!("{e}"));
+    let manifest = &deployment.manifest;
+    let defaults: Vec<_> = manifest
+        .parameters
+        .iter()
+        .map(|p| p.default.clone())
+        .collect();
+    assert_eq!(
+        defaults,
+        [
+            Some(Value::from(r#"{"depth": 8, "tags": ["a"]}"#)),
+            Some(Value::from(86400)),
+            Some(Value::from("etl-v8")),
+        ]
+    );
+    assert_eq!(
+        manifest.schedule.as_ref().unwrap().expression,
+        "cron(0 10 * * ? *)"
+    );
+    assert_eq!(deployment.state_machine_name, "etl.user.dropflow.F");
+    let start = &manifest.steps["start"].runtime;
+    assert_eq!(
+        (start.resources.memory, start.resources.cpu.as_str()),
+        (8192, "2")
     );
 }
 

@@ -17,13 +17,8 @@ pub use error::FlowInputError;
 pub use include_file::check_include_files;
 pub use reference::substitute;
 
-use std::collections::BTreeMap;
-
 use crate::package::SourcePackage;
-use crate::python::FlowClass;
-
-/// The flow module's `NAME = <literal>` constants (a default may name one).
-pub type Constants = BTreeMap<String, serde_json::Value>;
+use crate::python::{Constants, FlowClass};
 
 /// Resolves the flow's configs, substitutes their uses, and checks its included files.
 /// Returns the configs (with their values, where dropflow can compute them).

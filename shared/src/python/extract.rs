@@ -1,11 +1,10 @@
 //! Reads a parsed module into [`ModuleInfo`]: flow classes, steps, transitions,
 //! decorators and parameters. Transition typing follows Metaflow's `DAGNode._parse`.
 
-use std::collections::BTreeMap;
-
 use ruff_python_ast::{Expr, ExprCall, Stmt, StmtClassDef, StmtFunctionDef};
 use ruff_text_size::Ranged;
 
+use super::fold::{Constants, fold};
 use super::lines::LineIndex;
 use super::model::{
     Decorator, FlowClass, ModuleFunction, ModuleInfo, ParameterDef, ParameterKind, StepDef,
@@ -18,6 +17,34 @@ pub(super) struct Extractor<'a> {
     pub file: &'a str,
     pub source: &'a str,
     pub lines: LineIndex,
+    /// The module's constants ([`module_constants`]), for folding arguments.
+    pub constants: Constants,
+}
+
+/// Module-level `NAME = <constant expression>` (and `NAME: T = ...`) assignments, in
+/// order, each folded over the ones before it (`HOUR = 3600`, `DAY = 24 * HOUR`). A name
+/// assigned twice keeps its last constant value; one reassigned to something that is not
+/// a constant is dropped.
+pub(super) fn module_constants(body: &[Stmt]) -> Constants {
+    let mut constants = Constants::new();
+    for stmt in body {
+        let (target, value) = match stmt {
+            Stmt::Assign(assign) => match assign.targets.as_slice() {
+                [Expr::Name(target)] => (target, &*assign.value),
+                _ => continue,
+            },
+            Stmt::AnnAssign(assign) => match (&*assign.target, &assign.value) {
+                (Expr::Name(target), Some(value)) => (target, &**value),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        match fold(value, &constants) {
+            Some(value) => constants.insert(target.id.to_string(), value),
+            None => constants.remove(target.id.as_str()),
+        };
+    }
+    constants
 }
 
 impl Extractor<'_> {
@@ -30,7 +57,7 @@ impl Extractor<'_> {
             file: self.file.to_string(),
             flows: Vec::new(),
             main_instantiations: Vec::new(),
-            constants: BTreeMap::new(),
+            constants: self.constants.clone(),
             functions: Vec::new(),
             imports: Vec::new(),
         };
@@ -46,13 +73,6 @@ impl Extractor<'_> {
                     line: self.line(function),
                     source: self.text(function),
                 }),
-                Stmt::Assign(assign) => {
-                    if let [Expr::Name(target)] = assign.targets.as_slice()
-                        && let Some(value) = literal(&assign.value)
-                    {
-                        info.constants.insert(target.id.to_string(), value);
-                    }
-                }
                 Stmt::Import(import) => {
                     for alias in &import.names {
                         info.imports.push(alias.name.to_string());
@@ -175,7 +195,7 @@ impl Extractor<'_> {
             .arguments
             .args
             .iter()
-            .map(|a| Value::from_expr(a, self.source))
+            .map(|a| Value::from_expr(a, self.source, &self.constants))
             .collect();
         let kwargs = call
             .arguments
@@ -187,7 +207,10 @@ impl Extractor<'_> {
                     .as_ref()
                     .map(|a| a.to_string())
                     .unwrap_or_else(|| "**".into());
-                (name, Value::from_expr(&k.value, self.source))
+                (
+                    name,
+                    Value::from_expr(&k.value, self.source, &self.constants),
+                )
             })
             .collect();
         (args, kwargs)
@@ -296,7 +319,11 @@ impl Extractor<'_> {
                 } else if name == Some("num_parallel") {
                     tail.kind = Some(TransitionKind::Foreach);
                     if tail.out_funcs.len() == 1 {
-                        tail.num_parallel = Some(Value::from_expr(&keyword.value, self.source));
+                        tail.num_parallel = Some(Value::from_expr(
+                            &keyword.value,
+                            self.source,
+                            &self.constants,
+                        ));
                         tail.invalid_tail_next = false;
                     }
                 }

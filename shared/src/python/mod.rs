@@ -2,10 +2,12 @@
 //! the flow model (classes, steps, transitions, decorators, parameters).
 
 mod extract;
+mod fold;
 mod lines;
 mod model;
 mod value;
 
+pub use fold::{Constants, fold, python_float, python_json};
 pub use model::{
     Decorator, FlowClass, ModuleFunction, ModuleInfo, ParameterDef, ParameterKind, StepDef,
     TailNext, TransitionKind,
@@ -36,12 +38,14 @@ pub fn parse_module(file: &str, source: &str) -> Result<ModuleInfo, SyntaxError>
         line: lines.line_of(error.location.start()),
         message: error.error.to_string(),
     })?;
+    let body = &parsed.syntax().body;
     let extractor = extract::Extractor {
         file,
         source,
         lines,
+        constants: extract::module_constants(body),
     };
-    Ok(extractor.module(&parsed.syntax().body))
+    Ok(extractor.module(body))
 }
 
 #[cfg(test)]

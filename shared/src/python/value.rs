@@ -4,6 +4,8 @@
 use ruff_python_ast::{Expr, Number, UnaryOp};
 use serde::{Deserialize, Serialize};
 
+use super::fold::{Constants, fold};
+
 /// A decorator or `Parameter(...)` argument.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -47,8 +49,10 @@ impl Value {
     }
 
     /// Converts an expression; `source` is the whole file, used to quote non-literals.
-    pub fn from_expr(expr: &Expr, source: &str) -> Value {
-        if let Some(value) = literal(expr) {
+    /// Constant expressions over the module's `constants` (`8 * GB`, `json.dumps(...)`)
+    /// become literals, as Python would compute them when the class is defined.
+    pub fn from_expr(expr: &Expr, source: &str, constants: &Constants) -> Value {
+        if let Some(value) = fold(expr, constants) {
             return Value::Literal { value };
         }
         let text = source_text(expr, source);
