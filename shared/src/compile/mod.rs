@@ -23,7 +23,7 @@ pub use state_machine::paths;
 pub use steps::{Resources, RetryPlan, StepRuntime};
 
 use crate::asl::{StateMachine, check_limits};
-use crate::flow_inputs::ConfigEntry;
+use crate::flow_inputs::{self, ConfigEntry};
 use crate::graph::{FlowGraph, NodeType};
 use crate::naming::{self, ProjectOptions};
 use crate::python::{FlowClass, ModuleInfo};
@@ -139,7 +139,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         .job_queue
         .clone()
         .unwrap_or_else(|| platform.job_queue.clone());
-    let static_environment = BTreeMap::from([
+    let mut static_environment = BTreeMap::from([
         ("METAFLOW_DEFAULT_DATASTORE".to_string(), "s3".to_string()),
         (
             "METAFLOW_DATASTORE_SYSROOT_S3".to_string(),
@@ -148,6 +148,9 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         ("METAFLOW_OWNER".to_string(), options.user.clone()),
         ("SFN_STATE_MACHINE".to_string(), state_machine_name.clone()),
     ]);
+    if let Some(configs) = flow_inputs::config_environment(input.configs) {
+        static_environment.insert(flow_inputs::CONFIG_ENVIRONMENT.to_string(), configs);
+    }
     let mut aws_tags = options.aws_tags.clone();
     aws_tags.insert("dropflow:flow".into(), flow.name.clone());
     aws_tags.insert("dropflow:state-machine".into(), state_machine_name.clone());

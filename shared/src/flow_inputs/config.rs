@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 
 use super::error::FlowInputError;
 use super::{Constants, package_path};
-use crate::package::SourcePackage;
+use crate::package::{METAFLOW_CONFIG, SourcePackage};
 use crate::python::{FlowClass, ParameterDef, ParameterKind, Value};
 
 /// One configuration and what dropflow knows of its value.
@@ -28,15 +28,42 @@ pub fn resolve_configs(
     constants: &Constants,
     package: &SourcePackage,
 ) -> Result<Vec<ConfigEntry>, FlowInputError> {
+    let saved = saved_configs(package);
     flow.parameters
         .iter()
         .filter(|def| def.kind == ParameterKind::Config)
         .map(|def| {
+            let value = match saved.get(&def.name) {
+                Some(value) => Some(value.clone()),
+                None => resolve_one(flow, constants, package, def)?,
+            };
             Ok(ConfigEntry {
                 attribute: def.attribute.clone(),
                 name: def.name.clone(),
-                value: resolve_one(flow, constants, package, def)?,
+                value,
             })
+        })
+        .collect()
+}
+
+/// The values Metaflow's `package save` resolved (`.mf_meta/CONFIG`:
+/// `{"user_configs": {NAME: [VALUE, PLAIN]}}`), by config name. Its package leaves the
+/// configuration files out, so these are the only source; an unreadable file gives none.
+fn saved_configs(package: &SourcePackage) -> serde_json::Map<String, Json> {
+    let Some(bytes) = package.file(METAFLOW_CONFIG) else {
+        return serde_json::Map::new();
+    };
+    let Ok(Json::Object(mut root)) = serde_json::from_slice::<Json>(bytes) else {
+        return serde_json::Map::new();
+    };
+    let Some(Json::Object(configs)) = root.remove("user_configs") else {
+        return serde_json::Map::new();
+    };
+    configs
+        .into_iter()
+        .filter_map(|(name, saved)| match saved {
+            Json::Array(mut pair) if !pair.is_empty() => Some((name, pair.swap_remove(0))),
+            _ => None,
         })
         .collect()
 }

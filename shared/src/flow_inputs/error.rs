@@ -33,7 +33,7 @@ pub enum FlowInputError {
     },
     /// The default configuration file is not in the package.
     #[error(
-        "{file}:{line}: Bad values passed for configuration options: default configuration file '{path}' could not be read for '{config}'. Add {path} to the uploaded package (paths are relative to the package root, where tasks run)."
+        "{file}:{line}: Bad values passed for configuration options: default configuration file '{path}' could not be read for '{config}'. Add {path} to the uploaded package (paths are relative to the package root, where tasks run; `python flow.py package save` keeps only .py files unless given --package-suffixes)."
     )]
     ConfigFileMissing {
         /// Flow file.
@@ -105,7 +105,7 @@ pub enum FlowInputError {
     },
     /// An `IncludeFile` default that is not in the package.
     #[error(
-        "{file}:{line}: IncludeFile '{parameter}': could not open file '{path}' for reading. Add {path} to the uploaded package (paths are relative to the package root, where tasks run)."
+        "{file}:{line}: IncludeFile '{parameter}': could not open file '{path}' for reading. Add {path} to the uploaded package (paths are relative to the package root, where tasks run; `python flow.py package save` keeps only .py files unless given --package-suffixes)."
     )]
     IncludeFileMissing {
         /// Flow file.

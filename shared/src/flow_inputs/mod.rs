@@ -28,9 +28,36 @@ pub fn apply(
     package: &SourcePackage,
 ) -> Result<Vec<ConfigEntry>, FlowInputError> {
     let configs = resolve_configs(flow, constants, package)?;
+    if let Some(value) = config_environment(&configs)
+        && value.len() > MAX_CONFIG_ENVIRONMENT
+    {
+        return Err(FlowInputError::ConfigsTooLarge {
+            file: flow.file.clone(),
+            bytes: value.len(),
+            limit: MAX_CONFIG_ENVIRONMENT,
+        });
+    }
     substitute(flow, &configs)?;
     check_include_files(flow, constants, package)?;
     Ok(configs)
+}
+
+/// The environment variable through which tasks receive the configs' values.
+pub const CONFIG_ENVIRONMENT: &str = "METAFLOW_FLOW_CONFIG_VALUE";
+
+/// Most bytes of [`CONFIG_ENVIRONMENT`]: it sits in every job definition.
+pub const MAX_CONFIG_ENVIRONMENT: usize = 32 * 1024;
+
+/// The value of [`CONFIG_ENVIRONMENT`] (`{"NAME": VALUE, ...}`, what Metaflow's
+/// `--config-value` reads from it), so every task runs with exactly the values the
+/// compiler used; `None` when no config has a value dropflow computed (configs with a
+/// `parser=` are resolved by the tasks themselves).
+pub fn config_environment(configs: &[ConfigEntry]) -> Option<String> {
+    let values: serde_json::Map<String, serde_json::Value> = configs
+        .iter()
+        .filter_map(|c| Some((c.name.clone(), c.value.clone()?)))
+        .collect();
+    (!values.is_empty()).then(|| serde_json::Value::Object(values).to_string())
 }
 
 /// A path as written in the flow (`./data.csv`, `data.csv`) as a package path. Tasks run

@@ -112,7 +112,7 @@ fn config_problems_name_the_line_and_the_fix() {
     );
     assert_eq!(
         error(&missing_file),
-        "flow.py:5: Bad values passed for configuration options: default configuration file 'conf.json' could not be read for 'cfg'. Add conf.json to the uploaded package (paths are relative to the package root, where tasks run)."
+        "flow.py:5: Bad values passed for configuration options: default configuration file 'conf.json' could not be read for 'cfg'. Add conf.json to the uploaded package (paths are relative to the package root, where tasks run; `python flow.py package save` keeps only .py files unless given --package-suffixes)."
     );
     let not_json = package(
         &with("    cfg = Config('cfg', default='conf.json')", ""),
@@ -187,7 +187,7 @@ fn include_file_defaults_must_be_files_of_the_package() {
     assert_eq!(data.default, Some(Json::from("./data/input.csv")));
     assert_eq!(
         error(&package(&source, &[])),
-        "flow.py:5: IncludeFile 'data': could not open file './data/input.csv' for reading. Add ./data/input.csv to the uploaded package (paths are relative to the package root, where tasks run)."
+        "flow.py:5: IncludeFile 'data': could not open file './data/input.csv' for reading. Add ./data/input.csv to the uploaded package (paths are relative to the package root, where tasks run; `python flow.py package save` keeps only .py files unless given --package-suffixes)."
     );
     let computed = flow(
         "    data = IncludeFile('data', default=lambda ctx: 'x.csv')",
@@ -213,4 +213,44 @@ fn arguments_without_configs_are_left_as_written() {
         environment.kwarg("vars"),
         Some(Value::Expression { .. })
     ));
+}
+
+#[test]
+fn package_save_configs_come_from_its_config_file_and_reach_every_task() {
+    let source = flow(
+        "    cfg = Config('settings', default='settings.json')",
+        "    @resources(cpu=cfg.cpu)",
+    )
+    .replace("{class_decorators}", "");
+    // `package save` leaves settings.json out and records the resolved value instead.
+    let saved = r#"{"user_configs": {"settings": [{"cpu": 3}, false]}}"#;
+    let deployment = compile(&package(
+        &source,
+        &[(crate::package::METAFLOW_CONFIG, saved)],
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        deployment.manifest.steps["start"].runtime.resources.cpu,
+        "3"
+    );
+    for job in &deployment.manifest.job_definitions {
+        let environment = &job.container_properties.environment;
+        let configs = environment
+            .iter()
+            .find(|kv| kv.name == "METAFLOW_FLOW_CONFIG_VALUE")
+            .unwrap_or_else(|| panic!("{}: no config environment", job.step));
+        assert_eq!(configs.value, r#"{"settings":{"cpu":3}}"#);
+    }
+}
+
+#[test]
+fn configs_too_large_for_a_job_definition_are_refused() {
+    let big = format!("{{\"blob\": \"{}\"}}", "x".repeat(40 * 1024));
+    let source =
+        flow("    cfg = Config('cfg', default='big.json')", "").replace("{class_decorators}", "");
+    let message = error(&package(&source, &[("big.json", &big)]));
+    assert!(
+        message.starts_with("flow.py: the flow's configurations take 40"),
+        "{message}"
+    );
 }

@@ -146,6 +146,7 @@ impl<'l> Collector<'l> {
         } else if let Some(script) = metaflow::legacy_script(&mut files) {
             (Some(script), PackageFormat::MetaflowPackage)
         } else {
+            strip_single_top_directory(&mut files);
             (None, plain)
         };
         check_file_directory_clash(&files)?;
@@ -159,6 +160,26 @@ impl<'l> Collector<'l> {
 }
 
 /// Refuses a path that is a file and also the parent of another file (`a` and `a/b`).
+/// `tar czf flow.tgz myflow/` puts every file under `myflow/`: the package root is that
+/// directory (where the user ran the flow from, and where `dropflow.toml`, `Config` and
+/// `IncludeFile` paths are looked up), so the prefix is dropped.
+fn strip_single_top_directory(files: &mut BTreeMap<String, Vec<u8>>) {
+    let Some(first) = files.keys().next() else {
+        return;
+    };
+    let Some((directory, _)) = first.split_once('/') else {
+        return;
+    };
+    let prefix = format!("{directory}/");
+    if !files.keys().all(|path| path.starts_with(&prefix)) {
+        return;
+    }
+    *files = std::mem::take(files)
+        .into_iter()
+        .map(|(path, bytes)| (path[prefix.len()..].to_string(), bytes))
+        .collect();
+}
+
 fn check_file_directory_clash(files: &BTreeMap<String, Vec<u8>>) -> Result<(), PackageError> {
     for path in files.keys() {
         let prefix = format!("{path}/");

@@ -25,6 +25,10 @@ pub(crate) const CODE_DIR: &str = ".mf_code";
 pub(crate) const META_DIR: &str = ".mf_meta";
 /// The file naming the flow script.
 pub(crate) const INFO: &str = ".mf_meta/INFO";
+/// The configs Metaflow resolved when it saved the package
+/// (`{"user_configs": {NAME: [VALUE, PLAIN]}}`); kept as a user file, because the
+/// flow's `Config`s read it ([`crate::flow_inputs`]).
+pub const CONFIG: &str = ".mf_meta/CONFIG";
 /// Metaflow's layout marker at the archive root.
 pub(crate) const MARKER: &str = ".mf_install";
 
@@ -43,6 +47,8 @@ pub(crate) enum Role {
 pub(crate) fn role(path: &str) -> Role {
     if path == INFO {
         Role::Info
+    } else if path == CONFIG {
+        Role::User
     } else if path == MARKER || matches!(top(path), CODE_DIR | META_DIR) {
         Role::Internal
     } else {

@@ -38,12 +38,14 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 pub use error::PackageError;
+pub use metaflow::CONFIG as METAFLOW_CONFIG;
 
 /// A flow's source files, read and checked; what the Python front end parses.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SourcePackage {
     /// Regular files by normalised relative path (`a/b.py`, no `./`), in path order.
-    /// Metaflow's `.mf_code/` and `.mf_meta/` are not included; every `.py` file is UTF-8.
+    /// Metaflow's `.mf_code/` and `.mf_meta/` are not included, but for
+    /// `.mf_meta/CONFIG` ([`CONFIG`]); every `.py` file is UTF-8.
     pub files: BTreeMap<String, Vec<u8>>,
     /// The flow file, when the package says which it is: the `"script"` of
     /// `.mf_meta/INFO`, or the file name when a single `.py` file was given.

@@ -213,12 +213,17 @@ fn pax_global_headers_are_not_files() {
 
 #[test]
 fn long_names_from_gnu_and_pax_headers_are_used() {
+    // A second file at the root keeps the long directory from being the package root.
     let long = format!("{}/flow.py", "d".repeat(150));
-    let package = read(&tar_of(&[(long.as_str(), FLOW)])).unwrap();
-    assert_eq!(keys(&package), [long.as_str()]);
+    let package = read(&tar_of(&[(long.as_str(), FLOW), ("README", b"")])).unwrap();
+    assert_eq!(keys(&package), ["README", long.as_str()]);
 
-    let pax = raw_tar(&[pax_entry("path", long.as_bytes()), raw_file(b"short", FLOW)]);
-    assert_eq!(keys(&read(&pax).unwrap()), [long.as_str()]);
+    let pax = raw_tar(&[
+        pax_entry("path", long.as_bytes()),
+        raw_file(b"short", FLOW),
+        raw_file(b"README", b""),
+    ]);
+    assert_eq!(keys(&read(&pax).unwrap()), ["README", long.as_str()]);
 }
 
 #[test]
@@ -230,7 +235,12 @@ fn metaflow_package_save_fixture_is_read() {
     assert_eq!(package.script_hint.as_deref(), Some("hello_flow.py"));
     assert_eq!(
         keys(&package),
-        ["hello_flow.py", "helper.py", "mylib/__init__.py"]
+        [
+            METAFLOW_CONFIG,
+            "hello_flow.py",
+            "helper.py",
+            "mylib/__init__.py"
+        ]
     );
     let flow = std::str::from_utf8(package.file("hello_flow.py").unwrap()).unwrap();
     assert!(flow.contains("class HelloFlow(FlowSpec)"));
@@ -243,7 +253,29 @@ fn metaflow_layout_is_recognised_in_a_plain_tar() {
     let package = read(&tar).unwrap();
     assert_eq!(package.format, PackageFormat::MetaflowPackage);
     assert_eq!(package.script_hint.as_deref(), Some("hello_flow.py"));
-    assert_eq!(keys(&package), ["hello_flow.py", "helper.py"]);
+    assert_eq!(
+        keys(&package),
+        [METAFLOW_CONFIG, "hello_flow.py", "helper.py"]
+    );
+}
+
+#[test]
+fn a_single_top_directory_is_the_package_root() {
+    // `tar czf flow.tgz myflow/`
+    let tar = tar_of(&[
+        ("myflow/flow.py", FLOW),
+        ("myflow/dropflow.toml", b"[deploy]\n"),
+        ("myflow/lib/util.py", b""),
+    ]);
+    assert_eq!(
+        keys(&read(&tar).unwrap()),
+        ["dropflow.toml", "flow.py", "lib/util.py"]
+    );
+    // Two top directories, or a file at the root: paths stay as they are.
+    let tar = tar_of(&[("a/flow.py", FLOW), ("b/util.py", b"")]);
+    assert_eq!(keys(&read(&tar).unwrap()), ["a/flow.py", "b/util.py"]);
+    let tar = tar_of(&[("a/flow.py", FLOW), ("util.py", b"")]);
+    assert_eq!(keys(&read(&tar).unwrap()), ["a/flow.py", "util.py"]);
 }
 
 #[test]
@@ -985,7 +1017,12 @@ fn an_extracted_metaflow_package_directory_is_recognised() {
     assert_eq!(package.script_hint.as_deref(), Some("hello_flow.py"));
     assert_eq!(
         keys(&package),
-        ["hello_flow.py", "helper.py", "mylib/__init__.py"]
+        [
+            METAFLOW_CONFIG,
+            "hello_flow.py",
+            "helper.py",
+            "mylib/__init__.py"
+        ]
     );
 }
 
