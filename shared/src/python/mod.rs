@@ -19,7 +19,7 @@ use lines::LineIndex;
 /// A flow file that is not valid Python.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, thiserror::Error)]
 #[error(
-    "{file}:{line}: Python syntax error: {message}. Fix the syntax; `python -m py_compile {file}` shows the same error."
+    "{file}:{line}: Python syntax error: {message}. Fix the syntax (`python -m py_compile {file}` gives Python's own account, which may point at an earlier line, e.g. an unclosed bracket)."
 )]
 pub struct SyntaxError {
     /// File inside the package.
