@@ -6,6 +6,10 @@
 //! configuration the compiler saw: the compiler substitutes config references
 //! (`@resources(cpu=cfg.cpu)`) with their values, and tasks let Metaflow resolve the
 //! same defaults from the same files.
+//!
+//! `pipeline::check` calls [`resolve_configs`], [`substitute`] and
+//! [`check_include_files`] in that order, with Metaflow's parameter checks between the
+//! last two (as Metaflow initialises parameters before it reads included files).
 
 mod config;
 mod error;
@@ -19,24 +23,8 @@ pub use reference::substitute;
 
 use std::collections::BTreeMap;
 
-use crate::package::SourcePackage;
-use crate::python::FlowClass;
-
 /// The flow module's `NAME = <literal>` constants (a default may name one).
 pub type Constants = BTreeMap<String, serde_json::Value>;
-
-/// Resolves the flow's configs, substitutes their uses, and checks its included files.
-/// Returns the configs (with their values, where dropflow can compute them).
-pub fn apply(
-    flow: &mut FlowClass,
-    constants: &Constants,
-    package: &SourcePackage,
-) -> Result<Vec<ConfigEntry>, FlowInputError> {
-    let configs = resolve_configs(flow, constants, package)?;
-    substitute(flow, &configs)?;
-    check_include_files(flow, constants, package)?;
-    Ok(configs)
-}
 
 /// A path as written in the flow (`./data.csv`, `data.csv`) as a package path. Tasks run
 /// in the package root, where Metaflow opens relative paths.

@@ -7,8 +7,9 @@ mod model;
 mod value;
 
 pub use model::{
-    Decorator, FlowClass, ModuleFunction, ModuleInfo, ParameterDef, ParameterKind, StepDef,
-    TailNext, TransitionKind,
+    Decorator, FlowClass, ModuleFunction, ModuleInfo, NON_PARAMETER_ATTRIBUTES, ParameterDef,
+    ParameterKind, ParameterProblem, PlainMethod, StepDef, TailNext, TransitionKind,
+    is_parameter_attribute,
 };
 pub use value::{Value, literal};
 
