@@ -117,10 +117,19 @@ pub fn check(package: &SourcePackage) -> Result<CheckedFlow, Error> {
         .iter()
         .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
     let mut found = discover::find_flow(files, package.script_hint.as_deref())?;
-    // Configs first, as Metaflow resolves them when it loads the flow: the graph's steps
+    // What Python refuses while it defines the classes, before anything else.
+    compile::check_definitions(&found.module)?;
+    // Configs next, as Metaflow resolves them when it loads the flow: the graph's steps
     // carry their decorators with config references already replaced.
-    let constants = found.module.constants.clone();
-    let configs = flow_inputs::apply(found.flow_mut(), &constants, package).map_err(Box::new)?;
+    let constants = &found.module.constants;
+    let configs =
+        flow_inputs::resolve_configs(found.flow(), constants, package).map_err(Box::new)?;
+    flow_inputs::substitute(found.flow_mut(), &configs).map_err(Box::new)?;
+    // Then what Metaflow refuses when it initialises parameters and step decorators,
+    // before click reads any included file.
+    compile::check_initialization(found.flow(), &found.module)?;
+    flow_inputs::check_include_files(found.flow(), &found.module.constants, package)
+        .map_err(Box::new)?;
     let graph = FlowGraph::new(found.flow());
     lint::lint(&graph)?;
     let package_options = match package.file(OPTIONS_FILE) {

@@ -31,7 +31,8 @@ const APIGW_FIXTURE: &str =
 const TYPED_FLOW: &str = r#"from metaflow import FlowSpec, JSONType, Parameter, step
 
 class TypedFlow(FlowSpec):
-    name = Parameter('name', help='Who to greet', required=True)
+    # Not `name = ...`: Metaflow never collects an attribute called `name` as a parameter.
+    who = Parameter('name', help='Who to greet', required=True)
     count = Parameter('count', default=3)
     ratio = Parameter('ratio', type=float, default=0.5)
     dry_run = Parameter('dry-run', type=bool, default=False)

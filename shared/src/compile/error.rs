@@ -76,6 +76,133 @@ pub enum CompileError {
         /// What is wrong.
         message: String,
     },
+    /// A step decorator where Metaflow refuses it: below `@step`, on a method without
+    /// `@step`, or on the flow class (Metaflow's `BadStepDecoratorException`).
+    #[error(
+        "{file}:{line}: You tried to apply decorator '{decorator}' on '{target}' which is not declared as a @step. Make sure you apply this decorator on a function which has @step on the line just before the function name and @{decorator} is above @step. {hint}"
+    )]
+    BadStepDecorator {
+        /// Flow file.
+        file: String,
+        /// Line of the decorator.
+        line: u32,
+        /// Decorator name.
+        decorator: String,
+        /// The method or class it is applied to.
+        target: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A flow decorator on a method (Metaflow's `BadFlowDecoratorException`).
+    #[error(
+        "{file}:{line}: Decorator '{decorator}' can be applied only to FlowSpecs. Make sure the decorator is above a class definition. Move @{decorator} from `def {method}` to above the flow's `class` line."
+    )]
+    BadFlowDecorator {
+        /// Flow file.
+        file: String,
+        /// Line of the decorator.
+        line: u32,
+        /// Decorator name.
+        decorator: String,
+        /// The method it is applied to.
+        method: String,
+    },
+    /// The same step decorator twice on one step, where Metaflow allows it once
+    /// (`DuplicateStepDecoratorException`).
+    #[error(
+        "{file}:{line}: Step '{step}' already has a decorator '{decorator}'. You can specify this decorator only once. Merge it with the @{decorator} on line {other_line} into one @{decorator}(...)."
+    )]
+    DuplicateStepDecorator {
+        /// Flow file.
+        file: String,
+        /// Line of the decorator Metaflow refuses (the upper one: decorators apply bottom up).
+        line: u32,
+        /// Step name.
+        step: String,
+        /// Decorator name.
+        decorator: String,
+        /// Line of the one applied first.
+        other_line: u32,
+    },
+    /// The same flow decorator twice on one class (`DuplicateFlowDecoratorException`).
+    #[error(
+        "{file}:{line}: Flow already has a decorator '{decorator}'. You can specify each decorator only once. Keep one @{decorator} (the other is on line {other_line})."
+    )]
+    DuplicateFlowDecorator {
+        /// Flow file.
+        file: String,
+        /// Line of the decorator Metaflow refuses (the upper one).
+        line: u32,
+        /// Decorator name.
+        decorator: String,
+        /// Line of the one applied first.
+        other_line: u32,
+    },
+    /// A `Parameter(...)` call Python refuses when the class is defined.
+    #[error("{file}:{line}: TypeError: {message}. {hint}")]
+    ParameterCall {
+        /// Flow file.
+        file: String,
+        /// Line of the assignment.
+        line: u32,
+        /// Python's message.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A parameter named like one of Metaflow's own command-line options.
+    #[error(
+        "{file}:{line}: Parameter name '{parameter}' is a reserved word. Please use a different name for your parameter. Metaflow's command line uses it (reserved: {reserved}, also with _ for -); the attribute can keep its name, e.g. {attribute} = {constructor}('{attribute}_value', ...).",
+        reserved = super::RESERVED_PARAMETER_NAMES.join(", ")
+    )]
+    ReservedParameter {
+        /// Flow file.
+        file: String,
+        /// Line of the assignment.
+        line: u32,
+        /// Parameter name.
+        parameter: String,
+        /// The Python attribute.
+        attribute: String,
+        /// `Parameter`, `IncludeFile` or `Config`.
+        constructor: &'static str,
+    },
+    /// `separator=` on a parameter that is not a string parameter.
+    #[error(
+        "{file}:{line}: Parameter {parameter}: Separator is only allowed for string parameters. Remove separator=, or make {parameter} a string parameter (type=str or no type, and a literal string default) and convert the items in the step."
+    )]
+    ParameterSeparator {
+        /// Flow file.
+        file: String,
+        /// Line of the assignment.
+        line: u32,
+        /// Parameter name.
+        parameter: String,
+    },
+    /// `@timeout` that adds up to no time (Metaflow's `@timeout` step_init).
+    #[error(
+        "{file}:{line}: Specify a duration for @timeout. Give it seconds=, minutes= or hours= adding up to at least 60 seconds (Metaflow reads each with int(), so minutes=0.5 is 0)."
+    )]
+    TimeoutMissing {
+        /// Flow file.
+        file: String,
+        /// Line of `@timeout`.
+        line: u32,
+    },
+    /// A timeout under AWS Batch's 60-second minimum (Metaflow's `@batch` step_init).
+    #[error(
+        "{file}:{line}: The timeout for step {step} should be at least 60 seconds for execution on AWS Batch. @timeout adds up to {seconds} seconds here; dropflow runs every step on AWS Batch, so raise it to 60 seconds or more."
+    )]
+    TimeoutTooShort {
+        /// Flow file.
+        file: String,
+        /// Line of `@timeout`.
+        line: u32,
+        /// Step name.
+        step: String,
+        /// The timeout, in seconds.
+        seconds: u64,
+    },
     /// A deploy option is invalid.
     #[error("deploy option '{option}': {problem}")]
     BadOption {
@@ -104,6 +231,15 @@ impl CompileError {
             CompileError::Parameters { .. } => "compile.parameters",
             CompileError::Schedule { .. } => "compile.schedule",
             CompileError::Naming { .. } => "compile.naming",
+            CompileError::BadStepDecorator { .. } => "compile.bad_step_decorator",
+            CompileError::BadFlowDecorator { .. } => "compile.bad_flow_decorator",
+            CompileError::DuplicateStepDecorator { .. } => "compile.duplicate_step_decorator",
+            CompileError::DuplicateFlowDecorator { .. } => "compile.duplicate_flow_decorator",
+            CompileError::ParameterCall { .. } => "compile.parameter_call",
+            CompileError::ReservedParameter { .. } => "compile.reserved_parameter",
+            CompileError::ParameterSeparator { .. } => "compile.parameter_separator",
+            CompileError::TimeoutMissing { .. } => "compile.timeout_missing",
+            CompileError::TimeoutTooShort { .. } => "compile.timeout_too_short",
             CompileError::BadOption { .. } => "compile.bad_option",
             CompileError::AslLimit { .. } => "compile.asl_limit",
         }

@@ -1,10 +1,13 @@
 //! Compile: a linted flow graph + deploy options → state machine definition, schedule,
 //! Batch job definitions and the deployment manifest. Pure: no AWS calls.
 
+mod decorators;
 mod error;
 mod job_definition;
+mod load;
 mod manifest;
 mod options;
+mod parameter_checks;
 mod parameters;
 mod state_machine;
 mod steps;
@@ -16,8 +19,10 @@ use sha2::{Digest, Sha256};
 
 pub use error::CompileError;
 pub use job_definition::{ContainerProperties, JobDefinition, KeyValue, ResourceRequirement};
+pub use load::{check_definitions, check_initialization};
 pub use manifest::{FlowInfo, MANIFEST_SCHEMA, Manifest, ProjectInfo, ScheduleInfo, StepPlan};
 pub use options::{DeployOptions, OptionsError, OptionsLayer, Platform};
+pub use parameter_checks::RESERVED_PARAMETER_NAMES;
 pub use parameters::{DeployTimeDefault, ParameterSpec, ParameterType};
 pub use state_machine::paths;
 pub use steps::{Resources, RetryPlan, StepRuntime};
@@ -79,8 +84,23 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         ..
     } = input;
     check_options(options)?;
+    // `pipeline::check` ran these before lint, as Metaflow does; they are cheap, and
+    // nothing Metaflow refuses to load may compile.
+    load::check_definitions(module)?;
+    load::check_initialization(flow, module)?;
     steps::check_flow_decorators(flow)?;
     let mut warnings = Vec::new();
+    for ignored in &flow.ignored_parameters {
+        warnings.push(format!(
+            "{}:{}: {} = {}(...) is not a parameter: Metaflow ignores class attributes named {} or starting with '_', so runs cannot set '{}'. Rename the attribute to make it a parameter.",
+            flow.file,
+            ignored.line,
+            ignored.attribute,
+            ignored.kind.class_name(),
+            crate::python::NON_PARAMETER_ATTRIBUTES.join(", "),
+            ignored.name,
+        ));
+    }
 
     let naming_error = |message: String| CompileError::Naming {
         file: flow.file.clone(),

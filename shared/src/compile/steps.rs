@@ -80,7 +80,7 @@ pub fn step_runtime(
     let mut user_code_retries = 0;
     let mut error_retries = 0;
     let mut wait_seconds = 0;
-    let mut timeout_seconds = None;
+    let timeout_seconds = timeout_seconds(flow, step)?.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     let mut environment = BTreeMap::new();
     let mut with_decorators = Vec::new();
 
@@ -124,15 +124,6 @@ pub fn step_runtime(
                 wait_seconds = (minutes * 60.0).round() as u64;
             }
             "catch" => error_retries = error_retries.max(CATCH_ERROR_RETRIES),
-            "timeout" => {
-                let mut seconds = 0.0;
-                for (unit, factor) in [("seconds", 1.0), ("minutes", 60.0), ("hours", 3600.0)] {
-                    if let Some(v) = arg(unit)? {
-                        seconds += number(flow, decorator, unit, v)? * factor;
-                    }
-                }
-                timeout_seconds = Some(seconds.round() as u64);
-            }
             "environment" => {
                 if let Some(v) = arg("vars")? {
                     environment = env_vars(flow, decorator, v)?;
@@ -175,7 +166,6 @@ pub fn step_runtime(
         wait_seconds = 120;
         with_decorators.push("retry".to_string());
     }
-    let timeout_seconds = timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS).max(60);
     Ok(StepRuntime {
         resources,
         retry: RetryPlan {
@@ -190,6 +180,101 @@ pub fn step_runtime(
         job_role_arn,
         with_decorators,
     })
+}
+
+/// AWS Batch's shortest job timeout, which Metaflow's `@batch` enforces.
+const MIN_TIMEOUT_SECONDS: u64 = 60;
+
+/// `@timeout` as Metaflow reads it (`TimeoutDecorator.init`): `int()` of each of
+/// `seconds`, `minutes` and `hours`, added up; `None` without `@timeout`. Refuses what
+/// Metaflow refuses: no duration (`@timeout`'s `step_init`) and, as every step runs on
+/// AWS Batch, less than a minute (`@batch`'s `step_init`, which runs first when an
+/// explicit `@batch` sits below `@timeout`).
+pub(super) fn timeout_seconds(
+    flow: &FlowClass,
+    step: &StepDef,
+) -> Result<Option<u64>, CompileError> {
+    let Some(decorator) = step.decorator("timeout") else {
+        return Ok(None);
+    };
+    let args = DecoratorArgs { flow, decorator };
+    let mut seconds = 0;
+    for (unit, factor) in [("seconds", 1), ("minutes", 60), ("hours", 3600)] {
+        if let Some(v) = args.get(unit)? {
+            seconds = python_int(flow, decorator, unit, v)?
+                .saturating_mul(factor)
+                .saturating_add(seconds);
+        }
+    }
+    let batch_first = step
+        .decorator("batch")
+        .is_some_and(|batch| batch.line > decorator.line);
+    if seconds == 0 && !batch_first {
+        return Err(CompileError::TimeoutMissing {
+            file: flow.file.clone(),
+            line: decorator.line,
+        });
+    }
+    if seconds < MIN_TIMEOUT_SECONDS {
+        return Err(CompileError::TimeoutTooShort {
+            file: flow.file.clone(),
+            line: decorator.line,
+            step: step.name.clone(),
+            seconds,
+        });
+    }
+    Ok(Some(seconds))
+}
+
+/// Python's `int()` of a literal: floats truncate toward zero, strings must be whole
+/// numbers. Negative values are refused.
+fn python_int(
+    flow: &FlowClass,
+    decorator: &Decorator,
+    name: &str,
+    value: &Value,
+) -> Result<u64, CompileError> {
+    let bad = |problem: String| CompileError::BadDecoratorArgument {
+        file: flow.file.clone(),
+        line: decorator.line,
+        decorator: decorator.name.clone(),
+        argument: name.to_string(),
+        problem,
+    };
+    let literal = value.as_literal().expect("checked literal");
+    let parsed = match literal {
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i as f64,
+            (None, Some(f)) => f.trunc(),
+            (None, None) => f64::NAN,
+        },
+        serde_json::Value::String(s) => match python_int_text(s) {
+            Ok(i) => i as f64,
+            Err(_) => {
+                return Err(bad(format!(
+                    "is {literal}, which Metaflow reads with int() and fails (ValueError: invalid literal for int() with base 10: '{s}'); write a whole number"
+                )));
+            }
+        },
+        _ => f64::NAN,
+    };
+    if parsed >= 0.0 && parsed.is_finite() {
+        Ok(parsed as u64)
+    } else {
+        Err(bad(format!(
+            "is {literal}; it must be a non-negative number"
+        )))
+    }
+}
+
+/// `int(text)` for base 10: surrounding whitespace, a sign, and single `_` between digits.
+fn python_int_text(text: &str) -> Result<i64, std::num::ParseIntError> {
+    let trimmed = text.trim();
+    let digits = trimmed.trim_start_matches(['+', '-']);
+    if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return "_".parse();
+    }
+    trimmed.replace('_', "").parse()
 }
 
 /// Refuses flow-level decorators dropflow cannot deploy yet.

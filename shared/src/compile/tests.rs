@@ -396,3 +396,487 @@ fn long_step_names_get_short_unique_state_names() {
     assert!(names.iter().all(|n| n.chars().count() <= 80), "{names:?}");
     assert!(crate::asl::check_limits(&deployment.definition).is_empty());
 }
+
+/// The code and message a flow is refused with.
+fn refusal(source: &str) -> (String, String) {
+    match compile_source(source, OptionsLayer::default()) {
+        Ok(_) => panic!("expected a refusal:\n{source}"),
+        Err(e) => (e.code(), e.to_string()),
+    }
+}
+
+/// A two-step flow `F`: line 1 imports, then `class_decorators` (one a line), the class
+/// line, `body` (one a line, indented by the caller), `start_decorators` right above
+/// `def start` (indented here), then the steps.
+fn flow_lines(class_decorators: &[&str], body: &[&str], start_decorators: &[&str]) -> String {
+    let mut lines = vec!["from metaflow import *".to_string()];
+    lines.extend(class_decorators.iter().map(|d| d.to_string()));
+    lines.push("class F(FlowSpec):".into());
+    lines.extend(body.iter().map(|b| b.to_string()));
+    lines.extend(start_decorators.iter().map(|d| format!("    {d}")));
+    lines.push("    def start(self):\n        self.next(self.end)\n".into());
+    lines.push("    @step\n    def end(self):\n        pass\n".into());
+    lines.join("\n")
+}
+
+const STEP_ABOVE_DECORATOR: &str = r#"from metaflow import FlowSpec, step, retry
+
+
+class StepAboveDecoratorFlow(FlowSpec):
+    @step
+    @retry(times=2)
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    StepAboveDecoratorFlow()
+"#;
+
+#[test]
+fn a_step_decorator_below_step_is_refused_with_metaflows_text() {
+    let (code, message) = refusal(STEP_ABOVE_DECORATOR);
+    assert_eq!(code, "compile.bad_step_decorator");
+    assert_eq!(
+        message,
+        "flow.py:6: You tried to apply decorator 'retry' on 'start' which is not declared as a @step. Make sure you apply this decorator on a function which has @step on the line just before the function name and @retry is above @step. Move @step down to the line just above `def start`."
+    );
+    // Decorators apply bottom up: Metaflow names the one closest to the `def` (line 5).
+    let source = flow_lines(&[], &[], &["@step", "@retry", "@catch"]);
+    let (_, message) = refusal(&source);
+    assert!(
+        message.starts_with("flow.py:5: You tried to apply decorator 'catch' on 'start'"),
+        "{message}"
+    );
+    // Decorators Metaflow does not know (plain Python ones) may sit below @step.
+    let source = flow_lines(&[], &[], &["@retry", "@step", "@my_wrapper"])
+        .replace("class F", "def my_wrapper(f):\n    return f\nclass F");
+    compiled(&source);
+}
+
+#[test]
+fn step_decorators_off_steps_and_flow_decorators_on_steps_are_refused() {
+    // A method without @step.
+    let source = flow_lines(
+        &[],
+        &["    @retry", "    def helper(self):", "        pass"],
+        &["@step"],
+    );
+    assert_eq!(
+        refusal(&source),
+        (
+            "compile.bad_step_decorator".to_string(),
+            "flow.py:3: You tried to apply decorator 'retry' on 'helper' which is not declared as a @step. Make sure you apply this decorator on a function which has @step on the line just before the function name and @retry is above @step. Add @step just above `def helper` if it is a step, or remove @retry.".to_string()
+        )
+    );
+    // On the class.
+    let (code, message) = refusal(&flow_lines(&["@retry"], &[], &["@step"]));
+    assert_eq!(code, "compile.bad_step_decorator");
+    assert!(
+        message.starts_with("flow.py:2: You tried to apply decorator 'retry' on 'F' which is not declared as a @step."),
+        "{message}"
+    );
+    // A flow decorator on a step.
+    let (code, message) = refusal(&flow_lines(&[], &[], &["@schedule(daily=True)", "@step"]));
+    assert_eq!(code, "compile.bad_flow_decorator");
+    assert_eq!(
+        message,
+        "flow.py:3: Decorator 'schedule' can be applied only to FlowSpecs. Make sure the decorator is above a class definition. Move @schedule from `def start` to above the flow's `class` line."
+    );
+}
+
+const DUPLICATE_DECORATOR: &str = r#"from metaflow import FlowSpec, step, resources
+
+
+class DuplicateDecoratorFlow(FlowSpec):
+    @resources(cpu=2)
+    @resources(memory=8000)
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DuplicateDecoratorFlow()
+"#;
+
+#[test]
+fn a_step_decorator_twice_is_refused_unless_metaflow_allows_several() {
+    let (code, message) = refusal(DUPLICATE_DECORATOR);
+    assert_eq!(code, "compile.duplicate_step_decorator");
+    assert_eq!(
+        message,
+        "flow.py:5: Step 'start' already has a decorator 'resources'. You can specify this decorator only once. Merge it with the @resources on line 6 into one @resources(...)."
+    );
+    // @card allows several (allow_multiple).
+    compiled(&flow_lines(
+        &[],
+        &[],
+        &["@card", "@card(type='blank')", "@step"],
+    ));
+    // Bottom up: the misplaced @catch (line 6) is applied before the second @retry.
+    let source = flow_lines(&[], &[], &["@retry", "@retry", "@step", "@catch"]);
+    assert!(
+        refusal(&source)
+            .1
+            .starts_with("flow.py:6: You tried to apply decorator 'catch'"),
+        "{source}"
+    );
+}
+
+#[test]
+fn a_flow_decorator_twice_is_refused_unless_metaflow_allows_several() {
+    let source = flow_lines(
+        &["@schedule(daily=True)", "@schedule(hourly=True)"],
+        &[],
+        &["@step"],
+    );
+    assert_eq!(
+        refusal(&source),
+        (
+            "compile.duplicate_flow_decorator".to_string(),
+            "flow.py:2: Flow already has a decorator 'schedule'. You can specify each decorator only once. Keep one @schedule (the other is on line 3).".to_string()
+        )
+    );
+}
+
+#[test]
+fn metaflows_load_errors_come_before_lint_and_in_source_order() {
+    // A lint error (no transition out of start) and a duplicate decorator: Metaflow
+    // fails while defining the class, before it lints.
+    let source = DUPLICATE_DECORATOR.replace("        self.next(self.end)\n", "        pass\n");
+    assert_eq!(refusal(&source).0, "compile.duplicate_step_decorator");
+    // The class body runs top to bottom: the parameter on line 3 fails first.
+    let source = flow_lines(
+        &[],
+        &["    size = Parameter(default=3)"],
+        &["@step", "@retry"],
+    );
+    assert_eq!(refusal(&source).0, "compile.parameter_call");
+    // Every class of the file is defined, not only the deployed one.
+    let source = format!(
+        "{}\nclass Other(FlowSpec):\n    @timeout\n    @timeout\n    @step\n    def start(self):\n        pass\n\nif __name__ == '__main__':\n    F()\n",
+        flow_lines(&[], &[], &["@step"])
+    );
+    assert_eq!(refusal(&source).0, "compile.duplicate_step_decorator");
+}
+
+const PARAM_NO_NAME: &str = r#"from metaflow import FlowSpec, step, Parameter
+
+
+class ParamNoNameFlow(FlowSpec):
+    size = Parameter(default=3)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ParamNoNameFlow()
+"#;
+
+#[test]
+fn a_parameter_call_python_refuses_is_refused_with_pythons_type_error() {
+    let (code, message) = refusal(PARAM_NO_NAME);
+    assert_eq!(code, "compile.parameter_call");
+    assert_eq!(
+        message,
+        "flow.py:5: TypeError: Parameter.__init__() missing 1 required positional argument: 'name'. Give the parameter its name as the first argument: size = Parameter('size', ...)."
+    );
+    for (body, expected) in [
+        (
+            "    data = IncludeFile(default='x.csv')",
+            "flow.py:3: TypeError: IncludeFile.__init__() missing 1 required positional argument: 'name'.",
+        ),
+        (
+            "    cfg = Config(default_value={})",
+            "flow.py:3: TypeError: Config.__init__() missing 1 required positional argument: 'name'.",
+        ),
+        // Metaflow ignores the attribute `_x`, but Python still makes the call.
+        (
+            "    _x = Parameter(default=1)",
+            "flow.py:3: TypeError: Parameter.__init__() missing 1 required positional argument: 'name'. Give the parameter its name as the first argument: _x = Parameter('x', ...).",
+        ),
+        (
+            "    t = Parameter('t', 1, int, 'h', False, True, 7)",
+            "flow.py:3: TypeError: Parameter.__init__() takes from 2 to 7 positional arguments but 8 were given. Pass the arguments after the name",
+        ),
+        (
+            "    t = Parameter('t', 1, default=2)",
+            "flow.py:3: TypeError: Parameter.__init__() got multiple values for argument 'default'. Give each argument once",
+        ),
+        (
+            "    t = Parameter('t', name='u')",
+            "flow.py:3: TypeError: Parameter.__init__() got multiple values for argument 'name'.",
+        ),
+        (
+            "    t = Parameter(make_name(), default=1)",
+            "flow.py:3: parameter 't': the name `make_name()` cannot be read without running Python. Write the name as a string literal (t = Parameter('t', ...)) or a module-level string constant.",
+        ),
+    ] {
+        let (_, message) = refusal(&flow_lines(&[], &[body], &["@step"]));
+        assert!(message.starts_with(expected), "{body}\n{message}");
+    }
+}
+
+#[test]
+fn parameter_names_from_constants_and_positional_arguments_are_read() {
+    let source = format!(
+        "NAME = 'alpha'\n{}",
+        flow_lines(
+            &[],
+            &[
+                "    a = Parameter(NAME, 0.5)",
+                "    b = Parameter('beta', 2, int, 'Beta', True)"
+            ],
+            &["@step"]
+        )
+    );
+    let deployment = compiled(&source);
+    let parameters = &deployment.manifest.parameters;
+    assert_eq!(
+        (
+            parameters[0].name.as_str(),
+            parameters[0].kind,
+            &parameters[0].default
+        ),
+        ("alpha", ParameterType::Float, &Some(serde_json::json!(0.5)))
+    );
+    let beta = &parameters[1];
+    assert_eq!(
+        (beta.name.as_str(), beta.kind),
+        ("beta", ParameterType::Int)
+    );
+    assert_eq!(beta.default, Some(serde_json::json!(2)));
+    assert_eq!(beta.help.as_deref(), Some("Beta"));
+    assert!(beta.required);
+}
+
+const PARAM_RESERVED: &str = r#"from metaflow import FlowSpec, step, Parameter
+
+
+class ParamReservedFlow(FlowSpec):
+    tags = Parameter("tags", default="a")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ParamReservedFlow()
+"#;
+
+#[test]
+fn reserved_parameter_names_are_refused_with_metaflows_text() {
+    let (code, message) = refusal(PARAM_RESERVED);
+    assert_eq!(code, "compile.reserved_parameter");
+    assert_eq!(
+        message,
+        "flow.py:5: Parameter name 'tags' is a reserved word. Please use a different name for your parameter. Metaflow's command line uses it (reserved: params, with, tag, namespace, obj, tags, decospecs, run-id-file, max-num-splits, max-workers, max-log-size, user-namespace, run-id, task-id, runner-attribute-file, also with _ for -); the attribute can keep its name, e.g. tags = Parameter('tags_value', ...)."
+    );
+    for body in [
+        "    r = Parameter('run_id', default='x')",
+        "    r = Parameter('max-workers', default=1)",
+        "    r = IncludeFile('with', default='x')",
+        "    r = Config('obj', default_value={})",
+    ] {
+        let (code, message) = refusal(&flow_lines(&[], &[body], &["@step"]));
+        assert_eq!(code, "compile.reserved_parameter", "{body}: {message}");
+        assert!(
+            message.starts_with("flow.py:3: Parameter name '"),
+            "{message}"
+        );
+    }
+    // Names are case-sensitive, and attributes Metaflow ignores are never checked.
+    compiled(&flow_lines(
+        &[],
+        &[
+            "    t = Parameter('Tags', default='a')",
+            "    _t = Parameter('tags', default='a')",
+        ],
+        &["@step"],
+    ));
+}
+
+const PARAM_SEPARATOR_INT: &str = r#"from metaflow import FlowSpec, step, Parameter
+
+
+class ParamSeparatorIntFlow(FlowSpec):
+    ids = Parameter("ids", type=int, default=1, separator=",")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ParamSeparatorIntFlow()
+"#;
+
+#[test]
+fn a_separator_on_a_parameter_that_is_not_a_string_is_refused() {
+    let (code, message) = refusal(PARAM_SEPARATOR_INT);
+    assert_eq!(code, "compile.parameter_separator");
+    assert_eq!(
+        message,
+        "flow.py:5: Parameter ids: Separator is only allowed for string parameters. Remove separator=, or make ids a string parameter (type=str or no type, and a literal string default) and convert the items in the step."
+    );
+    // As real Metaflow 2.19.39 decides each (`is_string_type`).
+    for (body, refused) in [
+        (
+            "    t = Parameter('t', type=str, default=1, separator=',')",
+            true,
+        ),
+        (
+            "    t = Parameter('t', type=JSONType, default='[]', separator=',')",
+            true,
+        ),
+        ("    t = Parameter('t', type=int, separator=',')", true),
+        ("    t = Parameter('t', default=True, separator=',')", true),
+        (
+            "    t = Parameter('t', type=str, default=lambda ctx: 'a', separator=',')",
+            true,
+        ),
+        ("    t = Parameter('t', separator=',')", false),
+        (
+            "    t = Parameter('t', default='a,b', separator=',')",
+            false,
+        ),
+        (
+            "    t = Parameter('t', type=str, default=None, separator=',')",
+            false,
+        ),
+        (
+            "    t = Parameter('t', type=int, default=1, separator='')",
+            false,
+        ),
+    ] {
+        let result = compile_source(
+            &flow_lines(&[], &[body], &["@step"]),
+            OptionsLayer::default(),
+        );
+        match result {
+            Err(e) if refused => assert_eq!(e.code(), "compile.parameter_separator", "{body}: {e}"),
+            Ok(_) if !refused => {}
+            other => panic!("{body}: {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+const TIMEOUT_ZERO: &str = r#"from metaflow import FlowSpec, step, timeout
+
+
+class TimeoutZeroFlow(FlowSpec):
+    @timeout
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    TimeoutZeroFlow()
+"#;
+
+#[test]
+fn a_timeout_without_a_duration_is_refused() {
+    let (code, message) = refusal(TIMEOUT_ZERO);
+    assert_eq!(code, "compile.timeout_missing");
+    assert_eq!(
+        message,
+        "flow.py:5: Specify a duration for @timeout. Give it seconds=, minutes= or hours= adding up to at least 60 seconds (Metaflow reads each with int(), so minutes=0.5 is 0)."
+    );
+    // Metaflow's int() truncates each value.
+    let (code, _) = refusal(&flow_lines(&[], &[], &["@timeout(minutes=0.5)", "@step"]));
+    assert_eq!(code, "compile.timeout_missing");
+    let (code, message) = refusal(&flow_lines(&[], &[], &["@timeout(minutes='1.5')", "@step"]));
+    assert_eq!(code, "compile.bad_decorator_argument");
+    assert!(
+        message.contains("invalid literal for int() with base 10: '1.5'"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_timeout_under_a_minute_is_refused_not_raised() {
+    let source = TIMEOUT_ZERO.replace("@timeout\n", "@timeout(seconds=30)\n");
+    let (code, message) = refusal(&source);
+    assert_eq!(code, "compile.timeout_too_short");
+    assert_eq!(
+        message,
+        "flow.py:5: The timeout for step start should be at least 60 seconds for execution on AWS Batch. @timeout adds up to 30 seconds here; dropflow runs every step on AWS Batch, so raise it to 60 seconds or more."
+    );
+    let (code, _) = refusal(&flow_lines(&[], &[], &["@timeout(seconds=59.9)", "@step"]));
+    assert_eq!(code, "compile.timeout_too_short");
+    // An explicit @batch below @timeout runs its check first, as in Metaflow.
+    let source = flow_lines(&[], &[], &["@timeout(seconds=0)", "@batch", "@step"]);
+    assert_eq!(refusal(&source).0, "compile.timeout_too_short");
+    // Whole minutes and hours as Metaflow counts them: int(1.5) hours is one hour.
+    let deployment = compiled(&flow_lines(
+        &[],
+        &[],
+        &["@timeout(hours=1.5, seconds=' 30 ')", "@step"],
+    ));
+    assert_eq!(
+        job(&deployment, "start").timeout.attempt_duration_seconds,
+        3630
+    );
+    let deployment = compiled(&flow_lines(&[], &[], &["@timeout(seconds=60)", "@step"]));
+    assert_eq!(
+        job(&deployment, "start").timeout.attempt_duration_seconds,
+        60
+    );
+}
+
+#[test]
+fn attributes_metaflow_ignores_are_not_parameters() {
+    let source = flow_lines(
+        &[],
+        &[
+            "    name = Parameter('model_name', default='resnet')",
+            "    _token = Parameter('token', default='abc')",
+            "    input = Parameter('inp', default=1)",
+            "    visible = Parameter('visible', default=1)",
+        ],
+        &["@step"],
+    );
+    let deployment = compiled(&source);
+    let names: Vec<_> = deployment
+        .manifest
+        .parameters
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["visible"]);
+    assert_eq!(deployment.warnings.len(), 3, "{:?}", deployment.warnings);
+    assert_eq!(
+        deployment.warnings[0],
+        "flow.py:3: name = Parameter(...) is not a parameter: Metaflow ignores class attributes named cmd, foreach_stack, index, input, script_name, name or starting with '_', so runs cannot set 'model_name'. Rename the attribute to make it a parameter."
+    );
+    assert!(deployment.warnings[1].starts_with("flow.py:4: _token = Parameter(...)"));
+}

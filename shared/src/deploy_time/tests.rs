@@ -106,12 +106,13 @@ fn seed_values_compile() {
 fn lambda_default_sees_the_context() {
     let values = evaluate(&flow(
         "",
-        "    tag = Parameter('tag', default=lambda ctx: ctx.flow_name + '/' + ctx.parameter_name + '/' + ctx.ds_type)\n    plain = Parameter('plain', default='x')\n",
+        // Not 'tag': Metaflow reserves it.
+        "    label = Parameter('label', default=lambda ctx: ctx.flow_name + '/' + ctx.parameter_name + '/' + ctx.ds_type)\n    plain = Parameter('plain', default='x')\n",
     ))
     .unwrap();
     assert_eq!(
         values,
-        BTreeMap::from([("tag".into(), json!("DeploymentInfoFlow/tag/s3"))])
+        BTreeMap::from([("label".into(), json!("DeploymentInfoFlow/label/s3"))])
     );
 }
 

@@ -5,7 +5,7 @@
 use serde_json::Value as Json;
 
 use super::error::FlowInputError;
-use super::{Constants, package_path};
+use super::{Constants, MAX_CONFIG_ENVIRONMENT, config_environment, package_path};
 use crate::package::{METAFLOW_CONFIG, SourcePackage};
 use crate::python::{FlowClass, ParameterDef, ParameterKind, Value};
 
@@ -29,7 +29,8 @@ pub fn resolve_configs(
     package: &SourcePackage,
 ) -> Result<Vec<ConfigEntry>, FlowInputError> {
     let saved = saved_configs(package);
-    flow.parameters
+    let configs = flow
+        .parameters
         .iter()
         .filter(|def| def.kind == ParameterKind::Config)
         .map(|def| {
@@ -43,7 +44,17 @@ pub fn resolve_configs(
                 value,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, FlowInputError>>()?;
+    if let Some(value) = config_environment(&configs)
+        && value.len() > MAX_CONFIG_ENVIRONMENT
+    {
+        return Err(FlowInputError::ConfigsTooLarge {
+            file: flow.file.clone(),
+            bytes: value.len(),
+            limit: MAX_CONFIG_ENVIRONMENT,
+        });
+    }
+    Ok(configs)
 }
 
 /// The values Metaflow's `package save` resolved (`.mf_meta/CONFIG`:

@@ -6,6 +6,10 @@
 //! configuration the compiler saw: the compiler substitutes config references
 //! (`@resources(cpu=cfg.cpu)`) with their values, and tasks let Metaflow resolve the
 //! same defaults from the same files.
+//!
+//! `pipeline::check` calls [`resolve_configs`], [`substitute`] and
+//! [`check_include_files`] in that order, with Metaflow's parameter checks between the
+//! last two (as Metaflow initialises parameters before it reads included files).
 
 mod config;
 mod error;
@@ -17,30 +21,7 @@ pub use error::FlowInputError;
 pub use include_file::check_include_files;
 pub use reference::substitute;
 
-use crate::package::SourcePackage;
-use crate::python::{Constants, FlowClass};
-
-/// Resolves the flow's configs, substitutes their uses, and checks its included files.
-/// Returns the configs (with their values, where dropflow can compute them).
-pub fn apply(
-    flow: &mut FlowClass,
-    constants: &Constants,
-    package: &SourcePackage,
-) -> Result<Vec<ConfigEntry>, FlowInputError> {
-    let configs = resolve_configs(flow, constants, package)?;
-    if let Some(value) = config_environment(&configs)
-        && value.len() > MAX_CONFIG_ENVIRONMENT
-    {
-        return Err(FlowInputError::ConfigsTooLarge {
-            file: flow.file.clone(),
-            bytes: value.len(),
-            limit: MAX_CONFIG_ENVIRONMENT,
-        });
-    }
-    substitute(flow, &configs)?;
-    check_include_files(flow, constants, package)?;
-    Ok(configs)
-}
+pub use crate::python::Constants;
 
 /// The environment variable through which tasks receive the configs' values.
 pub const CONFIG_ENVIRONMENT: &str = "METAFLOW_FLOW_CONFIG_VALUE";

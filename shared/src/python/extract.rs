@@ -7,8 +7,8 @@ use ruff_text_size::Ranged;
 use super::fold::{Constants, fold};
 use super::lines::LineIndex;
 use super::model::{
-    Decorator, FlowClass, ModuleFunction, ModuleInfo, ParameterDef, ParameterKind, StepDef,
-    TailNext, TransitionKind,
+    Decorator, FlowClass, ModuleFunction, ModuleInfo, ParameterDef, ParameterKind,
+    ParameterProblem, PlainMethod, StepDef, TailNext, TransitionKind, is_parameter_attribute,
 };
 use super::value::{Value, literal, source_text};
 
@@ -64,7 +64,7 @@ impl Extractor<'_> {
         for stmt in body {
             match stmt {
                 Stmt::ClassDef(class) => {
-                    if let Some(flow) = self.flow_class(class, &info.flows) {
+                    if let Some(flow) = self.flow_class(class, &info.flows, &info.constants) {
                         info.flows.push(flow);
                     }
                 }
@@ -100,7 +100,14 @@ impl Extractor<'_> {
     }
 
     /// A class is a flow if a base is `FlowSpec` (any module path) or an earlier flow class.
-    fn flow_class(&self, class: &StmtClassDef, earlier: &[FlowClass]) -> Option<FlowClass> {
+    /// `constants` are the module constants defined above the class (a parameter's name
+    /// may be one).
+    fn flow_class(
+        &self,
+        class: &StmtClassDef,
+        earlier: &[FlowClass],
+        constants: &Constants,
+    ) -> Option<FlowClass> {
         let bases: Vec<&Expr> = class
             .arguments
             .as_ref()
@@ -136,6 +143,8 @@ impl Extractor<'_> {
                 .collect(),
             steps: Vec::new(),
             parameters: Vec::new(),
+            ignored_parameters: Vec::new(),
+            plain_methods: Vec::new(),
         };
         // Python's MRO for same-file bases: later bases first so earlier ones override.
         for parent in inherited.iter().rev() {
@@ -145,32 +154,50 @@ impl Extractor<'_> {
             for parameter in &parent.parameters {
                 upsert(&mut flow.parameters, parameter.clone(), |p| &p.attribute);
             }
+            for parameter in &parent.ignored_parameters {
+                upsert(&mut flow.ignored_parameters, parameter.clone(), |p| {
+                    &p.attribute
+                });
+            }
         }
         for stmt in &class.body {
-            match stmt {
+            let (target, value, line) = match stmt {
                 Stmt::FunctionDef(function) => {
                     if let Some(step) = self.step(function) {
                         upsert(&mut flow.steps, step, |s| &s.name);
+                    } else if !function.decorator_list.is_empty() {
+                        flow.plain_methods.push(PlainMethod {
+                            name: function.name.to_string(),
+                            line: self.line(&function.name),
+                            decorators: function
+                                .decorator_list
+                                .iter()
+                                .map(|d| self.decorator(&d.expression))
+                                .collect(),
+                        });
                     }
+                    continue;
                 }
-                Stmt::Assign(assign) => {
-                    if let [Expr::Name(target)] = assign.targets.as_slice()
-                        && let Some(parameter) =
-                            self.parameter(target.id.as_str(), &assign.value, self.line(assign))
-                    {
-                        upsert(&mut flow.parameters, parameter, |p| &p.attribute);
-                    }
-                }
-                Stmt::AnnAssign(assign) => {
-                    if let (Expr::Name(target), Some(value)) = (&*assign.target, &assign.value)
-                        && let Some(parameter) =
-                            self.parameter(target.id.as_str(), value, self.line(assign))
-                    {
-                        upsert(&mut flow.parameters, parameter, |p| &p.attribute);
-                    }
-                }
-                _ => {}
-            }
+                Stmt::Assign(assign) => match assign.targets.as_slice() {
+                    [Expr::Name(target)] => (target, &*assign.value, self.line(assign)),
+                    _ => continue,
+                },
+                Stmt::AnnAssign(assign) => match (&*assign.target, &assign.value) {
+                    (Expr::Name(target), Some(value)) => (target, &**value, self.line(assign)),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let Some(parameter) = self.parameter(target.id.as_str(), value, line, constants) else {
+                continue;
+            };
+            // Metaflow's `_get_parameters` never sees these attributes.
+            let list = if is_parameter_attribute(&parameter.attribute) {
+                &mut flow.parameters
+            } else {
+                &mut flow.ignored_parameters
+            };
+            upsert(list, parameter, |p| &p.attribute);
         }
         Some(flow)
     }
@@ -220,11 +247,13 @@ impl Extractor<'_> {
         let mut is_step = false;
         let mut is_start_step = false;
         let mut is_end_step = false;
+        let mut step_line = 0;
         let mut decorators = Vec::new();
         for decorator in &function.decorator_list {
             let parsed = self.decorator(&decorator.expression);
             if parsed.name == "step" {
                 is_step = true;
+                step_line = parsed.line;
                 is_start_step = parsed
                     .kwarg("start")
                     .and_then(Value::as_bool)
@@ -248,6 +277,7 @@ impl Extractor<'_> {
             is_start_step,
             is_end_step,
             decorators,
+            step_line,
             doc: docstring(&function.body),
             tail: self.tail_next(&function.body, num_args),
         })
@@ -346,7 +376,13 @@ impl Extractor<'_> {
         tail
     }
 
-    fn parameter(&self, attribute: &str, value: &Expr, line: u32) -> Option<ParameterDef> {
+    fn parameter(
+        &self,
+        attribute: &str,
+        value: &Expr,
+        line: u32,
+        constants: &Constants,
+    ) -> Option<ParameterDef> {
         let Expr::Call(call) = value else {
             return None;
         };
@@ -356,27 +392,144 @@ impl Extractor<'_> {
             Some("Config") => ParameterKind::Config,
             _ => return None,
         };
-        let (args, mut kwargs) = self.arguments(call);
-        let name = args
-            .first()
-            .and_then(|a| a.as_str().map(str::to_string))
-            .or_else(|| {
-                kwargs
-                    .iter()
-                    .find(|(k, _)| k == "name")
-                    .and_then(|(_, v)| v.as_str().map(str::to_string))
-            })
-            .unwrap_or_else(|| attribute.to_string());
-        // `Parameter(name, help, ...)`-style positional use is rare; keep the second
-        // positional as `help`, as Parameter's signature has it after `name` via kwargs.
-        kwargs.retain(|(k, _)| k != "name");
+        let (args, keywords) = self.arguments(call);
+        let call = SignatureCall {
+            class: kind.class_name(),
+            signature: signature(kind),
+            args,
+            keywords,
+            has_star_args: call
+                .arguments
+                .args
+                .iter()
+                .any(|a| matches!(a, Expr::Starred(_))),
+        };
+        let (name, problem) = call.name(attribute, constants);
         Some(ParameterDef {
             attribute: attribute.to_string(),
             name,
             kind,
             line,
-            kwargs,
+            kwargs: call.kwargs(),
+            problem,
         })
+    }
+}
+
+/// The arguments after `name` of `Parameter`, `IncludeFile` and `Config`, in order.
+fn signature(kind: ParameterKind) -> &'static [&'static str] {
+    match kind {
+        ParameterKind::Parameter => &["default", "type", "help", "required", "show_default"],
+        ParameterKind::IncludeFile => &["required", "is_text", "encoding", "help", "parser"],
+        ParameterKind::Config => &[
+            "default",
+            "default_value",
+            "help",
+            "required",
+            "parser",
+            "plain",
+        ],
+    }
+}
+
+/// A `Parameter(...)`-style call matched against its class's `__init__` signature the
+/// way Python binds it (`name` first, then [`signature`], then `**kwargs`).
+struct SignatureCall {
+    class: &'static str,
+    signature: &'static [&'static str],
+    args: Vec<Value>,
+    keywords: Vec<(String, Value)>,
+    /// A `*args` among the positional arguments: the count is unknown.
+    has_star_args: bool,
+}
+
+impl SignatureCall {
+    /// The parameter name, and why the call makes no parameter, if it does not.
+    fn name(&self, attribute: &str, constants: &Constants) -> (String, Option<ParameterProblem>) {
+        if let Some(message) = self.type_error() {
+            return (
+                attribute.to_string(),
+                Some(ParameterProblem::TypeError { message }),
+            );
+        }
+        let written = self.args.first().or_else(|| {
+            self.keywords
+                .iter()
+                .find(|(k, _)| k == "name" || k == "**")
+                .map(|(_, v)| v)
+        });
+        let resolved = match written {
+            Some(Value::Literal {
+                value: serde_json::Value::String(name),
+            }) => Some(name.clone()),
+            Some(Value::Name { name }) => constants
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        };
+        match (resolved, written) {
+            (Some(name), _) => (name, None),
+            (None, Some(value)) => {
+                let mut source = value.describe();
+                if self.keywords.iter().any(|(k, v)| k == "**" && v == value) {
+                    source = format!("**{source}");
+                }
+                (
+                    attribute.to_string(),
+                    Some(ParameterProblem::NameNotLiteral { source }),
+                )
+            }
+            // Unreachable: no name at all is a TypeError above.
+            (None, None) => (attribute.to_string(), None),
+        }
+    }
+
+    /// Python's `TypeError` for this call, checked in CPython's order: an argument given
+    /// twice, too many positional arguments, no name. Unknowable with `*args`/`**kwargs`.
+    fn type_error(&self) -> Option<String> {
+        if self.has_star_args || self.keywords.iter().any(|(k, _)| k == "**") {
+            return None;
+        }
+        let class = self.class;
+        let positional: Vec<&str> = std::iter::once("name")
+            .chain(self.signature.iter().copied())
+            .collect();
+        for (keyword, _) in &self.keywords {
+            if let Some(index) = positional.iter().position(|p| p == keyword)
+                && index < self.args.len()
+            {
+                return Some(format!(
+                    "{class}.__init__() got multiple values for argument '{keyword}'"
+                ));
+            }
+        }
+        if self.args.len() > positional.len() {
+            return Some(format!(
+                "{class}.__init__() takes from 2 to {} positional arguments but {} were given",
+                positional.len() + 1,
+                self.args.len() + 1
+            ));
+        }
+        if self.args.is_empty() && !self.keywords.iter().any(|(k, _)| k == "name") {
+            return Some(format!(
+                "{class}.__init__() missing 1 required positional argument: 'name'"
+            ));
+        }
+        None
+    }
+
+    /// Every argument but the name, by name: positional ones first, as the signature
+    /// names them, then the keywords as written.
+    fn kwargs(&self) -> Vec<(String, Value)> {
+        let positional = self
+            .args
+            .iter()
+            .skip(1)
+            .zip(self.signature)
+            .map(|(value, name)| (name.to_string(), value.clone()));
+        let keywords = self.keywords.iter().filter(|(k, _)| k != "name").cloned();
+        positional.chain(keywords).collect()
     }
 }
 

@@ -9,8 +9,9 @@ mod value;
 
 pub use fold::{Constants, fold, python_float, python_json};
 pub use model::{
-    Decorator, FlowClass, ModuleFunction, ModuleInfo, ParameterDef, ParameterKind, StepDef,
-    TailNext, TransitionKind,
+    Decorator, FlowClass, ModuleFunction, ModuleInfo, NON_PARAMETER_ATTRIBUTES, ParameterDef,
+    ParameterKind, ParameterProblem, PlainMethod, StepDef, TailNext, TransitionKind,
+    is_parameter_attribute,
 };
 pub use value::{Value, literal};
 

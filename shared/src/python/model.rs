@@ -25,6 +25,43 @@ pub struct FlowClass {
     pub steps: Vec<StepDef>,
     /// `Parameter`, `IncludeFile` and `Config` attributes, in source order.
     pub parameters: Vec<ParameterDef>,
+    /// `Parameter`, `IncludeFile` and `Config` attributes Metaflow does not collect
+    /// (`FlowSpec._get_parameters` skips names starting with `_` and those in
+    /// [`NON_PARAMETER_ATTRIBUTES`]): not parameters of the flow, kept for warnings and
+    /// for the call checks Python makes when the class body runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_parameters: Vec<ParameterDef>,
+    /// Decorated methods without `@step`, in source order: Metaflow refuses step
+    /// decorators on them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plain_methods: Vec<PlainMethod>,
+}
+
+/// Flow class attributes that are never parameters (`FlowSpec._NON_PARAMETERS`), besides
+/// every name starting with `_`.
+pub const NON_PARAMETER_ATTRIBUTES: &[&str] = &[
+    "cmd",
+    "foreach_stack",
+    "index",
+    "input",
+    "script_name",
+    "name",
+];
+
+/// Whether Metaflow collects a flow class attribute as a parameter (`_get_parameters`).
+pub fn is_parameter_attribute(attribute: &str) -> bool {
+    !attribute.starts_with('_') && !NON_PARAMETER_ATTRIBUTES.contains(&attribute)
+}
+
+/// A decorated method of a flow class that is not a step (no `@step`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlainMethod {
+    /// Method name.
+    pub name: String,
+    /// Line of the `def`.
+    pub line: u32,
+    /// Its decorators, top to bottom.
+    pub decorators: Vec<Decorator>,
 }
 
 impl FlowClass {
@@ -69,6 +106,10 @@ pub struct StepDef {
     pub is_end_step: bool,
     /// Decorators other than `@step`, top to bottom.
     pub decorators: Vec<Decorator>,
+    /// Line of the `@step` decorator (the lowest one, if written twice). Decorators are
+    /// applied bottom up, so a step decorator below it (a larger line) is applied before
+    /// the method is a step, which Metaflow refuses.
+    pub step_line: u32,
     /// Method docstring, de-indented.
     pub doc: String,
     /// What the last statement of the body says about the next step.
@@ -133,19 +174,54 @@ pub enum ParameterKind {
     Config,
 }
 
+impl ParameterKind {
+    /// The Metaflow class that makes it: `Parameter`, `IncludeFile` or `Config`.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            ParameterKind::Parameter => "Parameter",
+            ParameterKind::IncludeFile => "IncludeFile",
+            ParameterKind::Config => "Config",
+        }
+    }
+}
+
 /// A class attribute `attr = Parameter('name', ...)` (or `IncludeFile`, `Config`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParameterDef {
     /// The Python attribute (`self.info`): artifacts use this name.
     pub attribute: String,
     /// The parameter name (`deployment_info`): the CLI and Step Functions input use this.
+    /// When the call has no usable name ([`ParameterDef::problem`]), the attribute.
     pub name: String,
     /// Parameter, IncludeFile or Config.
     pub kind: ParameterKind,
     /// Line of the assignment.
     pub line: u32,
-    /// Keyword arguments as written (`default`, `type`, `help`, `required`, ...).
+    /// Arguments by name (`default`, `type`, `help`, `required`, ...), in source order:
+    /// positional arguments after the name first, named as the class's signature names
+    /// them (`Parameter('alpha', 0.01)` has `default`), then the keyword arguments.
     pub kwargs: Vec<(String, Value)>,
+    /// Why this call cannot make a parameter, when it cannot (checked by the compiler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<ParameterProblem>,
+}
+
+/// A `Parameter(...)` (or `IncludeFile`, `Config`) call that does not define a parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ParameterProblem {
+    /// The call does not match the signature: Python raises this `TypeError` (no name,
+    /// too many positional arguments, an argument given twice) when the class is defined.
+    TypeError {
+        /// Python's message, e.g. `Parameter.__init__() missing 1 required positional
+        /// argument: 'name'`.
+        message: String,
+    },
+    /// The name is neither a literal string nor a module-level string constant.
+    NameNotLiteral {
+        /// The name argument as written.
+        source: String,
+    },
 }
 
 impl ParameterDef {

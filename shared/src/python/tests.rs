@@ -288,3 +288,135 @@ fn parses_recent_syntax() {
     .unwrap();
     assert_eq!(module.flows[0].steps.len(), 2);
 }
+
+#[test]
+fn keeps_where_step_sits_among_the_decorators_and_decorated_plain_methods() {
+    let flow = only_flow(
+        r#"
+from metaflow import FlowSpec, step, retry
+class F(FlowSpec):
+    @step
+    @retry(times=2)
+    def start(self):
+        self.next(self.end)
+    @staticmethod
+    def helper():
+        pass
+    def undecorated(self):
+        pass
+    @step
+    def end(self):
+        pass
+"#,
+    );
+    let start = &flow.steps[0];
+    assert_eq!(start.step_line, 4);
+    assert_eq!(start.decorators[0].line, 5, "@retry is below @step");
+    assert_eq!(flow.steps[1].step_line, 13);
+    let [helper] = flow.plain_methods.as_slice() else {
+        panic!("{:?}", flow.plain_methods);
+    };
+    assert_eq!((helper.name.as_str(), helper.line), ("helper", 9));
+    assert_eq!(helper.decorators[0].name, "staticmethod");
+}
+
+#[test]
+fn attributes_metaflow_does_not_collect_are_kept_apart() {
+    let flow = only_flow(
+        r#"
+from metaflow import FlowSpec, Parameter, step
+class F(FlowSpec):
+    name = Parameter('model_name', default='resnet')
+    _token = Parameter('token')
+    index = Parameter('index')
+    visible = Parameter('visible', default=1)
+    @step
+    def start(self):
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+"#,
+    );
+    let attributes = |defs: &[ParameterDef]| -> Vec<String> {
+        defs.iter().map(|d| d.attribute.clone()).collect()
+    };
+    assert_eq!(attributes(&flow.parameters), ["visible"]);
+    assert_eq!(
+        attributes(&flow.ignored_parameters),
+        ["name", "_token", "index"]
+    );
+    assert!(is_parameter_attribute("names") && !is_parameter_attribute("script_name"));
+}
+
+#[test]
+fn parameter_calls_are_bound_like_python_binds_them() {
+    let flow = only_flow(
+        r#"
+from metaflow import FlowSpec, Parameter, IncludeFile, Config, step
+NAME = 'alpha'
+class F(FlowSpec):
+    a = Parameter(NAME, 0.5, float, 'Alpha')
+    b = IncludeFile('data', True, False)
+    c = Config('cfg', 'cfg.json')
+    d = Parameter(default=3)
+    e = Parameter('e', 1, default=2)
+    f = Parameter('f', 1, 2, 3, 4, 5, 6)
+    g = Parameter(make_name())
+    h = Parameter(**OPTIONS)
+    @step
+    def start(self):
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+"#,
+    );
+    let def = |attribute: &str| {
+        flow.parameters
+            .iter()
+            .find(|p| p.attribute == attribute)
+            .unwrap()
+    };
+    let a = def("a");
+    assert_eq!((a.name.as_str(), &a.problem), ("alpha", &None));
+    let names: Vec<_> = a.kwargs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["default", "type", "help"]);
+    assert_eq!(a.kwarg("help").and_then(Value::as_str), Some("Alpha"));
+    assert_eq!(
+        def("b").kwarg("is_text").and_then(Value::as_bool),
+        Some(false)
+    );
+    assert_eq!(
+        def("c").kwarg("default").and_then(Value::as_str),
+        Some("cfg.json")
+    );
+    let type_error = |attribute: &str| match &def(attribute).problem {
+        Some(ParameterProblem::TypeError { message }) => message.clone(),
+        other => panic!("{attribute}: {other:?}"),
+    };
+    assert_eq!(
+        type_error("d"),
+        "Parameter.__init__() missing 1 required positional argument: 'name'"
+    );
+    assert_eq!(
+        type_error("e"),
+        "Parameter.__init__() got multiple values for argument 'default'"
+    );
+    assert_eq!(
+        type_error("f"),
+        "Parameter.__init__() takes from 2 to 7 positional arguments but 8 were given"
+    );
+    assert_eq!(
+        def("g").problem,
+        Some(ParameterProblem::NameNotLiteral {
+            source: "make_name()".into()
+        })
+    );
+    assert_eq!(
+        def("h").problem,
+        Some(ParameterProblem::NameNotLiteral {
+            source: "**OPTIONS".into()
+        })
+    );
+}
