@@ -3,6 +3,8 @@
 //! a run back with Metaflow's Client through the stack's datastore and metadata service.
 #![allow(dead_code)] // each test or bench crate uses its own part
 
+pub mod wide;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
