@@ -118,20 +118,20 @@ fn cases() -> Vec<Case> {
     };
     vec![
         // First, as the longest case. Wider than an inline Map's 40 concurrent iterations;
-        // the join's input paths (110 parents, over 1 KiB) are longer than the job command
+        // the join's input paths (41 parents, over 2 KiB) are longer than the job command
         // keeps inline: the step Lambda writes them to S3 and the join task fetches them.
-        // Metaflow's local runtime caps a foreach at 100 splits unless told otherwise.
+        // (`wide_foreach.rs` runs 1,000 wide, without a local run to compare with.)
         Case {
             check: |d| {
-                expect_eq(&d["tasks"]["square"], &json!(110), "square tasks")?;
-                let squares: Vec<u64> = (1..=110).map(|i| i * i).collect();
+                expect_eq(&d["tasks"]["square"], &json!(41), "square tasks")?;
+                let squares: Vec<u64> = (1..=41).map(|i| i * i).collect();
                 expect_eq(&d["data"]["end"]["squares"], &json!(squares), "squares")
             },
             ..case(
-                "foreach (width 110)",
+                "foreach (width 41)",
                 "ForeachFlow",
-                r#"{"Parameters": "{\"width\": 110}"}"#,
-                &["--width", "110", "--max-num-splits", "200"],
+                r#"{"Parameters": "{\"width\": 41}"}"#,
+                &["--width", "41"],
                 &["collect", "end"],
             )
         },
