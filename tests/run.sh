@@ -2,7 +2,7 @@
 # dropflow's one test command, for developers and CI alike (`.ci/run` execs it):
 #
 #   bash tests/run.sh               install the pinned tools if needed, then run fmt, clippy,
-#                                   cargo test and the lint conformance check
+#                                   cargo test, the lint conformance check and the moto patch checks
 #   bash tests/run.sh --setup-only  only install the pinned tools (.venv/, tests/node_modules/)
 #
 # Installs are idempotent: the Python venv is rebuilt only when tests/requirements.txt (or
@@ -174,6 +174,9 @@ if [[ -f tests/lint_conformance.py ]]; then
 else
     section "lint conformance: tests/lint_conformance.py not present, skipped"
 fi
+
+check "local stack moto patches (tests/moto_patches.py)" \
+    "$DROPFLOW_PYTHON" tests/moto_patches.py
 
 # ---------------------------------------------------------------------------------------
 if ((${#FAILED[@]})); then

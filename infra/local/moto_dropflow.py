@@ -48,6 +48,11 @@ in its own function below, none editing site-packages:
 7. A ``batch:submitJob.sync`` task waits for its job's end before asking DescribeJobs
    (at most ``SYNC_WAIT_SECONDS`` between asks) instead of asking twice a second: with a
    wide foreach, a hundred Map iterations polling at once kept a core busy in moto.
+8. DescribeJobs reads a snapshot of the job table. moto iterated the live dict, so a
+   SubmitJob from one Map iteration during another's DescribeJobs failed that call
+   (``RuntimeError: dictionary changed size during iteration``, HTTP 500), and the
+   interpreter then failed the whole execution with ``States.Runtime``
+   ``KeyError('RequestId')``: seen about once in 3,000 jobs.
 
 Everything listens on 127.0.0.1 only. On SIGTERM/SIGINT (or stdin closing, with
 ``--exit-on-stdin-eof``) running jobs are killed, then the process exits.
@@ -794,6 +799,27 @@ def patch_batch_sync_wait(batch: LocalBatch) -> None:
     service.StateTaskServiceBatch._build_sync_resolver = _build_sync_resolver
 
 
+def patch_batch_describe_snapshot() -> None:
+    """DescribeJobs scans a copy of the job table, not the table other threads write.
+
+    ``BatchBackend.describe_jobs`` iterated ``self._jobs`` while other request threads
+    (SubmitJob from concurrent Map iterations) inserted into it; see item 8 above. The copy
+    is taken in one step under the GIL; ids and ARNs match as in moto, in table order.
+    """
+    from moto.batch.models import BatchBackend
+
+    def describe_jobs(self, jobs: list[str] | None) -> list[dict[str, Any]]:
+        wanted = set(jobs or [])
+        snapshot = list(self._jobs.items())
+        return [
+            job.describe()
+            for key, job in snapshot
+            if not wanted or key in wanted or job.arn in wanted
+        ]
+
+    BatchBackend.describe_jobs = describe_jobs
+
+
 # ----------------------------------------------------------------------------------------
 # 5. States.* errors leaving a Parallel branch or a Map iteration.
 
@@ -967,6 +993,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_s3_notifications(invoke_api)
     patch_local_batch(batch)
     patch_batch_sync_wait(batch)
+    patch_batch_describe_snapshot()
     patch_nested_states_errors()
     patch_loopback()
 
