@@ -4,8 +4,8 @@
 Usage: moto_patches.py [--unpatched]
 
 Run with the test venv's Python (moto 5.2.5 installed). Each check drives the patched moto
-backend in process, the way the local stack's request threads do, and exits 1 on the first
-failure. ``--unpatched`` runs the same checks against moto as shipped, to show that they
+backend in process, the way the local stack's request threads do; all checks run, and the
+exit code is 1 if any failed. ``--unpatched`` runs the same checks against moto as shipped, to show that they
 catch the bug each patch fixes (they are expected to fail then).
 """
 
@@ -42,8 +42,10 @@ def check_describe_jobs_during_submits() -> None:
     backend = BatchBackend("us-east-1", "123456789012")
     for index in range(2_000):
         backend._jobs[f"old-{index}"] = FakeJob(f"old-{index}")
-    asked = [FakeJob("asked")]
-    backend._jobs["asked"] = asked[0]
+    asked = FakeJob("asked")
+    backend._jobs[asked.job_id] = asked
+    keys = (asked.job_id, asked.arn)
+    rounds = 300
 
     stop = threading.Event()
 
@@ -63,21 +65,22 @@ def check_describe_jobs_during_submits() -> None:
     submitter.start()
     errors: list[str] = []
     try:
-        for _ in range(300):
-            for key in ("asked", asked[0].arn):
+        for _ in range(rounds):
+            for key in keys:
                 try:
                     answer = backend.describe_jobs([key])
                 except RuntimeError as error:
                     errors.append(f"describe_jobs([{key!r}]) raised {error}")
                     continue
-                if answer != [asked[0].describe()]:
+                if answer != [asked.describe()]:
                     errors.append(f"describe_jobs([{key!r}]) answered {answer}")
     finally:
         stop.set()
         submitter.join()
         sys.setswitchinterval(previous_interval)
     if errors:
-        raise AssertionError(f"{len(errors)} of 600 calls went wrong, first: {errors[0]}")
+        calls = rounds * len(keys)
+        raise AssertionError(f"{len(errors)} of {calls} calls went wrong, first: {errors[0]}")
 
 
 def check_describe_jobs_keeps_moto_semantics() -> None:
