@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ports::{
-    AliasPointed, JobDefinitions, ObjectHead, ObjectStore, Published, ScheduleSpec, Schedules,
-    ServiceError, ServiceResult, StateMachineInfo, StateMachineSpec, StateMachines, StoredObject,
+    AliasPointed, ConditionalPutError, JobDefinitions, ObjectHead, ObjectStore, Precondition,
+    Published, ScheduleSpec, Schedules, ServiceError, ServiceResult, StateMachineInfo,
+    StateMachineSpec, StateMachines, StoredObject,
 };
 use super::{Config, Deployer};
 use crate::compile::JobDefinition;
@@ -92,6 +93,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct MemoryObjects {
     log: Log,
     objects: Mutex<BTreeMap<String, Vec<StoredObject>>>,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+/// The entity tag of one stored version (unique per key and version, as S3's differ
+/// whenever the content or the write does).
+fn etag_of(key: &str, version_id: &str) -> String {
+    format!("\"{key}#{version_id}\"")
 }
 
 impl MemoryObjects {
@@ -100,6 +108,7 @@ impl MemoryObjects {
         Self {
             log,
             objects: Mutex::default(),
+            counter: std::sync::atomic::AtomicU64::new(1_000),
         }
     }
 
@@ -109,6 +118,7 @@ impl MemoryObjects {
         let versions = objects.entry(key.to_string()).or_default();
         let version_id = format!("v{}", versions.len() + 1);
         versions.push(StoredObject {
+            etag: Some(etag_of(key, &version_id)),
             bytes: bytes.to_vec(),
             metadata: metadata
                 .iter()
@@ -117,6 +127,48 @@ impl MemoryObjects {
             version_id: Some(version_id.clone()),
         });
         version_id
+    }
+
+    /// Writes a new version of `key` when `precondition` (if any) holds, atomically under
+    /// the bucket's lock, as S3 applies a conditional `PutObject`; returns its etag.
+    fn write(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        precondition: Option<&Precondition>,
+    ) -> Result<String, ConditionalPutError> {
+        let mut objects = lock(&self.objects);
+        let current = objects
+            .get(key)
+            .and_then(|v| v.last())
+            .and_then(|o| o.etag.clone());
+        match (precondition, &current) {
+            (Some(Precondition::Absent), Some(_)) => {
+                return Err(ConditionalPutError::PreconditionFailed { key: key.into() });
+            }
+            (Some(Precondition::Matches(expected)), current)
+                if current.as_deref() != Some(expected.as_str()) =>
+            {
+                return Err(ConditionalPutError::PreconditionFailed { key: key.into() });
+            }
+            _ => {}
+        }
+        let versions = objects.entry(key.to_string()).or_default();
+        let version_id = format!("v{}", self.next_version());
+        let etag = etag_of(key, &version_id);
+        versions.push(StoredObject {
+            bytes,
+            metadata: BTreeMap::new(),
+            version_id: Some(version_id),
+            etag: Some(etag.clone()),
+        });
+        Ok(etag)
+    }
+
+    /// A bucket-wide counter, so a key deleted and written again never repeats an etag.
+    fn next_version(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.counter.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// The current bytes of `key`.
@@ -172,15 +224,24 @@ impl ObjectStore for MemoryObjects {
 
     async fn put(&self, key: &str, bytes: Vec<u8>, _content_type: &str) -> ServiceResult<()> {
         self.log.call(format!("s3:put {key}"), true)?;
-        let mut objects = lock(&self.objects);
-        let versions = objects.entry(key.to_string()).or_default();
-        let version_id = Some(format!("v{}", versions.len() + 1));
-        versions.push(StoredObject {
-            bytes,
-            metadata: BTreeMap::new(),
-            version_id,
-        });
-        Ok(())
+        match self.write(key, bytes, None) {
+            Ok(_) => Ok(()),
+            Err(ConditionalPutError::Service(error)) => Err(error),
+            Err(ConditionalPutError::PreconditionFailed { .. }) => {
+                unreachable!("an unconditional write has no precondition")
+            }
+        }
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+        precondition: &Precondition,
+    ) -> Result<String, ConditionalPutError> {
+        self.log.call(format!("s3:put {key}"), true)?;
+        self.write(key, bytes, Some(precondition))
     }
 
     async fn delete(&self, key: &str) -> ServiceResult<()> {
@@ -289,6 +350,7 @@ impl StateMachines for MemoryStateMachines {
             arn: m.arn.clone(),
             definition: m.definition.clone(),
             role_arn: m.role_arn.clone(),
+            tags: m.tags.clone(),
         }))
     }
 
