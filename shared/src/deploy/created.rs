@@ -133,11 +133,8 @@ where
                 }
             }
         };
-        self.settle_key_reporting(flow_key, &held, &outcome, &mut report)
+        self.finish_claimed(flow_key, &held, &outcome, &mut report, &mut watch)
             .await;
-        watch.lap("record");
-        report.timings_ms = watch.finish();
-        self.write_report(flow_key, &mut report).await;
         report
     }
 
@@ -160,6 +157,28 @@ where
         });
         report.timings_ms = watch.finish();
         self.write_report(flow_key, report).await;
+    }
+
+    /// Writes the report while the key is still claimed (so a key's reports land in the
+    /// order its events were handled), then settles the key; the report is written again
+    /// if settling added a warning or an error.
+    pub(super) async fn finish_claimed(
+        &self,
+        flow_key: &str,
+        held: &KeyClaim,
+        outcome: &SourceRecord,
+        report: &mut Report,
+        watch: &mut Stopwatch,
+    ) {
+        report.timings_ms = watch.finish();
+        self.write_report(flow_key, report).await;
+        let noted = (report.warnings.len(), report.errors.len());
+        self.settle_key_reporting(flow_key, held, outcome, report)
+            .await;
+        if (report.warnings.len(), report.errors.len()) != noted {
+            report.timings_ms = watch.finish();
+            self.write_report(flow_key, report).await;
+        }
     }
 
     /// Step 4 for the key, noting in the report a claim lost or a failed write.

@@ -107,10 +107,8 @@ where
             }
         };
         watch.lap("undeploy");
-        self.settle_key_reporting(flow_key, &held, &outcome, &mut report)
+        self.finish_claimed(flow_key, &held, &outcome, &mut report, &mut watch)
             .await;
-        report.timings_ms = watch.finish();
-        self.write_report(flow_key, &mut report).await;
         report
     }
 
