@@ -49,7 +49,8 @@ pub struct ClaimSettings {
     /// How long a claim stays live. Must exceed the compile Lambda's timeout (120 s in
     /// `infra/template.yaml`): a claim must not lapse while its holder still runs.
     pub lease: Duration,
-    /// Pause between reads of a record another handler has claimed.
+    /// Pause between reads of a record another handler has claimed (zero: only give the
+    /// other tasks a turn, for executors without a timer, as in tests).
     pub poll: Duration,
     /// Longest wait for another handler's claim before failing as retryable; below the
     /// Lambda's timeout so the report is still written.
@@ -166,7 +167,11 @@ where
                             .unwrap_or(0),
                     });
                 }
-                tokio::time::sleep(settings.poll).await;
+                if settings.poll.is_zero() {
+                    yield_once().await;
+                } else {
+                    tokio::time::sleep(settings.poll).await;
+                }
             }
             Decision::Claim(record) => {
                 let precondition = match &current {
@@ -192,4 +197,19 @@ pub(super) async fn settle<T: Serialize>(
     etag: &str,
 ) -> Result<String, ConditionalPutError> {
     write_json_if(store, key, record, &Precondition::Matches(etag.to_string())).await
+}
+
+/// Returns `Pending` once (waking itself at once): lets other tasks of the same executor run.
+pub(crate) async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|context| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            context.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }

@@ -1,7 +1,8 @@
 //! In-memory implementations of the [`super::ports`] traits: a bucket, Step Functions,
 //! Batch and EventBridge Scheduler that live in a `Mutex`, record every write in a shared
 //! [`Log`], and can be told to fail an operation. For unit tests of the deploy logic and
-//! of the Lambdas built on it.
+//! of the Lambdas built on it. Bucket and Step Functions calls yield once before they act,
+//! so an executor that polls several handlers can interleave them at every call.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +12,7 @@ use super::ports::{
     Published, ScheduleSpec, Schedules, ServiceError, ServiceResult, StateMachineInfo,
     StateMachineSpec, StateMachines, StoredObject,
 };
+use super::claim::yield_once;
 use super::{Config, Deployer};
 use crate::compile::JobDefinition;
 
@@ -197,6 +199,7 @@ impl ObjectStore for MemoryObjects {
         key: &str,
         version_id: Option<&str>,
     ) -> ServiceResult<Option<StoredObject>> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:get {key}"), false)?;
         let objects = lock(&self.objects);
         let Some(versions) = objects.get(key) else {
@@ -212,6 +215,7 @@ impl ObjectStore for MemoryObjects {
     }
 
     async fn head(&self, key: &str) -> ServiceResult<Option<ObjectHead>> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:head {key}"), false)?;
         Ok(lock(&self.objects)
             .get(key)
@@ -223,6 +227,7 @@ impl ObjectStore for MemoryObjects {
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>, _content_type: &str) -> ServiceResult<()> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:put {key}"), true)?;
         match self.write(key, bytes, None) {
             Ok(_) => Ok(()),
@@ -240,11 +245,13 @@ impl ObjectStore for MemoryObjects {
         _content_type: &str,
         precondition: &Precondition,
     ) -> Result<String, ConditionalPutError> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:put {key}"), true)?;
         self.write(key, bytes, Some(precondition))
     }
 
     async fn delete(&self, key: &str) -> ServiceResult<()> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:delete {key}"), true)?;
         lock(&self.objects).remove(key);
         Ok(())
@@ -294,6 +301,7 @@ const ARN_PREFIX: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:";
 
 impl StateMachines for MemoryStateMachines {
     async fn publish(&self, spec: &StateMachineSpec) -> ServiceResult<Published> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("sfn:publish {}", spec.name), true)?;
         let mut machines = lock(&self.machines);
         let created = !machines.contains_key(&spec.name);
@@ -327,6 +335,7 @@ impl StateMachines for MemoryStateMachines {
         alias: &str,
         version_arn: &str,
     ) -> ServiceResult<AliasPointed> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log
             .call(format!("sfn:point_alias {alias} {version_arn}"), true)?;
         let mut machines = lock(&self.machines);

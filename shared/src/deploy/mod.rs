@@ -36,6 +36,8 @@ pub mod sequencer;
 pub mod state;
 
 #[cfg(test)]
+mod concurrency_tests;
+#[cfg(test)]
 mod tests;
 
 pub use claim::{ClaimError, ClaimSettings};

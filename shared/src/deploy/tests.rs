@@ -23,7 +23,7 @@ fn run<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn config() -> Config {
+pub(super) fn config() -> Config {
     Config::from_lookup(|name| {
         Some(
             match name {
@@ -43,7 +43,7 @@ fn config() -> Config {
     .unwrap()
 }
 
-fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
+pub(super) fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
     SourcePackage {
         files: files
             .iter()
@@ -56,7 +56,7 @@ fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
     .to_tar_gz()
 }
 
-fn flow(name: &str, decorator: &str, message: &str) -> String {
+pub(super) fn flow(name: &str, decorator: &str, message: &str) -> String {
     format!(
         "from metaflow import FlowSpec, Parameter, schedule, step\n\n\
          {decorator}\n\
