@@ -104,7 +104,90 @@ def check_describe_jobs_keeps_moto_semantics() -> None:
         raise AssertionError(f"describe_jobs(None) answered {everything}")
 
 
-CHECKS = [check_describe_jobs_keeps_moto_semantics, check_describe_jobs_during_submits]
+def check_conditional_puts_are_atomic() -> None:
+    """Of concurrent conditional PutObjects on one key, exactly one succeeds (item 9).
+
+    Per round, 8 threads released together write the same new key with
+    ``If-None-Match: *``, then 8 more write it with ``If-Match`` on the etag all of them
+    read. S3 lets one of each group through and answers the rest ``412
+    PreconditionFailed``; moto 5.2.5 checks and writes in two steps, so with a tiny GIL
+    switch interval several writers pass the check. Also checks the answers one at a time:
+    ``If-None-Match: *`` on an existing key and a wrong ``If-Match`` are 412, a right
+    ``If-Match`` succeeds.
+    """
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    writers, rounds = 8, 40
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="dropflow-check")
+        # Versioned, as dropflow's bucket is.
+        s3.put_bucket_versioning(
+            Bucket="dropflow-check", VersioningConfiguration={"Status": "Enabled"}
+        )
+
+        def code(call) -> str:
+            try:
+                call()
+            except ClientError as error:
+                return error.response["Error"]["Code"]
+            return "ok"
+
+        first = s3.put_object(Bucket="dropflow-check", Key="one", Body=b"1")["ETag"]
+        put = lambda **kw: s3.put_object(Bucket="dropflow-check", Key="one", Body=b"2", **kw)  # noqa: E731
+        answers = [code(lambda: put(IfNoneMatch="*")), code(lambda: put(IfMatch='"0"')), code(lambda: put(IfMatch=first))]
+        if answers != ["PreconditionFailed", "PreconditionFailed", "ok"]:
+            raise AssertionError(f"single conditional puts answered {answers}")
+
+        def race(key: str, phase: str, condition: dict) -> int:
+            barrier = threading.Barrier(writers)
+            results: list[str] = []
+
+            def write(index: int) -> None:
+                barrier.wait()
+                # Distinct bodies: S3's etag is the content's MD5, so equal bodies would
+                # rightly match the same If-Match.
+                body = f"{key} {phase} {index}".encode()
+                try:
+                    results.append(code(lambda: s3.put_object(
+                        Bucket="dropflow-check", Key=key, Body=body, **condition)))
+                except Exception as error:  # noqa: BLE001 - reported as a wrong answer
+                    results.append(f"{type(error).__name__}: {error}")
+
+            threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            unexpected = [r for r in results if r not in ("ok", "PreconditionFailed")]
+            if unexpected:
+                raise AssertionError(f"unexpected answers {unexpected}")
+            return results.count("ok")
+
+        previous_interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        wrong: list[str] = []
+        try:
+            for round_ in range(rounds):
+                key = f"race-{round_}"
+                created = race(key, "create", {"IfNoneMatch": "*"})
+                etag = s3.head_object(Bucket="dropflow-check", Key=key)["ETag"]
+                replaced = race(key, "replace", {"IfMatch": etag})
+                if (created, replaced) != (1, 1):
+                    wrong.append(f"{key}: {created} creates and {replaced} replaces succeeded")
+        finally:
+            sys.setswitchinterval(previous_interval)
+        if wrong:
+            raise AssertionError(f"{len(wrong)} of {rounds} rounds let more than one writer through, first: {wrong[0]}")
+
+
+CHECKS = [
+    check_describe_jobs_keeps_moto_semantics,
+    check_describe_jobs_during_submits,
+    check_conditional_puts_are_atomic,
+]
 
 
 def main() -> int:
@@ -113,6 +196,7 @@ def main() -> int:
     arguments = parser.parse_args()
     if not arguments.unpatched:
         moto_dropflow.patch_batch_describe_snapshot()
+        moto_dropflow.patch_s3_atomic_conditional_put()
     failures = 0
     for check in CHECKS:
         try:

@@ -53,6 +53,12 @@ in its own function below, none editing site-packages:
    (``RuntimeError: dictionary changed size during iteration``, HTTP 500), and the
    interpreter then failed the whole execution with ``States.Runtime``
    ``KeyError('RequestId')``: seen about once in 3,000 jobs.
+9. A conditional PutObject (``If-None-Match: *``, ``If-Match: <etag>``) is atomic, as on
+   S3: moto 5.2.5 checks the condition and answers ``412 PreconditionFailed`` (and
+   ``404 NoSuchKey`` for ``If-Match`` on an absent key) as AWS does, but checks and
+   writes in two steps, so two request threads could both pass the check and both write.
+   The compile function's claims (``shared/src/deploy/claim.rs``) rely on exactly one
+   winning. PutObject requests are serialised by one lock.
 
 Everything listens on 127.0.0.1 only. On SIGTERM/SIGINT (or stdin closing, with
 ``--exit-on-stdin-eof``) running jobs are killed, then the process exits.
@@ -865,6 +871,36 @@ def patch_nested_states_errors() -> None:
 
 
 # ----------------------------------------------------------------------------------------
+# 9. Atomic conditional PutObject (S3 conditional writes).
+
+
+def patch_s3_atomic_conditional_put() -> None:
+    """Check and write of a PutObject happen under one lock, as one step.
+
+    S3 applies ``If-None-Match: *`` and ``If-Match: <etag>`` atomically: of concurrent
+    conditional writes to a key at most one succeeds, the others get ``412
+    PreconditionFailed``. moto 5.2.5's ``S3Response.put_object`` reads the current object to
+    check the condition, then stores the new one, with no lock between (see item 9 above).
+    Every PutObject takes the lock, conditional or not, so an unconditional write cannot
+    land between another request's check and write either. Only the in-memory check and
+    store are serialised: the request body was read before.
+    """
+    from moto.s3.responses import S3Response
+
+    original = S3Response.put_object
+    if getattr(original, "_dropflow_atomic", False):
+        return
+    lock = threading.Lock()
+
+    def put_object(self, *args: Any, **kwargs: Any):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    put_object._dropflow_atomic = True  # type: ignore[attr-defined]
+    S3Response.put_object = put_object
+
+
+# ----------------------------------------------------------------------------------------
 # 6. moto's internal clients on 127.0.0.1.
 
 
@@ -994,6 +1030,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_local_batch(batch)
     patch_batch_sync_wait(batch)
     patch_batch_describe_snapshot()
+    patch_s3_atomic_conditional_put()
     patch_nested_states_errors()
     patch_loopback()
 

@@ -537,9 +537,9 @@ async fn duplicates_same_content_and_older_events_change_nothing() {
     // The same event again.
     let again = stack.deliver_one(&new.event).await;
     assert_eq!(again["status"], "unchanged", "{again:#}");
-    // The older upload's event, delivered late.
+    // The older upload's event, delivered late: a newer one won.
     let late = stack.deliver_one(&old.event).await;
-    assert_eq!(late["status"], "ignored", "{late:#}");
+    assert_eq!(late["status"], "superseded", "{late:#}");
     // The same bytes uploaded again (a new S3 version, a newer sequencer).
     let same = stack
         .upload(key, tarball(&[("parameter_flow.py", &changed)]), &[], None)

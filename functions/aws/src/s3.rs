@@ -7,12 +7,23 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::primitives::ByteStream;
-use dropflow::deploy::{ObjectHead, ObjectStore, ServiceResult, StoredObject};
+use dropflow::deploy::{
+    ConditionalPutError, ObjectHead, ObjectStore, Precondition, ServiceResult, StoredObject,
+};
 
 use crate::error::service_error;
 
 /// S3's code for a version id that does not exist (not modelled as a typed error).
 const NO_SUCH_VERSION: &str = "NoSuchVersion";
+
+/// S3's answers that mean a conditional write lost: `412 PreconditionFailed`;
+/// `409 ConditionalRequestConflict` (a concurrent conditional write to the same key);
+/// `404 NoSuchKey` (`If-Match` on a key that no longer exists).
+const CONDITION_LOST: [&str; 3] = [
+    "PreconditionFailed",
+    "ConditionalRequestConflict",
+    "NoSuchKey",
+];
 
 /// One bucket.
 #[derive(Debug, Clone)]
@@ -79,6 +90,7 @@ impl ObjectStore for S3Objects {
             })
             .unwrap_or_default();
         let version_id = output.version_id().map(String::from);
+        let etag = output.e_tag().map(String::from);
         let bytes = output
             .body
             .collect()
@@ -90,6 +102,7 @@ impl ObjectStore for S3Objects {
             bytes,
             metadata,
             version_id,
+            etag,
         }))
     }
 
@@ -127,6 +140,41 @@ impl ObjectStore for S3Objects {
             .await
             .map_err(|e| service_error(format!("s3:PutObject s3://{}/{key}", self.bucket), e))?;
         Ok(())
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        precondition: &Precondition,
+    ) -> Result<String, ConditionalPutError> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes));
+        let request = match precondition {
+            Precondition::Absent => request.if_none_match("*"),
+            Precondition::Matches(etag) => request.if_match(etag),
+        };
+        match request.send().await {
+            Ok(output) => Ok(output.e_tag().unwrap_or_default().to_string()),
+            Err(error) => {
+                let status = error.raw_response().map(|r| r.status().as_u16());
+                let code = error.code().map(String::from);
+                if matches!(status, Some(409 | 412))
+                    || code.as_deref().is_some_and(|c| CONDITION_LOST.contains(&c))
+                {
+                    return Err(ConditionalPutError::PreconditionFailed {
+                        key: key.to_string(),
+                    });
+                }
+                Err(service_error(format!("s3:PutObject s3://{}/{key}", self.bucket), error).into())
+            }
+        }
     }
 
     async fn delete(&self, key: &str) -> ServiceResult<()> {

@@ -276,11 +276,25 @@ impl StateMachines for SfnStateMachines {
             .send()
             .await
         {
-            Ok(output) => Ok(Some(StateMachineInfo {
-                arn: output.state_machine_arn().to_string(),
-                definition: output.definition().to_string(),
-                role_arn: output.role_arn().to_string(),
-            })),
+            Ok(output) => {
+                let tags = self
+                    .client
+                    .list_tags_for_resource()
+                    .resource_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| service_error(format!("states:ListTagsForResource {name}"), e))?
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect();
+                Ok(Some(StateMachineInfo {
+                    arn: output.state_machine_arn().to_string(),
+                    definition: output.definition().to_string(),
+                    role_arn: output.role_arn().to_string(),
+                    tags,
+                }))
+            }
             Err(error) => match error.into_service_error() {
                 DescribeStateMachineError::StateMachineDoesNotExist(_) => {
                     self.remember(name, None);

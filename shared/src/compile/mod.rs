@@ -144,7 +144,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
     let parameters =
         parameters::parameter_specs(flow, module, input.deploy_time_values, schedule.is_some())?;
 
-    let version = version_id(&input);
+    let version = version_id(input.source_digest, options, platform);
     let directory = format!(
         "s3://{}/{}{}/{}",
         platform.bucket, platform.deployments_prefix, state_machine_name, version
@@ -289,18 +289,26 @@ fn check_options(options: &DeployOptions) -> Result<(), CompileError> {
     Ok(())
 }
 
-/// Same source, options and platform → same version id. Deploy-time parameter values
-/// are left out on purpose: they may read the clock, and uploading the same package
-/// again (or S3 delivering its event twice) must not make a new version.
-fn version_id(input: &CompileInput<'_>) -> String {
+/// The version id of a deployment: the first 16 hex characters of a SHA-256 over
+/// dropflow's version, the package's content digest
+/// ([`crate::package::SourcePackage::sha256`]: paths, bytes and executable bits, not the
+/// archive's format, order, timestamps or compression), the deploy options and the
+/// platform, each length-prefixed. Same content and settings, same id: the compiler names
+/// versions with it and the deployer compares it with what is deployed before compiling.
+/// Deploy-time parameter values are left out on purpose: they may read the clock, and
+/// uploading the same package again (or S3 delivering its event twice) must not make a
+/// new version.
+pub fn version_id(source_digest: &str, options: &DeployOptions, platform: &Platform) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(DROPFLOW_VERSION.as_bytes());
-    hasher.update([0]);
-    hasher.update(input.source_digest.as_bytes());
-    hasher.update([0]);
-    hasher.update(serde_json::to_vec(input.options).expect("serialisable"));
-    hasher.update([0]);
-    hasher.update(serde_json::to_vec(input.platform).expect("serialisable"));
+    for part in [
+        DROPFLOW_VERSION.as_bytes(),
+        source_digest.as_bytes(),
+        &serde_json::to_vec(options).expect("serialisable"),
+        &serde_json::to_vec(platform).expect("serialisable"),
+    ] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
     data_encoding::HEXLOWER.encode(&hasher.finalize())[..16].to_string()
 }
 

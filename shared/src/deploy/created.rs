@@ -3,24 +3,23 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
-use super::metadata::options_from_metadata;
+use super::claim::{self, ClaimError};
+use super::key_claim::{KeyClaim, Skip};
+use super::metadata::{options_from_metadata, takeover_from_metadata};
+use super::ownership::{MANAGED_BY_TAG, OwnerClaim, SOURCE_KEY_TAG};
 use super::ports::{
-    JobDefinitions, ObjectStore, ScheduleSpec, Schedules, ServiceError, StateMachineSpec,
-    StateMachines,
+    ConditionalPutError, JobDefinitions, ObjectStore, ScheduleSpec, Schedules, ServiceError,
+    StateMachineSpec, StateMachines,
 };
 use super::report::{
     Action, AliasChange, Changes, EventKind, JobDefinitionChanges, Report, ScheduleChange,
     StateMachineChange, Status, Stopwatch,
 };
-use super::sequencer::{Order, order};
 use super::state::{
-    self, DeploymentState, LIVE_ALIAS, SourceRecord, current_key, key_of, read_json, source_key,
-    write_json,
+    self, DeploymentState, LIVE_ALIAS, SourceRecord, current_key, key_of, read_json, write_json,
 };
 use super::{Deployer, ObjectEvent, SCHEDULE_INPUT};
-use crate::compile::{DROPFLOW_VERSION, DeployOptions, Deployment, Platform, ScheduleInfo};
+use crate::compile::{DeployOptions, Deployment, Platform, ScheduleInfo, version_id};
 use crate::deploy_time::{self, DeployContext};
 use crate::naming::{self, ProjectOptions};
 use crate::package;
@@ -60,9 +59,10 @@ where
     J: JobDefinitions,
     S: Schedules,
 {
-    /// Handles an `ObjectCreated` event. Always returns a report; it is written to
-    /// `reports/<key>.json` (and `reports/latest/<flow>.json`) unless the event is at or
-    /// before the newest one already handled for the key, whose report it would hide.
+    /// Handles an `ObjectCreated` event under the [`super::claim`] protocol. Always returns
+    /// a report; it is written to `reports/<key>.json` (and `reports/latest/<flow>.json`)
+    /// unless the event needed no work (`superseded`, or a duplicate `unchanged`), whose
+    /// report would hide the one of the event that did the work.
     pub async fn handle_created(&self, event: &ObjectEvent) -> Report {
         let mut watch = Stopwatch::start();
         let mut report = Report::new(
@@ -76,87 +76,153 @@ where
             report.timings_ms = watch.finish();
             return report;
         };
-        let mut known = None;
-        let result = self
-            .created(event, flow_key, &mut report, &mut watch, &mut known)
-            .await;
-        match result {
-            Ok(write) => {
+        if event.sequencer.is_none() {
+            self.refuse_unordered(flow_key, &mut report, &watch).await;
+            return report;
+        }
+        let token = claim::new_token();
+        let held = match self.claim_key(flow_key, event, &token).await {
+            Ok(Ok(held)) => held,
+            Ok(Err(skip)) => {
+                skipped(&mut report, skip);
                 report.timings_ms = watch.finish();
-                if write {
-                    self.write_report(flow_key, &mut report).await;
-                }
+                return report;
             }
+            Err(error) => {
+                claim_failed(&mut report, &error);
+                report.timings_ms = watch.finish();
+                self.write_report(flow_key, &mut report).await;
+                return report;
+            }
+        };
+        watch.lap("claim");
+        let previous = held.record.clone();
+        let outcome = match self
+            .created(event, flow_key, &previous, &token, &mut report, &mut watch)
+            .await
+        {
+            Ok(record) => record,
             Err(Stop::Rejected(finding)) => {
                 report.status = Status::Failed;
                 report.summary =
                     "the upload was not deployed; the deployed version (if any) keeps running"
                         .into();
                 report.errors.push(finding);
+                if report.flow.is_none() {
+                    report.flow = previous.flow.clone();
+                }
                 // Final for this event: remember it, so an older upload cannot deploy later.
-                let record = SourceRecord {
-                    key: flow_key.to_string(),
+                SourceRecord {
                     sequencer: event.sequencer.clone(),
                     version_id: event.version_id.clone(),
                     status: Status::Failed.as_str().into(),
-                    state_machine: known
-                        .as_ref()
-                        .and_then(|r: &SourceRecord| r.state_machine.clone()),
                     flow: report.flow.clone(),
-                };
-                if let Err(error) = write_json(&self.objects, &source_key(flow_key), &record).await
-                {
-                    report.errors.push(aws_finding(&error));
-                    report.retryable = true;
+                    claim: None,
+                    ..previous.clone()
                 }
-                report.timings_ms = watch.finish();
-                self.write_report(flow_key, &mut report).await;
             }
             Err(Stop::Aws(error)) => {
                 report.status = Status::Failed;
                 report.retryable = true;
                 report.summary = "an AWS call failed; the event can be retried".into();
                 report.errors.push(aws_finding(&error));
-                report.timings_ms = watch.finish();
-                self.write_report(flow_key, &mut report).await;
+                // Not final: release the key, so the retry (or a newer event) goes ahead.
+                SourceRecord {
+                    claim: None,
+                    ..previous.clone()
+                }
             }
-        }
+        };
+        self.finish_claimed(flow_key, &held, &outcome, &mut report, &mut watch)
+            .await;
         report
     }
 
-    /// The work; `Ok(write)` says whether the report is to be written.
+    /// An event without a `sequencer` cannot be ordered against the others: refused.
+    pub(super) async fn refuse_unordered(
+        &self,
+        flow_key: &str,
+        report: &mut Report,
+        watch: &Stopwatch,
+    ) {
+        report.status = Status::Failed;
+        report.summary = "the event was not handled; nothing changed".into();
+        report.errors.push(Finding {
+            code: "event.no_sequencer".into(),
+            message: format!(
+                "the S3 event for {flow_key} has no sequencer, so it cannot be ordered against other events for the key (S3 sets one on every object event). Send the event as S3 does, or upload the object again"
+            ),
+            file: None,
+            line: None,
+        });
+        report.timings_ms = watch.finish();
+        self.write_report(flow_key, report).await;
+    }
+
+    /// Writes the report while the key is still claimed (so a key's reports land in the
+    /// order its events were handled), then settles the key; the report is written again
+    /// if settling added a warning or an error.
+    pub(super) async fn finish_claimed(
+        &self,
+        flow_key: &str,
+        held: &KeyClaim,
+        outcome: &SourceRecord,
+        report: &mut Report,
+        watch: &mut Stopwatch,
+    ) {
+        report.timings_ms = watch.finish();
+        self.write_report(flow_key, report).await;
+        let noted = (report.warnings.len(), report.errors.len());
+        self.settle_key_reporting(flow_key, held, outcome, report)
+            .await;
+        if (report.warnings.len(), report.errors.len()) != noted {
+            report.timings_ms = watch.finish();
+            self.write_report(flow_key, report).await;
+        }
+    }
+
+    /// Step 4 for the key, noting in the report a claim lost or a failed write.
+    pub(super) async fn settle_key_reporting(
+        &self,
+        flow_key: &str,
+        held: &KeyClaim,
+        outcome: &SourceRecord,
+        report: &mut Report,
+    ) {
+        match self.settle_key(flow_key, held, outcome).await {
+            Ok(()) => {}
+            Err(ConditionalPutError::PreconditionFailed { .. }) => report.warnings.push(
+                "this handler outlived its claim on the key and another event's handler took over; that handler's report is the one to trust".into(),
+            ),
+            Err(ConditionalPutError::Service(error)) => {
+                report.errors.push(aws_finding(&error));
+                report.retryable = true;
+            }
+        }
+    }
+
+    /// The work, under the key's claim; returns the key's record to commit.
     async fn created(
         &self,
         event: &ObjectEvent,
         flow_key: &str,
+        previous: &SourceRecord,
+        token: &str,
         report: &mut Report,
         watch: &mut Stopwatch,
-        known: &mut Option<SourceRecord>,
-    ) -> Result<bool, Stop> {
-        *known = read_json::<SourceRecord>(&self.objects, &source_key(flow_key)).await?;
-        let previous = known.clone();
-        if let Some(record) = &previous {
-            report.flow = record.flow.clone();
-            report.state_machine = record.state_machine.clone();
-            match order(event.sequencer.as_deref(), record.sequencer.as_deref()) {
-                Order::Newer => {}
-                Order::Duplicate => {
-                    report.status = Status::Unchanged;
-                    report.summary = "this event was already handled".into();
-                    return Ok(false);
-                }
-                Order::Older => {
-                    report.status = Status::Ignored;
-                    report.summary = format!(
-                        "older than the event already handled for this key (sequencer {})",
-                        record.sequencer.as_deref().unwrap_or("?")
-                    );
-                    return Ok(false);
-                }
-            }
-        }
-        watch.lap("state");
-
+    ) -> Result<SourceRecord, Stop> {
+        report.flow = previous.flow.clone();
+        report.state_machine = previous.state_machine.clone();
+        let committed =
+            |status: Status, state_machine: Option<String>, flow: Option<String>| SourceRecord {
+                key: flow_key.to_string(),
+                sequencer: event.sequencer.clone(),
+                version_id: event.version_id.clone(),
+                status: status.as_str().into(),
+                state_machine,
+                flow,
+                claim: None,
+            };
         let Some(object) = self
             .objects
             .get(&event.key, event.version_id.as_deref())
@@ -164,7 +230,11 @@ where
         else {
             report.status = Status::Ignored;
             report.summary = "the object no longer exists".into();
-            return Ok(previous.is_none());
+            return Ok(committed(
+                Status::Ignored,
+                previous.state_machine.clone(),
+                previous.flow.clone(),
+            ));
         };
         if report.version_id.is_none() {
             report.version_id = object.version_id.clone();
@@ -174,60 +244,155 @@ where
         let package = package::read_bytes(flow_key, &object.bytes, &self.limits)
             .map_err(|e| Stop::Rejected(pipeline::Error::from(e).finding()))?;
         watch.lap("package");
-        let checked = pipeline::check(&package).map_err(|e| Stop::Rejected(e.finding()))?;
+        let checked = pipeline::check(&package).map_err(|e| {
+            if let Some(name) = flow_name_of(&package) {
+                report.flow = Some(name);
+            }
+            Stop::Rejected(e.finding())
+        })?;
         let flow_name = checked.flow().name.clone();
         report.flow = Some(flow_name.clone());
         watch.lap("check");
 
         let options = resolve_options(&checked, &object.metadata, event.principal.as_deref())
             .map_err(Stop::Rejected)?;
+        let takeover = takeover_from_metadata(&object.metadata).map_err(|e| {
+            Stop::Rejected(Finding {
+                code: "options.metadata".into(),
+                message: e.to_string(),
+                file: None,
+                line: None,
+            })
+        })?;
         let platform = self.config.platform();
-        let fingerprint = fingerprint(&package.sha256, &options, &platform);
-        let current = match planned_name(&checked, &options) {
-            Some(name) => {
-                report.state_machine = Some(name.clone());
-                read_json::<DeploymentState>(&self.objects, &current_key(&name)).await?
-            }
-            None => None,
+        let Some(name) = planned_name(&checked, &options) else {
+            // Naming failed: compiling says why, with the file and line.
+            let values =
+                deploy_time_values(&checked, &options, &platform).map_err(Stop::Rejected)?;
+            return Err(
+                match pipeline::compile(&checked, &options, &platform, &values) {
+                    Err(error) => Stop::Rejected(error.finding()),
+                    Ok(_) => Stop::Aws(ServiceError::new(
+                        "name the state machine",
+                        "naming failed before compiling but not while compiling",
+                    )),
+                },
+            );
         };
-        if let Some(current) = &current
-            && current.fingerprint == fingerprint
-        {
-            return self.unchanged(event, flow_key, report, current).await;
-        }
+        report.state_machine = Some(name.clone());
         watch.lap("options");
 
-        let values = deploy_time_values(&checked, &options, &platform).map_err(Stop::Rejected)?;
-        watch.lap("deploy_time");
-        let deployment = pipeline::compile(&checked, &options, &platform, &values)
-            .map_err(|e| Stop::Rejected(e.finding()))?;
-        report.state_machine = Some(deployment.state_machine_name.clone());
-        report.version = Some(deployment.version.clone());
-        report.warnings = deployment.warnings.clone();
-        watch.lap("compile");
-        let current = match current {
-            Some(current) if current.state_machine == deployment.state_machine_name => {
-                Some(current)
-            }
-            _ => read_json(&self.objects, &current_key(&deployment.state_machine_name)).await?,
-        };
-        if let Some(current) = &current
-            && current.version == deployment.version
+        let owner = match self
+            .claim_state_machine(&name, flow_key, token, event.sequencer.as_deref(), takeover)
+            .await
         {
-            return self.unchanged(event, flow_key, report, current).await;
+            Ok(Ok(owner)) => owner,
+            Ok(Err(not_owned)) => {
+                return Err(Stop::Rejected(Finding {
+                    code: "deploy.not_owner".into(),
+                    message: not_owned.message(&name, flow_key),
+                    file: None,
+                    line: None,
+                }));
+            }
+            Err(ClaimError::Service(error)) => return Err(Stop::Aws(error)),
+            Err(busy @ ClaimError::Busy { .. }) => {
+                return Err(Stop::Aws(ServiceError {
+                    operation: "claim the state machine".into(),
+                    code: Some("dropflow.Busy".into()),
+                    message: busy.to_string(),
+                }));
+            }
+        };
+        if let Some(from) = &owner.taken_from {
+            report.warnings.push(format!(
+                "{name} was taken over from {from} (dropflow-takeover=true); {flow_key} owns it now"
+            ));
         }
+        watch.lap("owner");
+        let deployed = self
+            .deploy_owned(
+                event, flow_key, &checked, &package, &options, &platform, &name, &owner, report,
+                watch,
+            )
+            .await;
+        if let Err(error) = self.release_state_machine(&owner).await {
+            report.warnings.push(format!(
+                "the claim on {name} could not be released ({error}); it lapses by itself"
+            ));
+        }
+        let status = deployed?;
+
+        // The key now deploys under another name: undeploy what it deployed before (if
+        // that is still its own). The new version is live either way.
+        if let Some(old_name) = previous.state_machine.as_deref()
+            && old_name != name
+            && status == Status::Deployed
+        {
+            match self
+                .undeploy_owned(old_name, flow_key, token, event.sequencer.as_deref())
+                .await
+            {
+                Ok(Ok(replaced)) => report.changes.replaced = replaced,
+                Ok(Err(owner)) => report.warnings.push(format!(
+                    "{old_name}, which this key deployed before, is now owned by {owner}: left in place"
+                )),
+                Err(error) => report.warnings.push(format!(
+                    "{old_name}, which this key deployed before, could not be undeployed ({error}); delete it by hand"
+                )),
+            }
+        }
+        watch.lap("replaced");
+        Ok(committed(status, Some(name), Some(flow_name)))
+    }
+
+    /// Steps 3 under both claims: `unchanged` when the same version is deployed from this
+    /// key, else compile and publish (`deployed`).
+    #[allow(clippy::too_many_arguments)]
+    async fn deploy_owned(
+        &self,
+        event: &ObjectEvent,
+        flow_key: &str,
+        checked: &CheckedFlow,
+        package: &package::SourcePackage,
+        options: &DeployOptions,
+        platform: &Platform,
+        name: &str,
+        owner: &OwnerClaim,
+        report: &mut Report,
+        watch: &mut Stopwatch,
+    ) -> Result<Status, Stop> {
+        let version = version_id(&checked.source_digest, options, platform);
+        let current = read_json::<DeploymentState>(&self.objects, &current_key(name)).await?;
+        if let Some(current) = &current
+            && current.version == version
+            && current.source_key == flow_key
+            && owner.taken_from.is_none()
+        {
+            self.unchanged(report, current);
+            return Ok(Status::Unchanged);
+        }
+
+        let values = deploy_time_values(checked, options, platform).map_err(Stop::Rejected)?;
+        watch.lap("deploy_time");
+        let deployment = pipeline::compile(checked, options, platform, &values)
+            .map_err(|e| Stop::Rejected(e.finding()))?;
+        if deployment.state_machine_name != name {
+            return Err(Stop::Aws(ServiceError::new(
+                "name the state machine",
+                format!(
+                    "compiled as {} although planned as {name}",
+                    deployment.state_machine_name
+                ),
+            )));
+        }
+        report.version = Some(deployment.version.clone());
+        report.warnings.extend(deployment.warnings.clone());
+        watch.lap("compile");
 
         let mut changes = Changes::default();
         let applied = self
-            .apply(
-                &deployment,
-                &package,
-                flow_key,
-                event,
-                &fingerprint,
-                &mut changes,
-                watch,
-            )
+            .apply(&deployment, package, flow_key, event, &mut changes, watch)
             .await;
         report.changes = changes;
         let deployed = applied?;
@@ -237,51 +402,16 @@ where
             &deployed,
         )
         .await?;
-        // The key now deploys under another name: undeploy what it deployed before (if
-        // that is still its own). The new version is live either way.
-        if let Some(old_name) = previous.as_ref().and_then(|r| r.state_machine.as_deref())
-            && old_name != deployed.state_machine
-        {
-            let replaced = match read_json::<DeploymentState>(&self.objects, &current_key(old_name))
-                .await
-            {
-                Ok(Some(old)) if old.source_key == flow_key => self.undeploy(&old).await.map(Some),
-                Ok(_) => Ok(None),
-                Err(error) => Err(error),
-            };
-            match replaced {
-                Ok(replaced) => report.changes.replaced = replaced,
-                Err(error) => report.warnings.push(format!(
-                    "{old_name}, which this key deployed before, could not be undeployed ({error}); delete it by hand"
-                )),
-            }
-        }
-        let record = SourceRecord {
-            key: flow_key.to_string(),
-            sequencer: event.sequencer.clone(),
-            version_id: event.version_id.clone().or(object.version_id),
-            status: Status::Deployed.as_str().into(),
-            state_machine: Some(deployed.state_machine.clone()),
-            flow: Some(flow_name),
-        };
-        write_json(&self.objects, &source_key(flow_key), &record).await?;
-        watch.lap("record");
         report.status = Status::Deployed;
         report.summary = format!(
             "{} is live as {} ({})",
             deployed.version, deployed.version_arn, LIVE_ALIAS
         );
-        Ok(true)
+        Ok(Status::Deployed)
     }
 
-    /// Same content as deployed: record the event, change nothing else.
-    async fn unchanged(
-        &self,
-        event: &ObjectEvent,
-        flow_key: &str,
-        report: &mut Report,
-        current: &DeploymentState,
-    ) -> Result<bool, Stop> {
+    /// Same content as deployed from this key: nothing changes.
+    fn unchanged(&self, report: &mut Report, current: &DeploymentState) {
         report.status = Status::Unchanged;
         report.state_machine = Some(current.state_machine.clone());
         report.version = Some(current.version.clone());
@@ -289,16 +419,6 @@ where
             "version {} is already deployed (from {})",
             current.version, current.source_key
         );
-        let record = SourceRecord {
-            key: flow_key.to_string(),
-            sequencer: event.sequencer.clone(),
-            version_id: event.version_id.clone(),
-            status: Status::Unchanged.as_str().into(),
-            state_machine: Some(current.state_machine.clone()),
-            flow: Some(current.flow.clone()),
-        };
-        write_json(&self.objects, &source_key(flow_key), &record).await?;
-        Ok(true)
     }
 
     /// Makes AWS match `deployment`, in an order where any failure leaves the previous
@@ -311,7 +431,6 @@ where
         package: &package::SourcePackage,
         flow_key: &str,
         event: &ObjectEvent,
-        fingerprint: &str,
         changes: &mut Changes,
         watch: &mut Stopwatch,
     ) -> Result<DeploymentState, ServiceError> {
@@ -359,7 +478,7 @@ where
             name: deployment.state_machine_name.clone(),
             definition: deployment.definition.to_json(),
             role_arn: self.config.state_machine_role_arn.clone(),
-            tags: resource_tags(deployment, flow_key),
+            tags: resource_tags(deployment, flow_key, &self.config.bucket),
             version_description: truncate(
                 &format!("dropflow {} from {flow_key}", deployment.version),
                 256,
@@ -409,7 +528,7 @@ where
             state_machine: deployment.state_machine_name.clone(),
             state_machine_arn: published.state_machine_arn,
             version: deployment.version.clone(),
-            fingerprint: fingerprint.to_string(),
+            fingerprint: deployment.version.clone(),
             version_arn: published.version_arn,
             alias_arn: alias.alias_arn,
             flow: manifest.flow.name.clone(),
@@ -487,6 +606,44 @@ where
     }
 }
 
+/// A report for an event that needed no work.
+fn skipped(report: &mut Report, skip: Skip) {
+    report.status = skip.status;
+    report.summary = skip.summary;
+    if let Some(record) = skip.record {
+        report.flow = record.flow;
+        report.state_machine = record.state_machine;
+    }
+}
+
+/// A report for an event whose key could not be claimed (retryable).
+pub(super) fn claim_failed(report: &mut Report, error: &ClaimError) {
+    report.status = Status::Failed;
+    report.retryable = true;
+    report.summary = "the event was not handled; it can be retried".into();
+    report.errors.push(match error {
+        ClaimError::Service(error) => aws_finding(error),
+        busy @ ClaimError::Busy { .. } => Finding {
+            code: "dropflow.Busy".into(),
+            message: busy.to_string(),
+            file: None,
+            line: None,
+        },
+    });
+}
+
+/// The flow class of a package that failed its checks, when it can still be found (for
+/// `reports/latest/<flow>.json`).
+fn flow_name_of(package: &package::SourcePackage) -> Option<String> {
+    let files = package
+        .files
+        .iter()
+        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
+    crate::discover::find_flow(files, package.script_hint.as_deref())
+        .ok()
+        .map(|found| found.flow().name.clone())
+}
+
 /// Deploy options: defaults ← the uploader (event principal) ← `dropflow.toml` ← object
 /// metadata (including `user`).
 fn resolve_options(
@@ -537,21 +694,6 @@ fn planned_name(checked: &CheckedFlow, options: &DeployOptions) -> Option<String
     .map(|n| n.name)
 }
 
-/// Digest of what a deployment depends on, deploy-time values aside.
-fn fingerprint(source_digest: &str, options: &DeployOptions, platform: &Platform) -> String {
-    let mut hasher = Sha256::new();
-    for part in [
-        DROPFLOW_VERSION.as_bytes(),
-        source_digest.as_bytes(),
-        &serde_json::to_vec(options).expect("serialisable"),
-        &serde_json::to_vec(platform).expect("serialisable"),
-    ] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    data_encoding::HEXLOWER.encode(&hasher.finalize())
-}
-
 /// The values of the flow's deploy-time parameter defaults (`default=my_function`),
 /// evaluated in the sandbox with Metaflow's `context` (flow name, uploader, datastore).
 fn deploy_time_values(
@@ -569,9 +711,14 @@ fn deploy_time_values(
         .map_err(|e| e.finding())
 }
 
-/// Tags on the state machine: the flow, the upload key and the content hash, plus the
-/// owner's `aws_tags` (already in the manifest's job definitions).
-fn resource_tags(deployment: &Deployment, flow_key: &str) -> BTreeMap<String, String> {
+/// Tags on the state machine: who manages it (the bucket), the flow, the upload key that
+/// owns it and the version, plus the owner's `aws_tags` (already in the manifest's job
+/// definitions).
+fn resource_tags(
+    deployment: &Deployment,
+    flow_key: &str,
+    bucket: &str,
+) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = deployment
         .manifest
         .options
@@ -583,7 +730,8 @@ fn resource_tags(deployment: &Deployment, flow_key: &str) -> BTreeMap<String, St
         "dropflow:flow".into(),
         tag_text(&deployment.manifest.flow.name, 256),
     );
-    tags.insert("dropflow:source-key".into(), tag_text(flow_key, 256));
+    tags.insert(SOURCE_KEY_TAG.into(), tag_text(flow_key, 256));
+    tags.insert(MANAGED_BY_TAG.into(), tag_text(bucket, 256));
     tags.insert("dropflow:version".into(), deployment.version.clone());
     tags
 }

@@ -1,15 +1,18 @@
 //! In-memory implementations of the [`super::ports`] traits: a bucket, Step Functions,
 //! Batch and EventBridge Scheduler that live in a `Mutex`, record every write in a shared
 //! [`Log`], and can be told to fail an operation. For unit tests of the deploy logic and
-//! of the Lambdas built on it.
+//! of the Lambdas built on it. Bucket and Step Functions calls yield once before they act,
+//! so an executor that polls several handlers can interleave them at every call.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ports::{
-    AliasPointed, JobDefinitions, ObjectHead, ObjectStore, Published, ScheduleSpec, Schedules,
-    ServiceError, ServiceResult, StateMachineInfo, StateMachineSpec, StateMachines, StoredObject,
+    AliasPointed, ConditionalPutError, JobDefinitions, ObjectHead, ObjectStore, Precondition,
+    Published, ScheduleSpec, Schedules, ServiceError, ServiceResult, StateMachineInfo,
+    StateMachineSpec, StateMachines, StoredObject,
 };
+use super::claim::yield_once;
 use super::{Config, Deployer};
 use crate::compile::JobDefinition;
 
@@ -92,6 +95,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct MemoryObjects {
     log: Log,
     objects: Mutex<BTreeMap<String, Vec<StoredObject>>>,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+/// The entity tag of one stored version (unique per key and version, as S3's differ
+/// whenever the content or the write does).
+fn etag_of(key: &str, version_id: &str) -> String {
+    format!("\"{key}#{version_id}\"")
 }
 
 impl MemoryObjects {
@@ -100,6 +110,7 @@ impl MemoryObjects {
         Self {
             log,
             objects: Mutex::default(),
+            counter: std::sync::atomic::AtomicU64::new(1_000),
         }
     }
 
@@ -109,6 +120,7 @@ impl MemoryObjects {
         let versions = objects.entry(key.to_string()).or_default();
         let version_id = format!("v{}", versions.len() + 1);
         versions.push(StoredObject {
+            etag: Some(etag_of(key, &version_id)),
             bytes: bytes.to_vec(),
             metadata: metadata
                 .iter()
@@ -117,6 +129,48 @@ impl MemoryObjects {
             version_id: Some(version_id.clone()),
         });
         version_id
+    }
+
+    /// Writes a new version of `key` when `precondition` (if any) holds, atomically under
+    /// the bucket's lock, as S3 applies a conditional `PutObject`; returns its etag.
+    fn write(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        precondition: Option<&Precondition>,
+    ) -> Result<String, ConditionalPutError> {
+        let mut objects = lock(&self.objects);
+        let current = objects
+            .get(key)
+            .and_then(|v| v.last())
+            .and_then(|o| o.etag.clone());
+        match (precondition, &current) {
+            (Some(Precondition::Absent), Some(_)) => {
+                return Err(ConditionalPutError::PreconditionFailed { key: key.into() });
+            }
+            (Some(Precondition::Matches(expected)), current)
+                if current.as_deref() != Some(expected.as_str()) =>
+            {
+                return Err(ConditionalPutError::PreconditionFailed { key: key.into() });
+            }
+            _ => {}
+        }
+        let versions = objects.entry(key.to_string()).or_default();
+        let version_id = format!("v{}", self.next_version());
+        let etag = etag_of(key, &version_id);
+        versions.push(StoredObject {
+            bytes,
+            metadata: BTreeMap::new(),
+            version_id: Some(version_id),
+            etag: Some(etag.clone()),
+        });
+        Ok(etag)
+    }
+
+    /// A bucket-wide counter, so a key deleted and written again never repeats an etag.
+    fn next_version(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.counter.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// The current bytes of `key`.
@@ -145,6 +199,7 @@ impl ObjectStore for MemoryObjects {
         key: &str,
         version_id: Option<&str>,
     ) -> ServiceResult<Option<StoredObject>> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:get {key}"), false)?;
         let objects = lock(&self.objects);
         let Some(versions) = objects.get(key) else {
@@ -160,6 +215,7 @@ impl ObjectStore for MemoryObjects {
     }
 
     async fn head(&self, key: &str) -> ServiceResult<Option<ObjectHead>> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:head {key}"), false)?;
         Ok(lock(&self.objects)
             .get(key)
@@ -171,19 +227,31 @@ impl ObjectStore for MemoryObjects {
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>, _content_type: &str) -> ServiceResult<()> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:put {key}"), true)?;
-        let mut objects = lock(&self.objects);
-        let versions = objects.entry(key.to_string()).or_default();
-        let version_id = Some(format!("v{}", versions.len() + 1));
-        versions.push(StoredObject {
-            bytes,
-            metadata: BTreeMap::new(),
-            version_id,
-        });
-        Ok(())
+        match self.write(key, bytes, None) {
+            Ok(_) => Ok(()),
+            Err(ConditionalPutError::Service(error)) => Err(error),
+            Err(ConditionalPutError::PreconditionFailed { .. }) => {
+                unreachable!("an unconditional write has no precondition")
+            }
+        }
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+        precondition: &Precondition,
+    ) -> Result<String, ConditionalPutError> {
+        yield_once().await; // each call is a point where other tasks may run
+        self.log.call(format!("s3:put {key}"), true)?;
+        self.write(key, bytes, Some(precondition))
     }
 
     async fn delete(&self, key: &str) -> ServiceResult<()> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("s3:delete {key}"), true)?;
         lock(&self.objects).remove(key);
         Ok(())
@@ -233,6 +301,7 @@ const ARN_PREFIX: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:";
 
 impl StateMachines for MemoryStateMachines {
     async fn publish(&self, spec: &StateMachineSpec) -> ServiceResult<Published> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log.call(format!("sfn:publish {}", spec.name), true)?;
         let mut machines = lock(&self.machines);
         let created = !machines.contains_key(&spec.name);
@@ -266,6 +335,7 @@ impl StateMachines for MemoryStateMachines {
         alias: &str,
         version_arn: &str,
     ) -> ServiceResult<AliasPointed> {
+        yield_once().await; // each call is a point where other tasks may run
         self.log
             .call(format!("sfn:point_alias {alias} {version_arn}"), true)?;
         let mut machines = lock(&self.machines);
@@ -289,6 +359,7 @@ impl StateMachines for MemoryStateMachines {
             arn: m.arn.clone(),
             definition: m.definition.clone(),
             role_arn: m.role_arn.clone(),
+            tags: m.tags.clone(),
         }))
     }
 

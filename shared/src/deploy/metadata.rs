@@ -26,7 +26,12 @@ pub const KEYS: &[&str] = &[
     "with-retry",
     "distributed-map",
     "aws-tags",
+    "takeover",
 ];
+
+/// The metadata key (without [`METADATA_PREFIX`]) that lets an upload take over a state
+/// machine owned by another upload key, or one dropflow did not create.
+pub const TAKEOVER_KEY: &str = "takeover";
 
 /// Reads the deploy options in `metadata` (keys as S3 returns them: lower-case, with or
 /// without `x-amz-meta-`). Unknown `dropflow-*` keys are refused, so a typo is not ignored.
@@ -74,6 +79,8 @@ pub fn options_from_metadata(
             "with-retry" => layer.retry_by_default = Some(boolean(value).map_err(error)?),
             "distributed-map" => layer.distributed_map = Some(boolean(value).map_err(error)?),
             "aws-tags" => layer.aws_tags = Some(pairs(value).map_err(error)?),
+            // Not a compile option: read by `takeover_from_metadata`.
+            TAKEOVER_KEY => boolean(value).map(drop).map_err(error)?,
             other => {
                 return Err(error(format!(
                     "unknown deploy option `{other}`; valid metadata keys: {}",
@@ -86,6 +93,22 @@ pub fn options_from_metadata(
         }
     }
     Ok(layer)
+}
+
+/// Whether the upload asks to take over a state machine it does not own
+/// (`dropflow-takeover=true`); `false` when absent.
+pub fn takeover_from_metadata(metadata: &BTreeMap<String, String>) -> Result<bool, OptionsError> {
+    for (raw_key, raw_value) in metadata {
+        let lower = raw_key.to_ascii_lowercase();
+        let key = lower.strip_prefix("x-amz-meta-").unwrap_or(&lower);
+        if key.strip_prefix(METADATA_PREFIX) == Some(TAKEOVER_KEY) {
+            return boolean(raw_value.trim()).map_err(|message| OptionsError {
+                file: format!("S3 object metadata x-amz-meta-{key}"),
+                message,
+            });
+        }
+    }
+    Ok(false)
 }
 
 fn number<T: std::str::FromStr>(value: &str) -> Result<T, String> {

@@ -12,17 +12,23 @@
 //!   schedule.
 //! - **removed**: delete the schedule and the state machine the key deployed.
 //!
-//! Idempotent and ordered ([`state`]): an event at or before the newest one handled for its
-//! key (S3 `sequencer`, [`sequencer`]) changes nothing, nor does an upload whose content,
-//! options and platform are those already deployed. Every check that can reject a flow runs
-//! before the first AWS write, and the state machine is updated only after its job
-//! definitions, manifest and code package exist, so a failure leaves the running
-//! deployment as it was.
+//! Idempotent and ordered under concurrency ([`claim`]): each event first claims its key
+//! with a conditional write, so of any set of events for a key the newest `sequencer`
+//! ([`sequencer`]) is the one that ends live, a duplicate publishes nothing and an older
+//! event is `superseded`; an upload whose content, options and platform are those already
+//! deployed (same [`crate::compile::version_id`]) changes nothing. dropflow changes only
+//! the state machines it created, each owned by one upload key ([`ownership`]). Every check
+//! that can reject a flow runs before the first AWS write, and the state machine is updated
+//! only after its job definitions, manifest and code package exist, so a failure leaves the
+//! running deployment as it was.
 
+pub mod claim;
 pub mod config;
 mod created;
+mod key_claim;
 pub mod memory;
 pub mod metadata;
+pub mod ownership;
 pub mod ports;
 mod removed;
 pub mod report;
@@ -30,12 +36,16 @@ pub mod sequencer;
 pub mod state;
 
 #[cfg(test)]
+mod concurrency_tests;
+#[cfg(test)]
 mod tests;
 
+pub use claim::{ClaimError, ClaimSettings};
 pub use config::{Config, ConfigError};
 pub use ports::{
-    AliasPointed, JobDefinitions, ObjectHead, ObjectStore, Published, ScheduleSpec, Schedules,
-    ServiceError, ServiceResult, StateMachineInfo, StateMachineSpec, StateMachines, StoredObject,
+    AliasPointed, ConditionalPutError, JobDefinitions, ObjectHead, ObjectStore, Precondition,
+    Published, ScheduleSpec, Schedules, ServiceError, ServiceResult, StateMachineInfo,
+    StateMachineSpec, StateMachines, StoredObject,
 };
 pub use report::{Report, Status};
 
@@ -72,6 +82,8 @@ pub struct Deployer<O, M, J, S> {
     pub schedules: S,
     /// Bounds on uploaded packages.
     pub limits: Limits,
+    /// Claim lease and waits ([`claim`]).
+    pub claims: ClaimSettings,
 }
 
 impl<O, M, J, S> Deployer<O, M, J, S>
@@ -96,6 +108,7 @@ where
             job_definitions,
             schedules,
             limits: Limits::default(),
+            claims: ClaimSettings::default(),
         }
     }
 }

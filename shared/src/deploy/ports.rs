@@ -44,6 +44,37 @@ pub struct StoredObject {
     pub metadata: BTreeMap<String, String>,
     /// The S3 version id, in a versioned bucket.
     pub version_id: Option<String>,
+    /// The entity tag, for a later [`ObjectStore::put_if`] (`If-Match`).
+    pub etag: Option<String>,
+}
+
+/// The condition of a conditional write ([`ObjectStore::put_if`]), as S3's `PutObject`
+/// takes it: the write happens only if the condition holds at the moment it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// `If-None-Match: *`: only if no object exists under the key (create).
+    Absent,
+    /// `If-Match: <etag>`: only if the current object has this entity tag (compare and
+    /// swap); an absent object fails too.
+    Matches(String),
+}
+
+/// Why a conditional write did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionalPutError {
+    /// The condition did not hold (S3 answered `412 PreconditionFailed`, or `404` for
+    /// `If-Match` on an absent key, or `409 ConditionalRequestConflict`): another writer
+    /// got there first. Re-read the object and decide again.
+    #[error(
+        "s3:PutObject {key}: the precondition failed (another writer changed it); re-read it and decide again"
+    )]
+    PreconditionFailed {
+        /// The key.
+        key: String,
+    },
+    /// The call itself failed.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
 }
 
 /// What `HeadObject` tells about an object.
@@ -72,6 +103,14 @@ pub trait ObjectStore: Send + Sync {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = ServiceResult<()>> + Send;
+    /// Writes `key` only if `precondition` holds, atomically; returns the new entity tag.
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        precondition: &Precondition,
+    ) -> impl Future<Output = Result<String, ConditionalPutError>> + Send;
     /// Deletes `key` (absent is fine).
     fn delete(&self, key: &str) -> impl Future<Output = ServiceResult<()>> + Send;
 }
@@ -111,6 +150,8 @@ pub struct StateMachineInfo {
     pub definition: String,
     /// Execution role.
     pub role_arn: String,
+    /// Its tags (dropflow's own say who manages it and which upload deployed it).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An alias after it was pointed at a version.

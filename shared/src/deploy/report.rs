@@ -18,8 +18,11 @@ pub enum Status {
     Deployed,
     /// The upload was already deployed (same content, or the same event again).
     Unchanged,
-    /// The event was older than one already handled, or there was nothing to do.
+    /// There was nothing to do (nothing deployed from the key, the object gone).
     Ignored,
+    /// A newer event for the same key was handled (or is being handled): this one's upload
+    /// is not the one that ends live.
+    Superseded,
     /// The upload cannot be deployed (or AWS refused a call); what was deployed stays.
     Failed,
     /// The upload was removed and its deployment deleted.
@@ -33,6 +36,7 @@ impl Status {
             Status::Deployed => "deployed",
             Status::Unchanged => "unchanged",
             Status::Ignored => "ignored",
+            Status::Superseded => "superseded",
             Status::Failed => "failed",
             Status::Undeployed => "undeployed",
         }
@@ -144,6 +148,12 @@ pub struct Changes {
 pub struct Undeployed {
     /// State machine name.
     pub state_machine: String,
+    /// Its ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// The version that was live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Its schedule was deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleChange>,

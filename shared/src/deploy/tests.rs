@@ -23,7 +23,7 @@ fn run<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn config() -> Config {
+pub(super) fn config() -> Config {
     Config::from_lookup(|name| {
         Some(
             match name {
@@ -43,7 +43,7 @@ fn config() -> Config {
     .unwrap()
 }
 
-fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
+pub(super) fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
     SourcePackage {
         files: files
             .iter()
@@ -56,7 +56,7 @@ fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
     .to_tar_gz()
 }
 
-fn flow(name: &str, decorator: &str, message: &str) -> String {
+pub(super) fn flow(name: &str, decorator: &str, message: &str) -> String {
     format!(
         "from metaflow import FlowSpec, Parameter, schedule, step\n\n\
          {decorator}\n\
@@ -135,12 +135,17 @@ impl Harness {
             .expect("report written")
     }
 
-    /// Writes other than the event's own bookkeeping (source record and reports).
+    /// Writes other than the event's own bookkeeping (source record, the state machine's
+    /// owner record with its claim, and reports).
     fn deploying_writes(&self) -> Vec<String> {
         self.log
             .writes()
             .into_iter()
-            .filter(|w| !w.starts_with("s3:put sources/") && !w.starts_with("s3:put reports/"))
+            .filter(|w| {
+                !w.starts_with("s3:put sources/")
+                    && !w.starts_with("s3:put reports/")
+                    && !(w.starts_with("s3:put deployments/") && w.ends_with("/owner.json"))
+            })
             .collect()
     }
 }
@@ -268,7 +273,7 @@ fn a_duplicate_event_changes_nothing_and_keeps_the_report() {
 }
 
 #[test]
-fn an_older_event_is_ignored() {
+fn an_older_event_is_superseded() {
     let mut h = Harness::new();
     let old = h.upload(
         "alpha.tgz",
@@ -283,8 +288,8 @@ fn an_older_event_is_ignored() {
     let deployed = h.created(&new);
     assert_eq!(deployed.status, Status::Deployed);
     let report = h.created(&old);
-    assert_eq!(report.status, Status::Ignored, "{report}");
-    assert!(report.summary.contains("older"), "{report}");
+    assert_eq!(report.status, Status::Superseded, "{report}");
+    assert!(report.summary.contains("newer event"), "{report}");
     assert_eq!(h.log.writes(), Vec::<String>::new());
     assert_eq!(
         h.current("AlphaFlow").unwrap().version,
@@ -526,7 +531,7 @@ fn removal_undeploys_and_is_ordered() {
 
     // The same removal again, and the creation delivered late, change nothing.
     assert_eq!(h.removed(&removal).status, Status::Undeployed);
-    assert_eq!(h.created(&created).status, Status::Ignored);
+    assert_eq!(h.created(&created).status, Status::Superseded);
     assert_eq!(h.log.writes(), Vec::<String>::new());
 
     let unknown = h.removal("never.tgz");
@@ -539,9 +544,19 @@ fn removal_undeploys_and_is_ordered() {
 fn removing_a_key_whose_state_machine_moved_to_another_key_leaves_it() {
     let mut h = Harness::new();
     deployed(&mut h, "a.tgz", &flow("AlphaFlow", "", "from a"));
-    deployed(&mut h, "b.tgz", &flow("AlphaFlow", "", "from b"));
+    let event = h.upload(
+        "b.tgz",
+        &tarball(&[("flow.py", &flow("AlphaFlow", "", "from b"))]),
+        &[("dropflow-takeover", "true")],
+    );
+    assert_eq!(h.created(&event).status, Status::Deployed);
     let report = h.removed(&h.clone_removal("a.tgz"));
     assert_eq!(report.status, Status::Ignored, "{report}");
+    assert!(
+        report.summary.contains("b.tgz, which took it over"),
+        "{report}"
+    );
+    assert_eq!(h.deploying_writes(), Vec::<String>::new());
     assert!(h.deployer.state_machines.get("AlphaFlow").is_some());
 }
 
@@ -598,7 +613,12 @@ fn a_key_that_now_deploys_another_name_undeploys_the_old_one() {
 
     // Another key's deployment is never removed this way.
     deployed(&mut h, "b.tgz", &flow("SharedFlow", "", "b"));
-    deployed(&mut h, "c.tgz", &flow("SharedFlow", "", "c"));
+    let takeover = h.upload(
+        "c.tgz",
+        &tarball(&[("flow.py", &flow("SharedFlow", "", "c"))]),
+        &[("dropflow-takeover", "true")],
+    );
+    assert_eq!(h.created(&takeover).status, Status::Deployed);
     let report = deployed(&mut h, "b.tgz", &flow("OtherFlow", "", "b"));
     assert!(report.changes.replaced.is_none());
     assert!(h.deployer.state_machines.get("SharedFlow").is_some());

@@ -71,7 +71,7 @@ fn read_python_file(
     };
     let mut collector = Collector::new(limits);
     collector.admit(&path, bytes.len() as u64)?;
-    collector.insert(path.clone(), bytes.to_vec())?;
+    collector.insert(path.clone(), bytes.to_vec(), false)?;
     let mut collected = collector.finish(PackageFormat::PythonFile)?;
     collected.script_hint = Some(path);
     Ok(collected)
@@ -189,6 +189,7 @@ fn read_tar(data: &[u8], limits: &Limits, plain: PackageFormat) -> Result<Collec
         }
         check_kind(&entry, kind, &path)?;
         let size = entry.size();
+        let executable = entry.header().mode().is_ok_and(|mode| mode & 0o100 != 0);
         match route {
             Route::File => collector.admit(&path, size)?,
             Route::Info => collector.admit_info(size)?,
@@ -206,7 +207,7 @@ fn read_tar(data: &[u8], limits: &Limits, plain: PackageFormat) -> Result<Collec
             });
         }
         match route {
-            Route::File => collector.insert(path, bytes)?,
+            Route::File => collector.insert(path, bytes, executable)?,
             Route::Info => collector.set_info(bytes)?,
             Route::Skip => unreachable!("skipped above"),
         }

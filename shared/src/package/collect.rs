@@ -1,7 +1,7 @@
 //! Gathering a package's files from any source (tar entries, a directory walk, one `.py`),
 //! with the same limits, junk rules and Metaflow layout handling for all of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::PackageError;
 use super::metaflow::{self, Role};
@@ -24,6 +24,7 @@ pub(crate) enum Route {
 pub(crate) struct Collector<'l> {
     limits: &'l Limits,
     files: BTreeMap<String, Vec<u8>>,
+    executable: BTreeSet<String>,
     total_bytes: u64,
     metaflow_seen: bool,
     info: Option<Vec<u8>>,
@@ -32,6 +33,7 @@ pub(crate) struct Collector<'l> {
 /// What a finished collection yields.
 pub(crate) struct Collected {
     pub files: BTreeMap<String, Vec<u8>>,
+    pub executable: BTreeSet<String>,
     pub script_hint: Option<String>,
     pub format: PackageFormat,
 }
@@ -41,6 +43,7 @@ impl<'l> Collector<'l> {
         Self {
             limits,
             files: BTreeMap::new(),
+            executable: BTreeSet::new(),
             total_bytes: 0,
             metaflow_seen: false,
             info: None,
@@ -97,10 +100,19 @@ impl<'l> Collector<'l> {
         Ok(())
     }
 
-    /// Adds a user file; the same path twice is refused.
-    pub(crate) fn insert(&mut self, path: String, bytes: Vec<u8>) -> Result<(), PackageError> {
+    /// Adds a user file, noting whether its owner may execute it; the same path twice is
+    /// refused.
+    pub(crate) fn insert(
+        &mut self,
+        path: String,
+        bytes: Vec<u8>,
+        executable: bool,
+    ) -> Result<(), PackageError> {
         if self.files.contains_key(&path) {
             return Err(PackageError::DuplicateEntry { entry: path });
+        }
+        if executable {
+            self.executable.insert(path.clone());
         }
         self.files.insert(path, bytes);
         Ok(())
@@ -123,6 +135,7 @@ impl<'l> Collector<'l> {
     pub(crate) fn finish(self, plain: PackageFormat) -> Result<Collected, PackageError> {
         let Collector {
             mut files,
+            mut executable,
             metaflow_seen,
             info,
             ..
@@ -146,13 +159,15 @@ impl<'l> Collector<'l> {
         } else if let Some(script) = metaflow::legacy_script(&mut files) {
             (Some(script), PackageFormat::MetaflowPackage)
         } else {
-            strip_single_top_directory(&mut files);
+            strip_single_top_directory(&mut files, &mut executable);
             (None, plain)
         };
         check_file_directory_clash(&files)?;
         check_python_utf8(&files)?;
+        executable.retain(|path| files.contains_key(path));
         Ok(Collected {
             files,
+            executable,
             script_hint,
             format,
         })
@@ -163,7 +178,10 @@ impl<'l> Collector<'l> {
 /// `tar czf flow.tgz myflow/` puts every file under `myflow/`: the package root is that
 /// directory (where the user ran the flow from, and where `dropflow.toml`, `Config` and
 /// `IncludeFile` paths are looked up), so the prefix is dropped.
-fn strip_single_top_directory(files: &mut BTreeMap<String, Vec<u8>>) {
+fn strip_single_top_directory(
+    files: &mut BTreeMap<String, Vec<u8>>,
+    executable: &mut BTreeSet<String>,
+) {
     let Some(first) = files.keys().next() else {
         return;
     };
@@ -177,6 +195,10 @@ fn strip_single_top_directory(files: &mut BTreeMap<String, Vec<u8>>) {
     *files = std::mem::take(files)
         .into_iter()
         .map(|(path, bytes)| (path[prefix.len()..].to_string(), bytes))
+        .collect();
+    *executable = std::mem::take(executable)
+        .into_iter()
+        .filter_map(|path| path.strip_prefix(&prefix).map(String::from))
         .collect();
 }
 

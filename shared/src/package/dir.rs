@@ -73,13 +73,12 @@ pub(crate) fn read(root: &Path, limits: &Limits) -> Result<Collected, PackageErr
                     kind: describe(file_type).to_string(),
                 });
             }
-            let size = entry
-                .metadata()
-                .map_err(|source| PackageError::Io {
-                    path: entry.path(),
-                    source,
-                })?
-                .len();
+            let metadata = entry.metadata().map_err(|source| PackageError::Io {
+                path: entry.path(),
+                source,
+            })?;
+            let size = metadata.len();
+            let executable = is_executable(&metadata);
             match route {
                 Route::File => collector.admit(&path, size)?,
                 Route::Info => collector.admit_info(size)?,
@@ -88,7 +87,7 @@ pub(crate) fn read(root: &Path, limits: &Limits) -> Result<Collected, PackageErr
             let bytes = read_file(&entry.path(), size, limits)?;
             collector.check_file_size(&path, bytes.len() as u64)?; // it may have grown
             match route {
-                Route::File => collector.insert(path, bytes)?,
+                Route::File => collector.insert(path, bytes, executable)?,
                 Route::Info => collector.set_info(bytes)?,
                 Route::Skip => unreachable!("skipped above"),
             }
@@ -140,4 +139,18 @@ fn describe(file_type: FileType) -> &'static str {
     }
     let _ = file_type;
     "special file"
+}
+
+/// Whether the file's owner may execute it (always false where there are no such bits).
+fn is_executable(metadata: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        metadata.permissions().mode() & 0o100 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        false
+    }
 }

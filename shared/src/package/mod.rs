@@ -29,7 +29,7 @@ mod metaflow;
 mod path;
 mod repack;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
@@ -52,8 +52,10 @@ pub struct SourcePackage {
     pub script_hint: Option<String>,
     /// What the input was.
     pub format: PackageFormat,
-    /// Lower-case hex SHA-256 of the input bytes; for a directory, of a canonical listing
-    /// (see [`directory_digest`]). Identifies a deployment's source.
+    /// Lower-case hex SHA-256 of the package's content ([`content_digest`]): the same files
+    /// (paths, bytes, executable bits as read) and flow file give the same digest whether they came
+    /// as a directory, a tar or a tgz, in any order, with any timestamps or compression.
+    /// Identifies a deployment's source (part of [`crate::compile::version_id`]).
     pub sha256: String,
 }
 
@@ -128,14 +130,7 @@ pub fn read_path(path: &Path, limits: &Limits) -> Result<SourcePackage, PackageE
     };
     let metadata = std::fs::metadata(path).map_err(io_error)?;
     if metadata.is_dir() {
-        let collected = dir::read(path, limits)?;
-        let sha256 = directory_digest(&collected.files);
-        return Ok(SourcePackage {
-            files: collected.files,
-            script_hint: collected.script_hint,
-            format: collected.format,
-            sha256,
-        });
+        return Ok(SourcePackage::from(dir::read(path, limits)?));
     }
     if !metadata.is_file() {
         return Err(PackageError::SpecialFile {
@@ -165,25 +160,48 @@ pub fn read_bytes(
     bytes: &[u8],
     limits: &Limits,
 ) -> Result<SourcePackage, PackageError> {
-    let collected = archive::read(name, bytes, limits)?;
-    Ok(SourcePackage {
-        files: collected.files,
-        script_hint: collected.script_hint,
-        format: collected.format,
-        sha256: data_encoding::HEXLOWER.encode(&Sha256::digest(bytes)),
-    })
+    Ok(SourcePackage::from(archive::read(name, bytes, limits)?))
 }
 
-/// The SHA-256 that identifies a directory's content: over each file in path order, the
-/// path's length (u64, big-endian), the path, the content's length (u64, big-endian) and the
-/// content. Two directories with the same kept files have the same digest.
-pub fn directory_digest(files: &BTreeMap<String, Vec<u8>>) -> String {
+impl From<collect::Collected> for SourcePackage {
+    fn from(collected: collect::Collected) -> Self {
+        let sha256 = content_digest(
+            &collected.files,
+            &collected.executable,
+            collected.script_hint.as_deref(),
+        );
+        SourcePackage {
+            files: collected.files,
+            script_hint: collected.script_hint,
+            format: collected.format,
+            sha256,
+        }
+    }
+}
+
+/// The SHA-256 that identifies a package's content, however it was packed: over the flow
+/// file named by the package (`.mf_meta/INFO`'s script or a bare `.py` file's name; empty
+/// when none), then each file in path order: the normalised path, `x` or `-` for its
+/// executable bit, and the content, each length-prefixed (u64, big-endian).
+pub fn content_digest(
+    files: &BTreeMap<String, Vec<u8>>,
+    executable: &BTreeSet<String>,
+    script_hint: Option<&str>,
+) -> String {
     let mut hasher = Sha256::new();
-    for (path, bytes) in files {
-        hasher.update((path.len() as u64).to_be_bytes());
-        hasher.update(path.as_bytes());
+    let mut part = |bytes: &[u8]| {
         hasher.update((bytes.len() as u64).to_be_bytes());
         hasher.update(bytes);
+    };
+    part(script_hint.unwrap_or_default().as_bytes());
+    for (path, bytes) in files {
+        part(path.as_bytes());
+        part(if executable.contains(path) {
+            b"x"
+        } else {
+            b"-"
+        });
+        part(bytes);
     }
     data_encoding::HEXLOWER.encode(&hasher.finalize())
 }

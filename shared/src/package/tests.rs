@@ -3,7 +3,6 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
-use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
 use super::*;
@@ -124,9 +123,14 @@ fn a_bare_python_file_is_a_one_file_package() {
     assert_eq!(package.format, PackageFormat::PythonFile);
     assert_eq!(keys(&package), ["hello_flow.py"]);
     assert_eq!(package.script_hint.as_deref(), Some("hello_flow.py"));
+    // The content digest: the file and the flow file it names, not the upload's bytes.
     assert_eq!(
         package.sha256,
-        data_encoding::HEXLOWER.encode(&Sha256::digest(FLOW))
+        content_digest(
+            &package.files,
+            &BTreeSet::new(), /* no file here is executable */
+            Some("hello_flow.py")
+        )
     );
     let sources: Vec<_> = package.python_files().collect();
     assert_eq!(
@@ -168,7 +172,11 @@ fn a_plain_tar_is_read_and_paths_are_normalised() {
     assert_eq!(python, ["flow.py", "pkg/util.py"]);
     assert_eq!(
         package.sha256,
-        data_encoding::HEXLOWER.encode(&Sha256::digest(&tar))
+        content_digest(
+            &package.files,
+            &BTreeSet::new(), /* no file here is executable */
+            None
+        )
     );
 }
 
@@ -902,7 +910,14 @@ fn a_directory_is_walked_and_junk_is_skipped() {
         keys(&package),
         ["flow.py", "lib/target/__init__.py", "pkg/util.py"]
     );
-    assert_eq!(package.sha256, directory_digest(&package.files));
+    assert_eq!(
+        package.sha256,
+        content_digest(
+            &package.files,
+            &BTreeSet::new(), /* no file here is executable */
+            None
+        )
+    );
 }
 
 #[test]
@@ -921,7 +936,11 @@ fn a_directory_digest_depends_only_on_kept_files() {
     // Path/content boundaries are unambiguous.
     let ab: BTreeMap<String, Vec<u8>> = [("ab".to_string(), b"c".to_vec())].into();
     let a_bc: BTreeMap<String, Vec<u8>> = [("a".to_string(), b"bc".to_vec())].into();
-    assert_ne!(directory_digest(&ab), directory_digest(&a_bc));
+    let none = BTreeSet::new();
+    assert_ne!(
+        content_digest(&ab, &none, None),
+        content_digest(&a_bc, &none, None)
+    );
 }
 
 #[cfg(unix)]
