@@ -359,7 +359,15 @@ where
             name: deployment.state_machine_name.clone(),
             definition: deployment.definition.to_json(),
             role_arn: self.config.state_machine_role_arn.clone(),
-            tags: resource_tags(deployment, flow_key),
+            tags: {
+                let mut tags = resource_tags(deployment, flow_key);
+                // Last, so no aws_tags entry can claim another installation's tag.
+                tags.insert(
+                    super::config::MANAGED_BY_TAG.into(),
+                    tag_text(&self.config.managed_by, 256),
+                );
+                tags
+            },
             version_description: truncate(
                 &format!("dropflow {} from {flow_key}", deployment.version),
                 256,
