@@ -96,8 +96,9 @@ where
             continue;
         }
         let report = match record.kind {
-            RecordKind::Created => deployer.handle_created(&record.object).await,
-            RecordKind::Removed => deployer.handle_removed(&record.object).await,
+            // Boxed: a deploy is a deep chain of futures, too large to nest inline.
+            RecordKind::Created => Box::pin(deployer.handle_created(&record.object)).await,
+            RecordKind::Removed => Box::pin(deployer.handle_removed(&record.object)).await,
             RecordKind::Other => {
                 tracing::info!(key = %key, event = %record.event_name, "event type ignored");
                 continue;

@@ -172,6 +172,8 @@ fn deploys_a_flow() {
     assert_eq!(machine.role_arn, "arn:aws:iam::000000000000:role/sfn");
     assert_eq!(machine.tags["dropflow:source-key"], "alpha.tgz");
     assert_eq!(machine.tags["dropflow:version"], version);
+    // The tag the stack's IAM policies require (DROPFLOW_MANAGED_BY, default dropflow).
+    assert_eq!(machine.tags["dropflow:managed-by"], "dropflow");
 
     let manifest_key = format!("deployments/AlphaFlow/{version}/deployment.json");
     let manifest = h.deployer.objects.json(&manifest_key).unwrap();
