@@ -8,10 +8,22 @@ use std::path::Path;
 use dropflow::compile::{DeployOptions, Deployment, OptionsLayer, Platform};
 use dropflow::package::{self, Limits};
 use dropflow::pipeline;
+use dropflow_cli::username::get_username;
 
-/// Compiles the flow at `path` with `flags` over its dropflow.toml.
-pub fn run(path: &Path, out: &Path, flags: OptionsLayer) -> Result<(), String> {
+/// Compiles the flow at `path` with `flags` over its dropflow.toml. The user defaults to
+/// Metaflow's user name, as `dropflow deploy` records it, so the preview names what an
+/// upload by `deploy` deploys.
+pub fn run(path: &Path, out: &Path, mut flags: OptionsLayer) -> Result<(), String> {
     let started = std::time::Instant::now();
+    if flags.user.is_none() {
+        flags.user = get_username();
+        if flags.user.is_none() {
+            eprintln!(
+                "warning: no user name (METAFLOW_USER, SUDO_USER, USERNAME, USER are unset): previewing as user `{}`; `dropflow deploy` needs one",
+                DeployOptions::default().user
+            );
+        }
+    }
     let package = package::read_path(path, &Limits::default()).map_err(|e| e.to_string())?;
     let checked = pipeline::check(&package).map_err(|e| e.to_string())?;
     let mut options = DeployOptions::default();
