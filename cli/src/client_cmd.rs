@@ -16,7 +16,7 @@ use dropflow_cli::pack;
 use dropflow_cli::target::{self, TargetFlags};
 use dropflow_cli::username::get_username;
 
-use crate::output::emit;
+use crate::output::{self, emit};
 
 /// Whether the command's outcome is a success (the exit status).
 pub type Succeeded = bool;
@@ -98,9 +98,11 @@ pub async fn undeploy(
 ) -> Result<Succeeded, ClientError> {
     let connection = connect(flags).await?;
     let detail = connection.api()?.flow(flow).await?;
+    // The API names the upload relative to `flows/`.
     let key = detail
         .source_key
         .filter(|k| !k.is_empty())
+        .map(|k| format!("{FLOWS_PREFIX}{k}"))
         .ok_or_else(|| ClientError::NoSourceKey {
             flow: flow.to_string(),
         })?;
@@ -123,19 +125,17 @@ pub async fn run(
     let started = api.start(flow, &values).await?;
     let finished = if wait {
         if !json {
-            println!("{started}");
+            output::line(&started.to_string());
         }
         Some(follow(&api, flow, &started.run_id, json).await?)
     } else {
         None
     };
     let outcome = RunOutcome { started, finished };
-    if json {
-        emit(&outcome, true);
-    } else if let Some(detail) = &outcome.finished {
-        println!("{detail}");
-    } else {
-        println!("{outcome}");
+    match &outcome.finished {
+        // The start was printed before following.
+        Some(detail) if !json => emit(detail, false),
+        _ => emit(&outcome, json),
     }
     Ok(outcome.succeeded())
 }
@@ -155,15 +155,14 @@ async fn follow(
             if json {
                 eprintln!("{line}");
             } else if terminal {
-                print!("\r\x1b[2K{line}");
-                let _ = std::io::Write::flush(&mut std::io::stdout());
+                output::rewrite(&line);
             } else {
-                println!("{line}");
+                output::line(&line);
             }
         })
         .await?;
     if terminal {
-        println!();
+        output::line("");
     }
     Ok(detail)
 }

@@ -153,7 +153,7 @@ pub async fn undeploy(
     })
 }
 
-/// Reads `reports/<key>.json` until it is the report of `version_id`. A report of another
+/// Reads `reports/<key under flows/>.json` until it is the report of `version_id`. A report of another
 /// version (an older upload, a concurrent one) is not this upload's and is waited past.
 pub async fn wait_for_report(
     store: &impl Store,
@@ -161,7 +161,8 @@ pub async fn wait_for_report(
     version_id: &str,
     timeout: Duration,
 ) -> Result<DeployReport, ClientError> {
-    let report_key = report_key(key);
+    // Reports are keyed by the upload's key relative to `flows/`.
+    let report_key = report_key(key.strip_prefix(FLOWS_PREFIX).unwrap_or(key));
     let started = Instant::now();
     loop {
         if let Some(bytes) = store.get(&report_key).await? {
@@ -223,7 +224,7 @@ mod tests {
             self.objects
                 .lock()
                 .unwrap()
-                .insert(report_key(key), stale.to_json().into_bytes());
+                .insert(report_key("f.tar.gz"), stale.to_json().into_bytes());
             Ok(Some(format!("v{versions}")))
         }
         async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ClientError> {
@@ -238,6 +239,7 @@ mod tests {
                     .unwrap()
                     .insert(key.into(), report.to_json().into_bytes());
             }
+            assert_eq!(key, "reports/f.tar.gz.json");
             Ok(self.objects.lock().unwrap().get(key).cloned())
         }
         async fn delete(&self, _: &str) -> Result<Option<String>, ClientError> {
