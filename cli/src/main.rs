@@ -99,7 +99,11 @@ enum Command {
         #[command(flatten)]
         common: ClientArgs,
         /// The flow's parameters, `--name value`; also dropflow's --wait/--json/--local.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "PARAMETERS")]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "PARAMETERS"
+        )]
         args: Vec<String>,
     },
     /// List a flow's runs, newest first.
@@ -235,22 +239,6 @@ fn main() -> ExitCode {
         }
         Command::Graph { path } => graph_cmd::run(&path).map(|()| true),
         Command::Local { command } => local_cmd::run(command).map(|()| true),
-        client => run_client(client).map_err(|e| e.to_string()),
-    };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs a client command; `Ok(false)` when its outcome is a failure.
-fn run_client(command: Command) -> Result<bool, dropflow_cli::client::error::ClientError> {
-    use client_cmd::block_on;
-    match command {
         Command::Deploy {
             path,
             key,
@@ -258,7 +246,7 @@ fn run_client(command: Command) -> Result<bool, dropflow_cli::client::error::Cli
             timeout,
             options,
             common,
-        } => block_on(client_cmd::deploy(
+        } => client(client_cmd::deploy(
             client_cmd::DeployArgs {
                 path: &path,
                 key,
@@ -273,7 +261,7 @@ fn run_client(command: Command) -> Result<bool, dropflow_cli::client::error::Cli
             flow,
             timeout,
             common,
-        } => block_on(client_cmd::undeploy(
+        } => client(client_cmd::undeploy(
             &flow,
             Duration::from_secs(timeout),
             &common.flags(),
@@ -291,7 +279,7 @@ fn run_client(command: Command) -> Result<bool, dropflow_cli::client::error::Cli
             flags.state_dir = own.state_dir.map(PathBuf::from).or(flags.state_dir);
             flags.api = own.api.or(flags.api);
             flags.bucket = own.bucket.or(flags.bucket);
-            block_on(client_cmd::run(
+            client(client_cmd::run(
                 &flow,
                 &params,
                 wait || own.wait,
@@ -305,7 +293,7 @@ fn run_client(command: Command) -> Result<bool, dropflow_cli::client::error::Cli
             limit,
             next_token,
             common,
-        } => block_on(client_cmd::runs(
+        } => client(client_cmd::runs(
             &flow,
             status.as_deref(),
             limit,
@@ -318,7 +306,7 @@ fn run_client(command: Command) -> Result<bool, dropflow_cli::client::error::Cli
             run_id,
             wait,
             common,
-        } => block_on(client_cmd::status(
+        } => client(client_cmd::status(
             &flow,
             &run_id,
             wait,
@@ -329,10 +317,28 @@ fn run_client(command: Command) -> Result<bool, dropflow_cli::client::error::Cli
             flow,
             run_id,
             common,
-        } => block_on(client_cmd::stop(&flow, &run_id, &common.flags(), common.json)),
-        Command::Flows { common } => block_on(client_cmd::flows(&common.flags(), common.json)),
-        Command::Compile { .. } | Command::Graph { .. } | Command::Local { .. } => {
-            unreachable!("handled in main")
+        } => client(client_cmd::stop(
+            &flow,
+            &run_id,
+            &common.flags(),
+            common.json,
+        )),
+        Command::Flows { common } => client(client_cmd::flows(&common.flags(), common.json)),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a client command; `Ok(false)` when its outcome is a failure (a failed deploy, a
+/// run that did not succeed).
+fn client(
+    work: impl Future<Output = Result<bool, dropflow_cli::client::error::ClientError>>,
+) -> Result<bool, String> {
+    client_cmd::block_on(work).map_err(|e| e.to_string())
 }

@@ -75,7 +75,9 @@ pub struct Packed {
 /// with `extra` (comma-separated, as `--package-suffixes`) added.
 pub fn suffixes(default: Option<&str>, extra: &[String]) -> Vec<String> {
     let mut set = BTreeSet::new();
-    for list in std::iter::once(default.unwrap_or(DEFAULT_SUFFIXES)).chain(extra.iter().map(String::as_str)) {
+    for list in
+        std::iter::once(default.unwrap_or(DEFAULT_SUFFIXES)).chain(extra.iter().map(String::as_str))
+    {
         for suffix in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             set.insert(suffix.to_string());
         }
@@ -112,7 +114,10 @@ pub fn pack(path: &Path, suffixes: &[String]) -> Result<Packed, PackError> {
         return pack_directory(path, None, &file_name, suffixes);
     }
     let lower = file_name.to_lowercase();
-    if [".tar.gz", ".tgz", ".tar"].iter().any(|s| lower.ends_with(s)) {
+    if [".tar.gz", ".tgz", ".tar"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+    {
         let bytes = std::fs::read(path).map_err(io)?;
         return Ok(Packed {
             bytes,
@@ -237,7 +242,8 @@ impl Walk<'_> {
                 self.directory(&path, &relative, &seen)?;
                 continue;
             }
-            let wanted = keeps(&name, self.suffixes) || (prefix.is_empty() && name == DROPFLOW_TOML);
+            let wanted =
+                keeps(&name, self.suffixes) || (prefix.is_empty() && name == DROPFLOW_TOML);
             if !wanted {
                 self.skipped.push(relative);
                 continue;
@@ -315,7 +321,10 @@ mod tests {
         let second = pack(dir.path(), &default_suffixes()).unwrap();
         assert_eq!(first.bytes, second.bytes);
         write(dir.path(), "lib/util.py", "X = 2\n");
-        assert_ne!(first.bytes, pack(dir.path(), &default_suffixes()).unwrap().bytes);
+        assert_ne!(
+            first.bytes,
+            pack(dir.path(), &default_suffixes()).unwrap().bytes
+        );
     }
 
     #[test]
@@ -347,7 +356,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "flow.tgz", "bytes");
         let packed = pack(&dir.path().join("flow.tgz"), &default_suffixes()).unwrap();
-        assert_eq!((packed.name.as_str(), packed.bytes.as_slice()), ("flow.tgz", &b"bytes"[..]));
+        assert_eq!(
+            (packed.name.as_str(), packed.bytes.as_slice()),
+            ("flow.tgz", &b"bytes"[..])
+        );
         let empty = tempfile::tempdir().unwrap();
         write(empty.path(), "readme.md", "x");
         let error = pack(empty.path(), &default_suffixes()).unwrap_err();

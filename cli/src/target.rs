@@ -69,7 +69,9 @@ pub enum TargetError {
         searched: String,
     },
     /// `local.json` is not readable.
-    #[error("{file} is not a local stack's endpoints file; restart the stack with `dropflow local up`")]
+    #[error(
+        "{file} is not a local stack's endpoints file; restart the stack with `dropflow local up`"
+    )]
     BadLocalFile {
         /// The file.
         file: String,

@@ -51,7 +51,11 @@ mod tests {
 
     #[test]
     fn root_and_empty_are_skipped() {
-        let pairs = [("METAFLOW_USER", ""), ("SUDO_USER", "root"), ("USER", "alice")];
+        let pairs = [
+            ("METAFLOW_USER", ""),
+            ("SUDO_USER", "root"),
+            ("USER", "alice"),
+        ];
         assert_eq!(username_from(env(&pairs)).as_deref(), Some("alice"));
         assert_eq!(username_from(env(&[("USER", "root")])), None);
     }

@@ -73,12 +73,24 @@ impl LocalStack {
         let state = dir.path().join("state");
         let out = dropflow_in(
             dir.path(),
-            &["local", "up", "--port", "0", "--state-dir", state.to_str().unwrap(), "--max-jobs", "2"],
+            &[
+                "local",
+                "up",
+                "--port",
+                "0",
+                "--state-dir",
+                state.to_str().unwrap(),
+                "--max-jobs",
+                "2",
+            ],
         );
         assert!(out.status.success(), "{}", text(&out));
         let printed = String::from_utf8_lossy(&out.stdout);
         assert!(
-            printed.contains(&format!("dropflow local down --state-dir {}", state.display())),
+            printed.contains(&format!(
+                "dropflow local down --state-dir {}",
+                state.display()
+            )),
             "the stop hint names the state directory: {printed}"
         );
         Self { dir }
@@ -130,15 +142,20 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     let out = stack.dropflow(&["deploy", broken.path().to_str().unwrap()]);
     assert!(!out.status.success(), "{}", text(&out));
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(printed.starts_with("packed 1 file: flow.py\nfailed:"), "{printed}");
+    assert!(
+        printed.starts_with("packed 1 file: flow.py\nfailed:"),
+        "{printed}"
+    );
     assert!(
         printed.contains(
             "error: flow.py:11: Step work is missing a self.next() transition to the next step."
         ),
         "{printed}"
     );
-    let report: DeployOutcome =
-        json(&stack.dropflow(&["deploy", broken.path().to_str().unwrap(), "--json"]), false);
+    let report: DeployOutcome = json(
+        &stack.dropflow(&["deploy", broken.path().to_str().unwrap(), "--json"]),
+        false,
+    );
     assert_eq!(report.report.status, ReportStatus::Failed);
     assert_eq!(report.report.errors[0].file.as_deref(), Some("flow.py"));
     assert_eq!(report.report.errors[0].line, Some(11));
@@ -148,7 +165,10 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     let first: DeployOutcome = json(&stack.dropflow(&["deploy", flow_file, "--json"]), true);
     assert_eq!(first.report.status, ReportStatus::Deployed, "{first}");
     assert_eq!(first.key, "flows/parameter_flow.tar.gz");
-    assert_eq!(first.report.version_id.as_deref(), Some(first.version_id.as_str()));
+    assert_eq!(
+        first.report.version_id.as_deref(),
+        Some(first.version_id.as_str())
+    );
     assert!(first.files.contains(&"parameter_flow.py".to_string()));
     assert_eq!(first.report.state_machine.as_deref(), Some("ParameterFlow"));
     let second: DeployOutcome = json(&stack.dropflow(&["deploy", flow_file, "--json"]), true);
@@ -157,14 +177,19 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     assert_eq!(second.report.version, first.report.version);
     let copy = examples_copy();
     let copied = copy.path().join("parameter_flow.py");
-    let third: DeployOutcome =
-        json(&stack.dropflow(&["deploy", copied.to_str().unwrap(), "--json"]), true);
+    let third: DeployOutcome = json(
+        &stack.dropflow(&["deploy", copied.to_str().unwrap(), "--json"]),
+        true,
+    );
     assert_eq!(third.report.status, ReportStatus::Unchanged, "{third}");
 
     let flows: FlowList = json(&stack.dropflow(&["flows", "--json"]), true);
     assert_eq!(flows.flows.len(), 1);
     assert_eq!(flows.flows[0].name, "ParameterFlow");
-    assert_eq!(flows.flows[0].version, first.report.version.clone().unwrap());
+    assert_eq!(
+        flows.flows[0].version,
+        first.report.version.clone().unwrap()
+    );
 
     // An unknown parameter: click's text, nothing started.
     let out = stack.dropflow(&["run", "ParameterFlow", "--beta", "1"]);
@@ -193,14 +218,25 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     assert_eq!(finished.status, "SUCCEEDED", "{finished}");
     let steps: Vec<&str> = finished.steps.iter().map(|s| s.step.as_str()).collect();
     assert_eq!(steps, ["start", "end"]);
-    assert!(finished.steps.iter().all(|s| s.status.get("succeeded") == Some(&1)));
+    assert!(
+        finished
+            .steps
+            .iter()
+            .all(|s| s.status.get("succeeded") == Some(&1))
+    );
 
     // A run stopped while it runs.
     let started: RunOutcome = json(&stack.dropflow(&["run", "ParameterFlow", "--json"]), true);
     assert!(started.finished.is_none());
     let run_id = started.started.run_id.as_str();
-    let stopped: RunStopped = json(&stack.dropflow(&["stop", "ParameterFlow", run_id, "--json"]), true);
-    assert_eq!((stopped.run_id.as_str(), stopped.status.as_str()), (run_id, "ABORTED"));
+    let stopped: RunStopped = json(
+        &stack.dropflow(&["stop", "ParameterFlow", run_id, "--json"]),
+        true,
+    );
+    assert_eq!(
+        (stopped.run_id.as_str(), stopped.status.as_str()),
+        (run_id, "ABORTED")
+    );
     // `--wait` follows it to its end (the emulator may report the stop a moment later);
     // a run that did not succeed exits non-zero.
     let status: RunDetail = json(
@@ -210,7 +246,8 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     assert_eq!(status.status, "ABORTED");
     let out = stack.dropflow(&["status", "ParameterFlow", run_id]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).starts_with(&format!("ParameterFlow/{run_id}: ABORTED")),
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with(&format!("ParameterFlow/{run_id}: ABORTED")),
         "{}",
         text(&out)
     );
@@ -225,7 +262,10 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     assert_eq!(ids, [done.started.run_id.as_str()]);
 
     // Undeploy: the upload is deleted and the report says so.
-    let gone: DeployOutcome = json(&stack.dropflow(&["undeploy", "ParameterFlow", "--json"]), true);
+    let gone: DeployOutcome = json(
+        &stack.dropflow(&["undeploy", "ParameterFlow", "--json"]),
+        true,
+    );
     assert_eq!(gone.report.status, ReportStatus::Undeployed, "{gone}");
     assert_eq!(gone.key, "flows/parameter_flow.tar.gz");
     let flows: FlowList = json(&stack.dropflow(&["flows", "--json"]), true);
@@ -254,7 +294,10 @@ fn without_a_stack_the_flags_to_give_are_named() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--api URL") && stderr.contains("DROPFLOW_API"), "{stderr}");
+    assert!(
+        stderr.contains("--api URL") && stderr.contains("DROPFLOW_API"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -271,5 +314,8 @@ fn deploy_without_a_user_name_says_what_metaflow_needs() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Unknown user") && stderr.contains("METAFLOW_USER"), "{stderr}");
+    assert!(
+        stderr.contains("Unknown user") && stderr.contains("METAFLOW_USER"),
+        "{stderr}"
+    );
 }

@@ -80,7 +80,10 @@ pub fn metadata(layer: &OptionsLayer) -> BTreeMap<String, String> {
         }
     };
     put("max-workers", layer.max_workers.map(|v| v.to_string()));
-    put("workflow-timeout", layer.workflow_timeout.map(|v| v.to_string()));
+    put(
+        "workflow-timeout",
+        layer.workflow_timeout.map(|v| v.to_string()),
+    );
     put("tags", layer.tags.as_ref().map(|t| t.join(",")));
     put("namespace", layer.namespace.clone());
     put("branch", layer.branch.clone());
@@ -89,7 +92,10 @@ pub fn metadata(layer: &OptionsLayer) -> BTreeMap<String, String> {
     put("image", layer.image.clone());
     put("job-queue", layer.job_queue.clone());
     put("with-retry", layer.retry_by_default.map(|v| v.to_string()));
-    put("distributed-map", layer.distributed_map.map(|v| v.to_string()));
+    put(
+        "distributed-map",
+        layer.distributed_map.map(|v| v.to_string()),
+    );
     put(
         "aws-tags",
         layer.aws_tags.as_ref().map(|tags| {
@@ -113,12 +119,13 @@ pub async fn deploy(
     metadata: &BTreeMap<String, String>,
     timeout: Duration,
 ) -> Result<DeployOutcome, ClientError> {
-    let version_id = store
-        .put(key, bytes, metadata)
-        .await?
-        .ok_or_else(|| ClientError::Unversioned {
-            bucket: store.bucket().to_string(),
-        })?;
+    let version_id =
+        store
+            .put(key, bytes, metadata)
+            .await?
+            .ok_or_else(|| ClientError::Unversioned {
+                bucket: store.bucket().to_string(),
+            })?;
     let report = wait_for_report(store, key, &version_id, timeout).await?;
     Ok(DeployOutcome {
         bucket: store.bucket().to_string(),
@@ -232,7 +239,8 @@ mod tests {
             *reads += 1;
             if *reads == 2 {
                 let version = format!("v{}", self.versions.lock().unwrap());
-                let mut report = Report::new(EventKind::Created, "flows/f.tar.gz", Some(&version), None);
+                let mut report =
+                    Report::new(EventKind::Created, "flows/f.tar.gz", Some(&version), None);
                 report.status = Status::Deployed;
                 self.objects
                     .lock()
@@ -261,8 +269,14 @@ mod tests {
         .unwrap();
         assert_eq!(outcome.version_id, "v1");
         assert_eq!(outcome.report.status, ReportStatus::Deployed);
-        assert_eq!(*bucket.reads.lock().unwrap(), 2, "the stale report was read past");
-        let error = undeploy(&bucket, "flows/f.tar.gz", Duration::ZERO).await.unwrap_err();
+        assert_eq!(
+            *bucket.reads.lock().unwrap(),
+            2,
+            "the stale report was read past"
+        );
+        let error = undeploy(&bucket, "flows/f.tar.gz", Duration::ZERO)
+            .await
+            .unwrap_err();
         assert!(matches!(error, ClientError::Unversioned { .. }), "{error}");
     }
 

@@ -40,7 +40,7 @@ pub enum ClientError {
         /// HTTP status.
         status: u16,
         /// The error body.
-        body: ApiErrorBody,
+        body: Box<ApiErrorBody>,
     },
     /// The API answered something this client does not understand.
     #[error("{url}: unexpected answer ({message}); is --api the dropflow trigger API?")]
@@ -104,8 +104,6 @@ pub enum ClientError {
         flow: String,
     },
     /// No user name for the deployment.
-    #[error(
-        "Unknown user: set METAFLOW_USER (or USER), as Metaflow needs, or give --user NAME"
-    )]
+    #[error("Unknown user: set METAFLOW_USER (or USER), as Metaflow needs, or give --user NAME")]
     UnknownUser,
 }

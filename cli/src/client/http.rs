@@ -123,7 +123,7 @@ impl ApiClient {
             return Err(match serde_json::from_slice::<ApiErrorBody>(&bytes) {
                 Ok(body) => ClientError::Api {
                     status: status.as_u16(),
-                    body,
+                    body: Box::new(body),
                 },
                 Err(_) => failed(format!(
                     "HTTP {status}: {}",
@@ -189,4 +189,52 @@ fn connection_message(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_credential_types::Credentials;
+
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn requests_are_signed_for_execute_api() {
+        let signer = Signer {
+            credentials: SharedCredentialsProvider::new(Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                Some("session".into()),
+                None,
+                "test",
+            )),
+            region: "eu-west-1".into(),
+        };
+        let body = br#"{"alpha":0.5}"#.to_vec();
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("https://abc.execute-api.eu-west-1.amazonaws.com/flows/F/runs")
+            .header("host", "abc.execute-api.eu-west-1.amazonaws.com")
+            .body(Full::new(Bytes::from(body.clone())))
+            .unwrap();
+        sign_request(&signer, &mut request, &body).await.unwrap();
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        let authorization = header("authorization");
+        assert!(
+            authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
+            "{authorization}"
+        );
+        assert!(
+            authorization.contains("/eu-west-1/execute-api/aws4_request"),
+            "{authorization}"
+        );
+        assert!(authorization.contains("SignedHeaders="), "{authorization}");
+        assert!(!header("x-amz-date").is_empty());
+        assert_eq!(header("x-amz-security-token"), "session");
+    }
 }

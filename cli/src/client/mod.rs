@@ -161,14 +161,22 @@ impl Api {
     /// `GET /flows/{flow}/runs/{run_id}`.
     pub async fn run(&self, flow: &str, run_id: &str) -> Result<RunDetail, ClientError> {
         self.client
-            .get(&format!("/flows/{}/runs/{}", segment(flow), segment(run_id)))
+            .get(&format!(
+                "/flows/{}/runs/{}",
+                segment(flow),
+                segment(run_id)
+            ))
             .await
     }
 
     /// `DELETE /flows/{flow}/runs/{run_id}`.
     pub async fn stop(&self, flow: &str, run_id: &str) -> Result<RunStopped, ClientError> {
         self.client
-            .delete(&format!("/flows/{}/runs/{}", segment(flow), segment(run_id)))
+            .delete(&format!(
+                "/flows/{}/runs/{}",
+                segment(flow),
+                segment(run_id)
+            ))
             .await
     }
 

@@ -104,10 +104,9 @@ pub fn parse(args: &[String], specs: &[FlowParameter]) -> Result<Map<String, Val
         })?;
         values.insert(spec.name.clone(), value);
     }
-    if let Some(missing) = specs
-        .iter()
-        .find(|s| s.required && s.default.is_none() && !s.deploy_time && !values.contains_key(&s.name))
-    {
+    if let Some(missing) = specs.iter().find(|s| {
+        s.required && s.default.is_none() && !s.deploy_time && !values.contains_key(&s.name)
+    }) {
         return Err(ParamError::Missing {
             option: format!("--{}", missing.name),
         });
@@ -169,7 +168,12 @@ mod tests {
 
     use super::*;
 
-    fn spec(name: &str, kind: ParameterType, default: Option<Value>, required: bool) -> FlowParameter {
+    fn spec(
+        name: &str,
+        kind: ParameterType,
+        default: Option<Value>,
+        required: bool,
+    ) -> FlowParameter {
         FlowParameter {
             name: name.into(),
             kind,
@@ -202,7 +206,17 @@ mod tests {
     #[test]
     fn values_are_converted_to_their_types() {
         let values = parse(
-            &args(&["--alpha", "0.5", "--max-depth=7", "--dry-run", "yes", "--config", "{\"a\": [1]}", "--name", "x"]),
+            &args(&[
+                "--alpha",
+                "0.5",
+                "--max-depth=7",
+                "--dry-run",
+                "yes",
+                "--config",
+                "{\"a\": [1]}",
+                "--name",
+                "x",
+            ]),
             &specs(),
         )
         .unwrap();
@@ -237,7 +251,10 @@ mod tests {
             error(&["--config", "{bad"], &s),
             "Invalid value for '--config': {bad is not a valid JSON object"
         );
-        assert_eq!(error(&["--alpha"], &s), "--alpha option requires an argument");
+        assert_eq!(
+            error(&["--alpha"], &s),
+            "--alpha option requires an argument"
+        );
         assert_eq!(error(&["pos"], &s), "Got unexpected extra argument (pos)");
         let required = vec![spec("req", ParameterType::Str, None, true)];
         assert_eq!(error(&[], &required), "Missing option '--req'.");

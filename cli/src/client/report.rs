@@ -149,11 +149,9 @@ impl fmt::Display for DeployReport {
         }
         if let Some(schedule) = &self.changes.schedule {
             match (&schedule.expression, &schedule.timezone) {
-                (Some(expression), Some(tz)) => write!(
-                    f,
-                    "\n  schedule: {expression} ({tz}), {}",
-                    schedule.action
-                )?,
+                (Some(expression), Some(tz)) => {
+                    write!(f, "\n  schedule: {expression} ({tz}), {}", schedule.action)?
+                }
                 _ => write!(f, "\n  schedule: {} {}", schedule.name, schedule.action)?,
             }
         }
@@ -198,7 +196,12 @@ mod tests {
         let text = read.to_string();
         assert!(text.starts_with("failed: F"), "{text}");
         assert!(text.contains("error: flow.py:11: Step work"), "{text}");
-        for status in [Status::Deployed, Status::Unchanged, Status::Ignored, Status::Undeployed] {
+        for status in [
+            Status::Deployed,
+            Status::Unchanged,
+            Status::Ignored,
+            Status::Undeployed,
+        ] {
             let json = serde_json::to_string(&status).unwrap();
             let read: ReportStatus = serde_json::from_str(&json).unwrap();
             assert_eq!(read.as_str(), status.as_str());

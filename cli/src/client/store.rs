@@ -104,13 +104,7 @@ impl Store for S3Store {
                     .map_err(|e| self.error("GetObject", key, e))?;
                 Ok(Some(bytes.into_bytes().to_vec()))
             }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_key()) =>
-            {
-                Ok(None)
-            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
             Err(error) => Err(self.error("GetObject", key, error)),
         }
     }

@@ -55,7 +55,10 @@ pub struct FlowList {
 impl fmt::Display for FlowList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.flows.is_empty() {
-            return write!(f, "no flows deployed (deploy one with `dropflow deploy PATH`)");
+            return write!(
+                f,
+                "no flows deployed (deploy one with `dropflow deploy PATH`)"
+            );
         }
         let width = self.flows.iter().map(|x| x.name.len()).max().unwrap_or(0);
         let mut lines = Vec::new();
