@@ -148,13 +148,17 @@ enum Command {
         #[command(flatten)]
         common: ClientArgs,
     },
-    /// Compile a flow (a .py file, a directory or a tarball) and write what would be deployed.
+    /// Compile a flow (a .py file, a directory or a tarball) and write what `deploy` would
+    /// deploy (a file or directory is packed as `deploy` packs it).
     Compile {
         /// Flow file, directory, .tar/.tar.gz, or `python flow.py package save` output.
         path: PathBuf,
         /// Directory for state_machine.json and deployment.json.
         #[arg(long, default_value = "dropflow-out")]
         out: PathBuf,
+        /// More file suffixes to pack, comma-separated (as `deploy`).
+        #[arg(long = "package-suffixes", value_name = "SUFFIXES")]
+        package_suffixes: Vec<String>,
         #[command(flatten)]
         options: Box<DeployFlags>,
     },
@@ -234,9 +238,12 @@ impl DeployFlags {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Compile { path, out, options } => {
-            compile_cmd::run(&path, &out, options.into_layer()).map(|()| true)
-        }
+        Command::Compile {
+            path,
+            out,
+            package_suffixes,
+            options,
+        } => compile_cmd::run(&path, &out, options.into_layer(), &package_suffixes).map(|()| true),
         Command::Graph { path } => graph_cmd::run(&path).map(|()| true),
         Command::Local { command } => local_cmd::run(command).map(|()| true),
         Command::Deploy {

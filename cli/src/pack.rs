@@ -29,6 +29,9 @@ const EXCLUDED_TOP_LEVEL: [&str; 3] = [".mf_code", ".mf_meta", "_escape_trampoli
 /// Metaflow's file naming the flow script.
 const INFO: &str = ".mf_meta/INFO";
 
+/// Metaflow's resolved configs in a `package save` archive.
+const CONFIG: &str = ".mf_meta/CONFIG";
+
 /// What went wrong packing.
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
@@ -96,6 +99,15 @@ pub fn keeps(name: &str, suffixes: &[String]) -> bool {
     }
 }
 
+/// Whether `path` is packed ([`pack`]) rather than read as the archive it is.
+pub fn is_packed(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_lowercase();
+    path.is_dir()
+        || ![".tar.gz", ".tgz", ".tar"]
+            .iter()
+            .any(|s| name.ends_with(s))
+}
+
 /// Packs `path`: a flow file (its directory, with `.mf_meta/INFO` naming it), a
 /// directory, or a `.tar`/`.tar.gz`/`.tgz` archive (uploaded as it is).
 pub fn pack(path: &Path, suffixes: &[String]) -> Result<Packed, PackError> {
@@ -153,6 +165,15 @@ fn pack_directory(
         source,
     })?;
     walk.directory(&root, "", &BTreeSet::new())?;
+    // An unpacked `package save` archive: keep Metaflow's INFO and CONFIG (the flow
+    // script, the resolved configs), as the archive itself would have them.
+    if script.is_none() {
+        for meta in [INFO, CONFIG] {
+            if let Ok(bytes) = std::fs::read(root.join(meta)) {
+                walk.files.insert(meta.to_string(), bytes);
+            }
+        }
+    }
     if walk.files.is_empty() {
         return Err(PackError::Empty {
             dir: dir.to_path_buf(),
@@ -349,6 +370,21 @@ mod tests {
         assert!(packed.files.contains(&"shared/util.py".to_string()));
         assert!(packed.files.contains(&"lib/loop/flow.py".to_string()));
         assert!(!packed.files.iter().any(|f| f.contains("loop/lib/loop")));
+    }
+
+    #[test]
+    fn an_unpacked_package_save_keeps_metaflows_info_and_config() {
+        let dir = flow_dir();
+        write(dir.path(), ".mf_meta/INFO", r#"{"script": "flow.py"}"#);
+        write(dir.path(), ".mf_meta/CONFIG", r#"{"user_configs": {}}"#);
+        write(dir.path(), ".mf_code/metaflow/x.py", "skipped");
+        let packed = pack(dir.path(), &default_suffixes()).unwrap();
+        let read = read_bytes(&packed.name, &packed.bytes, &Limits::default()).unwrap();
+        assert_eq!(read.script_hint.as_deref(), Some("flow.py"));
+        assert!(read.file(".mf_meta/CONFIG").is_some());
+        assert!(!packed.files.iter().any(|f| f.starts_with(".mf_code")));
+        assert!(is_packed(dir.path()) && is_packed(Path::new("f.py")));
+        assert!(!is_packed(Path::new("f.TGZ")));
     }
 
     #[test]
