@@ -25,8 +25,8 @@ struct Cli {
     command: Command,
 }
 
-/// Which stack (the local one, or AWS: flags, else DROPFLOW_API / DROPFLOW_BUCKET) and
-/// how to print.
+/// Which stack (the local one, or AWS: `--api`/`--bucket`, else DROPFLOW_API /
+/// DROPFLOW_BUCKET) and how to print.
 #[derive(Debug, Args)]
 struct ClientArgs {
     /// Use the local stack (`.dropflow/local.json` here or in a parent directory).
@@ -35,24 +35,34 @@ struct ClientArgs {
     /// The local stack's state directory (implies --local).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// The trigger API's URL (default: $DROPFLOW_API; the stack's ApiUrl output).
-    #[arg(long, value_name = "URL")]
-    api: Option<String>,
-    /// The deployment bucket (default: $DROPFLOW_BUCKET; the stack's BucketName output).
-    #[arg(long, value_name = "NAME")]
-    bucket: Option<String>,
     /// Print the result as JSON (for scripts and CI).
     #[arg(long)]
     json: bool,
 }
 
+/// The trigger API, for the commands that use it.
+#[derive(Debug, Args)]
+struct ApiArg {
+    /// The trigger API's URL (default: $DROPFLOW_API; the stack's ApiUrl output).
+    #[arg(long, value_name = "URL")]
+    api: Option<String>,
+}
+
+/// The deployment bucket, for the commands that use it.
+#[derive(Debug, Args)]
+struct BucketArg {
+    /// The deployment bucket (default: $DROPFLOW_BUCKET; the stack's BucketName output).
+    #[arg(long, value_name = "NAME")]
+    bucket: Option<String>,
+}
+
 impl ClientArgs {
-    fn flags(&self) -> TargetFlags {
+    fn flags(&self, api: Option<&ApiArg>, bucket: Option<&BucketArg>) -> TargetFlags {
         TargetFlags {
             local: self.local,
             state_dir: self.state_dir.clone(),
-            api: self.api.clone(),
-            bucket: self.bucket.clone(),
+            api: api.and_then(|a| a.api.clone()),
+            bucket: bucket.and_then(|b| b.bucket.clone()),
         }
     }
 }
@@ -76,6 +86,8 @@ enum Command {
         #[command(flatten)]
         options: Box<DeployFlags>,
         #[command(flatten)]
+        bucket: BucketArg,
+        #[command(flatten)]
         common: ClientArgs,
     },
     /// Undeploy a flow: delete its upload under flows/ and wait for the report.
@@ -85,6 +97,10 @@ enum Command {
         /// Seconds to wait for the report.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        #[command(flatten)]
+        api: ApiArg,
+        #[command(flatten)]
+        bucket: BucketArg,
         #[command(flatten)]
         common: ClientArgs,
     },
@@ -96,6 +112,8 @@ enum Command {
         /// Follow the run until it ends (non-zero exit unless it succeeds).
         #[arg(long)]
         wait: bool,
+        #[command(flatten)]
+        api: ApiArg,
         #[command(flatten)]
         common: ClientArgs,
         /// The flow's parameters, `--name value`; also dropflow's --wait/--json/--local.
@@ -120,6 +138,8 @@ enum Command {
         #[arg(long)]
         next_token: Option<String>,
         #[command(flatten)]
+        api: ApiArg,
+        #[command(flatten)]
         common: ClientArgs,
     },
     /// A run's status and per-step progress.
@@ -132,6 +152,8 @@ enum Command {
         #[arg(long)]
         wait: bool,
         #[command(flatten)]
+        api: ApiArg,
+        #[command(flatten)]
         common: ClientArgs,
     },
     /// Stop a running run.
@@ -141,10 +163,14 @@ enum Command {
         /// Run id (`sfn-...`).
         run_id: String,
         #[command(flatten)]
+        api: ApiArg,
+        #[command(flatten)]
         common: ClientArgs,
     },
     /// List the deployed flows.
     Flows {
+        #[command(flatten)]
+        api: ApiArg,
         #[command(flatten)]
         common: ClientArgs,
     },
@@ -252,6 +278,7 @@ fn main() -> ExitCode {
             package_suffixes,
             timeout,
             options,
+            bucket,
             common,
         } => client(client_cmd::deploy(
             client_cmd::DeployArgs {
@@ -261,31 +288,33 @@ fn main() -> ExitCode {
                 options: options.into_layer(),
                 timeout: Duration::from_secs(timeout),
             },
-            &common.flags(),
+            &common.flags(None, Some(&bucket)),
             common.json,
         )),
         Command::Undeploy {
             flow,
             timeout,
+            api,
+            bucket,
             common,
         } => client(client_cmd::undeploy(
             &flow,
             Duration::from_secs(timeout),
-            &common.flags(),
+            &common.flags(Some(&api), Some(&bucket)),
             common.json,
         )),
         Command::Run {
             flow,
             wait,
+            api,
             common,
             args,
         } => {
             let (own, params) = run_args::split(&args);
-            let mut flags = common.flags();
+            let mut flags = common.flags(Some(&api), None);
             flags.local |= own.local;
             flags.state_dir = own.state_dir.map(PathBuf::from).or(flags.state_dir);
             flags.api = own.api.or(flags.api);
-            flags.bucket = own.bucket.or(flags.bucket);
             client(client_cmd::run(
                 &flow,
                 &params,
@@ -299,38 +328,44 @@ fn main() -> ExitCode {
             status,
             limit,
             next_token,
+            api,
             common,
         } => client(client_cmd::runs(
             &flow,
             status.as_deref(),
             limit,
             next_token.as_deref(),
-            &common.flags(),
+            &common.flags(Some(&api), None),
             common.json,
         )),
         Command::Status {
             flow,
             run_id,
             wait,
+            api,
             common,
         } => client(client_cmd::status(
             &flow,
             &run_id,
             wait,
-            &common.flags(),
+            &common.flags(Some(&api), None),
             common.json,
         )),
         Command::Stop {
             flow,
             run_id,
+            api,
             common,
         } => client(client_cmd::stop(
             &flow,
             &run_id,
-            &common.flags(),
+            &common.flags(Some(&api), None),
             common.json,
         )),
-        Command::Flows { common } => client(client_cmd::flows(&common.flags(), common.json)),
+        Command::Flows { api, common } => client(client_cmd::flows(
+            &common.flags(Some(&api), None),
+            common.json,
+        )),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

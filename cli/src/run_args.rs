@@ -1,6 +1,6 @@
 //! `dropflow run FLOW [--param value ...]`: the words after the flow name hold the flow's
 //! parameters and, anywhere before a lone `--`, dropflow's own options (`--wait`,
-//! `--json`, `--local`, `--state-dir DIR`, `--api URL`, `--bucket NAME`). Everything after
+//! `--json`, `--local`, `--state-dir DIR`, `--api URL`). Everything after
 //! `--` is a flow parameter, for a flow with a parameter of one of those names.
 
 /// dropflow's own options found among a run's words.
@@ -16,8 +16,6 @@ pub struct OwnOptions {
     pub state_dir: Option<String>,
     /// `--api URL`.
     pub api: Option<String>,
-    /// `--bucket NAME`.
-    pub bucket: Option<String>,
 }
 
 /// Splits `words` into dropflow's options and the flow's parameter words.
@@ -49,7 +47,6 @@ pub fn split(words: &[String]) -> (OwnOptions, Vec<String>) {
             }
             "--state-dir" => &mut own.state_dir,
             "--api" => &mut own.api,
-            "--bucket" => &mut own.bucket,
             _ => {
                 params.push(word.clone());
                 continue;
@@ -84,7 +81,6 @@ mod tests {
                 local: false,
                 state_dir: Some("/tmp/s".into()),
                 api: Some("http://x".into()),
-                bucket: None,
             }
         );
         assert_eq!(params, words("--alpha 0.5 --wait 1"));
