@@ -56,17 +56,29 @@ impl fmt::Display for DeployOutcome {
                 "packed {} file{}: {}",
                 self.files.len(),
                 if self.files.len() == 1 { "" } else { "s" },
-                self.files.join(", ")
+                shortened(&self.files)
             )?;
         }
         if !self.skipped.is_empty() {
             writeln!(
                 f,
                 "left out (not a package suffix; add one with --package-suffixes): {}",
-                self.skipped.join(", ")
+                shortened(&self.skipped)
             )?;
         }
         write!(f, "{}", self.report)
+    }
+}
+
+/// Names listed in text, at most.
+const LISTED: usize = 10;
+
+/// The first [`LISTED`] names, and how many more (`--json` lists them all).
+fn shortened(names: &[String]) -> String {
+    let shown = names[..names.len().min(LISTED)].join(", ");
+    match names.len().saturating_sub(LISTED) {
+        0 => shown,
+        more => format!("{shown} and {more} more (--json lists them all)"),
     }
 }
 
@@ -278,6 +290,13 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(error, ClientError::Unversioned { .. }), "{error}");
+    }
+
+    #[test]
+    fn long_file_lists_are_shortened_in_text() {
+        let names: Vec<String> = (0..12).map(|i| format!("f{i}.py")).collect();
+        assert_eq!(shortened(&names[..2]), "f0.py, f1.py");
+        assert!(shortened(&names).ends_with("f9.py and 2 more (--json lists them all)"));
     }
 
     #[test]
