@@ -228,7 +228,7 @@ pub(super) fn timeout_seconds(
 
 /// Python's `int()` of a literal: floats truncate toward zero, strings must be whole
 /// numbers. Negative values are refused.
-fn python_int(
+pub(super) fn python_int(
     flow: &FlowClass,
     decorator: &Decorator,
     name: &str,
@@ -295,7 +295,7 @@ pub fn check_flow_decorators(flow: &FlowClass) -> Result<(), CompileError> {
     Ok(())
 }
 
-fn unsupported(flow: &FlowClass, decorator: &Decorator, reason: &str) -> CompileError {
+pub(super) fn unsupported(flow: &FlowClass, decorator: &Decorator, reason: &str) -> CompileError {
     CompileError::UnsupportedDecorator {
         file: flow.file.clone(),
         line: decorator.line,
@@ -304,14 +304,17 @@ fn unsupported(flow: &FlowClass, decorator: &Decorator, reason: &str) -> Compile
     }
 }
 
-struct DecoratorArgs<'a> {
-    flow: &'a FlowClass,
-    decorator: &'a Decorator,
+/// A decorator's keyword arguments, read as literals.
+pub(super) struct DecoratorArgs<'a> {
+    /// The flow (for its file name in errors).
+    pub flow: &'a FlowClass,
+    /// The decorator.
+    pub decorator: &'a Decorator,
 }
 
 impl<'a> DecoratorArgs<'a> {
     /// A keyword argument; `None` (the literal) counts as absent, as Metaflow's defaults.
-    fn get(&self, name: &str) -> Result<Option<&'a Value>, CompileError> {
+    pub(super) fn get(&self, name: &str) -> Result<Option<&'a Value>, CompileError> {
         match self.decorator.kwarg(name) {
             Some(Value::Literal {
                 value: serde_json::Value::Null,
@@ -332,7 +335,7 @@ impl<'a> DecoratorArgs<'a> {
     }
 }
 
-fn number(
+pub(super) fn number(
     flow: &FlowClass,
     decorator: &Decorator,
     name: &str,
@@ -356,7 +359,7 @@ fn number(
     }
 }
 
-fn string(
+pub(super) fn string(
     flow: &FlowClass,
     decorator: &Decorator,
     name: &str,

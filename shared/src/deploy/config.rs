@@ -26,6 +26,10 @@ pub struct Config {
     pub datastore_root: String,
     /// `DROPFLOW_JOB_ROLE_ARN` (optional): the role Batch containers run as.
     pub job_role_arn: Option<String>,
+    /// `DROPFLOW_EXECUTION_ROLE_ARN` (optional): the role ECS starts Fargate tasks with.
+    pub execution_role_arn: Option<String>,
+    /// `DROPFLOW_FARGATE_QUEUES` (optional, comma-separated): job queues on Fargate.
+    pub fargate_queues: Vec<String>,
 }
 
 /// Every problem found in the environment, one line each.
@@ -157,6 +161,20 @@ impl Config {
         if let Some(arn) = &job_role_arn {
             check_arn(&mut problems, "DROPFLOW_JOB_ROLE_ARN", arn, "iam");
         }
+        let execution_role_arn = get("DROPFLOW_EXECUTION_ROLE_ARN");
+        if let Some(arn) = &execution_role_arn {
+            check_arn(&mut problems, "DROPFLOW_EXECUTION_ROLE_ARN", arn, "iam");
+        }
+        let fargate_queues = get("DROPFLOW_FARGATE_QUEUES")
+            .map(|queues| {
+                queues
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|q| !q.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -170,6 +188,8 @@ impl Config {
             default_image,
             datastore_root,
             job_role_arn,
+            execution_role_arn,
+            fargate_queues,
         })
     }
 
@@ -189,6 +209,8 @@ impl Config {
             image: self.default_image.clone(),
             job_role_arn: self.job_role_arn.clone(),
             partition: self.partition().to_string(),
+            execution_role_arn: self.execution_role_arn.clone(),
+            fargate_queues: self.fargate_queues.clone(),
         }
     }
 

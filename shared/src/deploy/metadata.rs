@@ -26,6 +26,8 @@ pub const KEYS: &[&str] = &[
     "with-retry",
     "distributed-map",
     "aws-tags",
+    "platform",
+    "assign-public-ip",
 ];
 
 /// Reads the deploy options in `metadata` (keys as S3 returns them: lower-case, with or
@@ -74,6 +76,8 @@ pub fn options_from_metadata(
             "with-retry" => layer.retry_by_default = Some(boolean(value).map_err(error)?),
             "distributed-map" => layer.distributed_map = Some(boolean(value).map_err(error)?),
             "aws-tags" => layer.aws_tags = Some(pairs(value).map_err(error)?),
+            "platform" => layer.platform = Some(value.parse().map_err(error)?),
+            "assign-public-ip" => layer.assign_public_ip = Some(boolean(value).map_err(error)?),
             other => {
                 return Err(error(format!(
                     "unknown deploy option `{other}`; valid metadata keys: {}",
