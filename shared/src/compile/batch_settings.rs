@@ -149,11 +149,9 @@ pub fn container_settings(
         .compute_platform(deployment.options, &runtime.job_queue);
     let batch = step.decorator("batch");
     let resources = step.decorator("resources");
-    if let Some(decorator) = batch {
-        known_attributes(flow, decorator, BATCH_ATTRIBUTES)?;
-    }
+    // Unknown attribute names were refused with the flow's load checks
+    // (`steps::check_attributes`).
     if let Some(decorator) = resources {
-        known_attributes(flow, decorator, RESOURCES_ATTRIBUTES)?;
         if decorator.kwarg("disk").is_some() {
             warnings.push(format!(
                 "{}:{}: @resources(disk=...) on step {} is not used: AWS Batch has no disk request (Metaflow ignores it on Batch too). Size the compute environment's volumes, or use @batch(ephemeral_storage=...) on Fargate.",
@@ -212,12 +210,24 @@ pub fn container_settings(
 }
 
 /// Metaflow's `InvalidDecoratorAttribute`: an attribute the decorator does not have.
-fn known_attributes(
+pub(super) fn known_attributes(
     flow: &FlowClass,
     decorator: &Decorator,
     attributes: &[&str],
 ) -> Result<(), CompileError> {
-    for (name, _) in &decorator.kwargs {
+    for (name, value) in &decorator.kwargs {
+        if name == "**" {
+            return Err(CompileError::BadDecoratorArgument {
+                file: flow.file.clone(),
+                line: decorator.line,
+                decorator: decorator.name.clone(),
+                argument: "**".into(),
+                problem: format!(
+                    "unpacks `{}`, which dropflow cannot evaluate without running Python; write the attributes out, or unpack a Config (`**cfg.part`)",
+                    value.describe()
+                ),
+            });
+        }
         if !attributes.contains(&name.as_str()) {
             return Err(CompileError::BadDecoratorArgument {
                 file: flow.file.clone(),
