@@ -82,6 +82,9 @@ struct DeployFlags {
     /// Deploying user (for `user.<name>` project branches).
     #[arg(long)]
     user: Option<String>,
+    /// `fargate`: every step gets a Fargate job definition (default `ec2`).
+    #[arg(long)]
+    platform: Option<dropflow::compile::ComputePlatform>,
 }
 
 impl DeployFlags {
@@ -100,6 +103,8 @@ impl DeployFlags {
             distributed_map: self.distributed_map.then_some(true),
             aws_tags: None,
             user: self.user,
+            platform: self.platform,
+            assign_public_ip: None,
         }
     }
 }

@@ -367,6 +367,11 @@ fn values_batch_would_refuse_are_refused_at_compile_time_with_the_line_and_fix()
             "'aws:' is not an allowed prefix",
         ),
         (&["@batch(aws_batch_tags=['team'])"], Ec2, "Dict[str, str]"),
+        (
+            &["@batch(aws_batch_tags={'dropflow:flow': 'x'})"],
+            Ec2,
+            "dropflow's own",
+        ),
         (&["@batch(cpu=3)"], Fargate, "not a Fargate size"),
         (
             &["@batch(cpu=1, memory=10240)"],

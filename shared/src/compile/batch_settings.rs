@@ -126,7 +126,7 @@ pub struct ContainerSettings {
 }
 
 /// What the caller knows about the deployment.
-pub struct Deployment<'a> {
+pub struct DeploySettings<'a> {
     /// The owner's options.
     pub options: &'a DeployOptions,
     /// The operator's settings.
@@ -141,7 +141,7 @@ pub fn container_settings(
     flow: &FlowClass,
     step: &StepDef,
     runtime: &StepRuntime,
-    deployment: &Deployment<'_>,
+    deployment: &DeploySettings<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<ContainerSettings, CompileError> {
     let platform = deployment
@@ -151,13 +151,13 @@ pub fn container_settings(
     let resources = step.decorator("resources");
     // Unknown attribute names were refused with the flow's load checks
     // (`steps::check_attributes`).
-    if let Some(decorator) = resources {
-        if decorator.kwarg("disk").is_some() {
-            warnings.push(format!(
+    if let Some(decorator) = resources
+        && decorator.kwarg("disk").is_some()
+    {
+        warnings.push(format!(
                 "{}:{}: @resources(disk=...) on step {} is not used: AWS Batch has no disk request (Metaflow ignores it on Batch too). Size the compute environment's volumes, or use @batch(ephemeral_storage=...) on Fargate.",
                 flow.file, decorator.line, step.name
             ));
-        }
     }
     let reader = Reader {
         flow,
@@ -193,7 +193,7 @@ pub fn container_settings(
             .or_else(|| deployment.platform.execution_role_arn.clone());
         if settings.execution_role_arn.is_none() {
             return Err(reader.job_error(
-                "No AWS Fargate task execution IAM role found. Set DROPFLOW_EXECUTION_ROLE_ARN on the compile function (Metaflow's METAFLOW_ECS_FARGATE_EXECUTION_ROLE), or give the step @batch(execution_role='arn:aws:iam::...:role/...').".into(),
+                "No AWS Fargate task execution IAM role found. Set DROPFLOW_EXECUTION_ROLE_ARN (in the compile function's environment, or the shell's for dropflow compile; Metaflow's METAFLOW_ECS_FARGATE_EXECUTION_ROLE), or give the step @batch(execution_role='arn:aws:iam::...:role/...').".into(),
             ));
         }
     }
@@ -312,7 +312,7 @@ fn check_resources(
                     runtime.resources.cpu
                 )));
             };
-            if memory < low || memory > high || (memory - low) % step != 0 {
+            if memory < low || memory > high || !(memory - low).is_multiple_of(step) {
                 return Err(error(format!(
                     "memory={memory} does not fit cpu={} on Fargate: with {} vCPU, memory must be {low} to {high} MiB in steps of {step}.",
                     runtime.resources.cpu, runtime.resources.cpu
@@ -690,6 +690,10 @@ impl Reader<'_> {
                 || value.to_ascii_lowercase().starts_with("aws:")
             {
                 Some("'aws:' is not an allowed prefix for either tag keys or values".to_string())
+            } else if key.starts_with("dropflow:") {
+                Some(format!(
+                    "tag {key} is refused: dropflow:* tags are dropflow's own (they name the flow a resource belongs to); choose another key"
+                ))
             } else if key.is_empty() || key.chars().count() > 128 {
                 Some(format!(
                     "Tag key *{key}* is too long. Maximum allowed tag key length is 128."

@@ -193,7 +193,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
             flow,
             &node.step,
             &runtime,
-            &batch_settings::Deployment {
+            &batch_settings::DeploySettings {
                 options,
                 platform,
                 base_tags: &aws_tags,
