@@ -599,3 +599,60 @@ async fn every_job_definition_shape_registers_on_the_emulator() {
         );
     }
 }
+
+/// Creates, on the emulator, queues `fargate` and `fargate-spot` (managed Fargate compute
+/// environments) and `ec2` (an unmanaged one), with botocore.
+fn create_queues(endpoint: &str) {
+    let script = r#"
+import sys, boto3
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+ec2, iam, batch = (boto3.client(s, **kw) for s in ("ec2", "iam", "batch"))
+vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+sg = ec2.create_security_group(GroupName="dropflow-test", Description="test", VpcId=vpc)["GroupId"]
+role = iam.create_role(RoleName="dropflow-batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+for name, kind in [("fargate", "FARGATE"), ("fargate-spot", "FARGATE_SPOT")]:
+    ce = batch.create_compute_environment(computeEnvironmentName=name + "-ce", type="MANAGED", state="ENABLED", serviceRole=role,
+        computeResources={"type": kind, "maxvCpus": 4, "subnets": [subnet], "securityGroupIds": [sg]})["computeEnvironmentArn"]
+    batch.create_job_queue(jobQueueName=name, state="ENABLED", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
+ce = batch.create_compute_environment(computeEnvironmentName="ec2-ce", type="UNMANAGED", state="ENABLED", serviceRole=role)["computeEnvironmentArn"]
+batch.create_job_queue(jobQueueName="ec2", state="ENABLED", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
+"#;
+    let output = Command::new(dropflow_tests::python())
+        .args(["-c", script, endpoint])
+        .output()
+        .expect("the test venv's python runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_queues_platform_is_read_from_its_compute_environment() {
+    let moto = moto::shared();
+    create_queues(&moto.url());
+    let sdk = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
+    let batch = dropflow_aws::BatchJobDefinitions::new(&sdk);
+    for (queue, expected) in [
+        ("fargate", ComputePlatform::Fargate),
+        ("fargate-spot", ComputePlatform::Fargate),
+        ("ec2", ComputePlatform::Ec2),
+    ] {
+        let found = batch
+            .queue_platform(queue)
+            .await
+            .unwrap_or_else(|e| panic!("{queue}: {e}"));
+        assert_eq!(found, expected, "{queue}");
+    }
+    let missing = batch
+        .queue_platform("nowhere")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("AWS Batch Job Queue nowhere not found."),
+        "{missing}"
+    );
+}

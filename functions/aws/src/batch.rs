@@ -3,14 +3,14 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_batch::types::{
-    AssignPublicIp, ContainerProperties, Device, DeviceCgroupPermission, EfsTransitEncryption,
-    EfsVolumeConfiguration, EphemeralStorage, FargatePlatformConfiguration, Host,
-    JobDefinitionType, JobTimeout, KeyValuePair, LinuxParameters, LogConfiguration, LogDriver,
-    MountPoint, NetworkConfiguration, PlatformCapability, ResourceRequirement, ResourceType,
-    RetryStrategy, Tmpfs,
+    AssignPublicIp, ContainerProperties, CrType, Device, DeviceCgroupPermission,
+    EfsTransitEncryption, EfsVolumeConfiguration, EphemeralStorage, FargatePlatformConfiguration,
+    Host, JobDefinitionType, JobTimeout, KeyValuePair, LinuxParameters, LogConfiguration,
+    LogDriver, MountPoint, NetworkConfiguration, PlatformCapability, ResourceRequirement,
+    ResourceType, RetryStrategy, Tmpfs,
 };
-use dropflow::compile::JobDefinition;
-use dropflow::deploy::{JobDefinitions, ServiceResult};
+use dropflow::compile::{ComputePlatform, JobDefinition};
+use dropflow::deploy::{JobDefinitions, ServiceError, ServiceResult};
 
 use crate::error::{build_error, service_error};
 
@@ -31,6 +31,59 @@ impl BatchJobDefinitions {
     /// The underlying client.
     pub fn client(&self) -> &aws_sdk_batch::Client {
         &self.client
+    }
+
+    /// Where jobs on `queue` run, found as Metaflow's Batch client finds it: the type of
+    /// the queue's first compute environment (`FARGATE`, `FARGATE_SPOT` → Fargate; EC2,
+    /// Spot and unmanaged environments → EC2). AWS keeps one platform per queue. The
+    /// compile function can list the Fargate queues it finds in
+    /// [`dropflow::compile::Platform::fargate_queues`].
+    pub async fn queue_platform(&self, queue: &str) -> ServiceResult<ComputePlatform> {
+        let operation = format!("batch:DescribeJobQueues {queue}");
+        let queues = self
+            .client
+            .describe_job_queues()
+            .job_queues(queue)
+            .send()
+            .await
+            .map_err(|e| service_error(operation.clone(), e))?;
+        let environment = queues
+            .job_queues()
+            .first()
+            .ok_or_else(|| {
+                ServiceError::new(
+                    &operation,
+                    format!("AWS Batch Job Queue {queue} not found."),
+                )
+            })?
+            .compute_environment_order()
+            .first()
+            .and_then(|order| order.compute_environment())
+            .ok_or_else(|| {
+                ServiceError::new(
+                    &operation,
+                    format!("job queue {queue} has no compute environment"),
+                )
+            })?
+            .to_string();
+        let operation = format!("batch:DescribeComputeEnvironments {environment}");
+        let environments = self
+            .client
+            .describe_compute_environments()
+            .compute_environments(&environment)
+            .send()
+            .await
+            .map_err(|e| service_error(operation.clone(), e))?;
+        let kind = environments
+            .compute_environments()
+            .first()
+            .ok_or_else(|| ServiceError::new(&operation, "compute environment not found"))?
+            .compute_resources()
+            .and_then(|resources| resources.r#type());
+        Ok(match kind {
+            Some(CrType::Fargate | CrType::FargateSpot) => ComputePlatform::Fargate,
+            _ => ComputePlatform::Ec2,
+        })
     }
 }
 
