@@ -51,7 +51,14 @@ pub fn run(
     let mut options = DeployOptions::default();
     checked.package_options.clone().apply(&mut options);
     flags.apply(&mut options);
-    let deployment = pipeline::compile(&checked, &options, &Platform::default(), &BTreeMap::new())
+    // Fargate steps need the role ECS starts them with, as the compile Lambda does.
+    let platform = Platform {
+        execution_role_arn: std::env::var("DROPFLOW_JOB_EXECUTION_ROLE_ARN")
+            .ok()
+            .filter(|arn| !arn.trim().is_empty()),
+        ..Platform::default()
+    };
+    let deployment = pipeline::compile(&checked, &options, &platform, &BTreeMap::new())
         .map_err(|e| e.to_string())?;
     let elapsed = started.elapsed();
 

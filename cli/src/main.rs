@@ -240,6 +240,9 @@ struct DeployFlags {
     /// Metaflow's user name (METAFLOW_USER, SUDO_USER, USERNAME, USER).
     #[arg(long)]
     user: Option<String>,
+    /// `fargate`: every step gets a Fargate job definition (default `ec2`).
+    #[arg(long)]
+    platform: Option<dropflow::compile::ComputePlatform>,
 }
 
 impl DeployFlags {
@@ -258,6 +261,8 @@ impl DeployFlags {
             distributed_map: self.distributed_map.then_some(true),
             aws_tags: None,
             user: self.user,
+            platform: self.platform,
+            assign_public_ip: None,
         }
     }
 }

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 const BUCKET: &str = "dropflow-test";
 const PRINCIPAL: &str = "AWS:AROAEXAMPLE:alice";
+const FARGATE_EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/dropflow-fargate";
 const FIXTURE: &str = include_str!("../../functions/compile/fixtures/example-s3-event.json");
 
 fn config() -> Config {
@@ -35,6 +36,7 @@ fn config() -> Config {
                 }
                 "DROPFLOW_JOB_QUEUE" => "dropflow-queue",
                 "DROPFLOW_DEFAULT_IMAGE" => "python:3.12",
+                "DROPFLOW_JOB_EXECUTION_ROLE_ARN" => FARGATE_EXECUTION_ROLE,
                 _ => return None,
             }
             .to_string(),
@@ -741,4 +743,98 @@ async fn the_schedule_follows_the_flow_across_versions() {
         "{fourth:#}"
     );
     assert!(stack.schedule("HourlyFlow").await.is_none());
+}
+
+#[tokio::test]
+async fn platform_metadata_deploys_fargate_job_definitions_and_refuses_what_fargate_lacks() {
+    let mut stack = Stack::new().await;
+    let key = "flows/fargate.tgz";
+    let flow = |decorator: &str| {
+        format!(
+            "from metaflow import FlowSpec, step, batch\n\nclass FargateFlow(FlowSpec):\n    {decorator}\n    @step\n    def start(self):\n        self.next(self.end)\n\n    @step\n    def end(self):\n        pass\n\nif __name__ == '__main__':\n    FargateFlow()\n"
+        )
+    };
+    let metadata = [
+        ("dropflow-platform", "fargate"),
+        ("dropflow-assign-public-ip", "false"),
+    ];
+    let source =
+        flow("@batch(cpu=0.5, memory=2048, ephemeral_storage=30, aws_batch_tags={'team': 'ml'})");
+    let upload = stack
+        .upload(
+            key,
+            tarball(&[("fargate_flow.py", &source)]),
+            &metadata,
+            None,
+        )
+        .await;
+    let report = stack.deliver_one(&upload.event).await;
+    assert_eq!(report["status"], "deployed", "{report:#}");
+    let described = stack
+        .batch
+        .describe_job_definitions()
+        .status("ACTIVE")
+        .send()
+        .await
+        .unwrap();
+    let start = described
+        .job_definitions()
+        .iter()
+        .find(|d| {
+            d.job_definition_name()
+                .is_some_and(|n| n.starts_with("FargateFlow-start-"))
+        })
+        .expect("the start step's job definition is registered");
+    assert_eq!(
+        start.platform_capabilities(),
+        [aws_sdk_batch::types::PlatformCapability::Fargate]
+    );
+    let container = start.container_properties().unwrap();
+    assert_eq!(container.execution_role_arn(), Some(FARGATE_EXECUTION_ROLE));
+    assert_eq!(
+        container.ephemeral_storage().and_then(|e| e.size_in_gib()),
+        Some(30)
+    );
+    assert_eq!(
+        container
+            .network_configuration()
+            .and_then(|n| n.assign_public_ip()),
+        Some(&aws_sdk_batch::types::AssignPublicIp::Disabled)
+    );
+    assert_eq!(
+        start.tags().and_then(|t| t.get("team")).map(String::as_str),
+        Some("ml")
+    );
+
+    // EFA on Fargate: refused at deploy time with the line, nothing new registered.
+    let before = described.job_definitions().len();
+    let source = flow("@batch(efa=1)");
+    let upload = stack
+        .upload(
+            key,
+            tarball(&[("fargate_flow.py", &source)]),
+            &metadata,
+            None,
+        )
+        .await;
+    let failed = stack.deliver_one(&upload.event).await;
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert_eq!(
+        failed["errors"][0]["code"],
+        "compile.bad_decorator_argument"
+    );
+    let message = failed["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("fargate_flow.py:4: @batch(efa=...)")
+            && message.contains("does not support on Fargate"),
+        "{message}"
+    );
+    let after = stack
+        .batch
+        .describe_job_definitions()
+        .status("ACTIVE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.job_definitions().len(), before);
 }

@@ -117,6 +117,14 @@ pub fn metadata(layer: &OptionsLayer) -> BTreeMap<String, String> {
                 .join(",")
         }),
     );
+    put(
+        "platform",
+        layer.platform.map(|p| if p.is_ec2() { "ec2" } else { "fargate" }.to_string()),
+    );
+    put(
+        "assign-public-ip",
+        layer.assign_public_ip.map(|v| v.to_string()),
+    );
     if let Some(user) = &layer.user {
         map.insert(USER_KEY.to_string(), user.clone());
     }
@@ -315,6 +323,8 @@ mod tests {
             distributed_map: Some(false),
             aws_tags: Some([("k".to_string(), "v".to_string())].into_iter().collect()),
             user: Some("alice".into()),
+            platform: Some(dropflow::compile::ComputePlatform::Fargate),
+            assign_public_ip: Some(false),
         };
         let map = metadata(&layer);
         assert_eq!(map.get("user").map(String::as_str), Some("alice"));

@@ -203,6 +203,19 @@ pub enum CompileError {
         /// The timeout, in seconds.
         seconds: u64,
     },
+    /// A step's `@batch`/`@resources` settings that AWS Batch would refuse on the step's
+    /// compute platform (Fargate's vCPU/memory pairs, a missing execution role, ...).
+    #[error("{file}:{line}: step {step}: {problem}")]
+    JobDefinition {
+        /// Flow file.
+        file: String,
+        /// Line of `@batch` or `@resources` (the step's when neither is there).
+        line: u32,
+        /// Step name.
+        step: String,
+        /// What Batch would refuse, and the fix.
+        problem: String,
+    },
     /// A deploy option is invalid.
     #[error("deploy option '{option}': {problem}")]
     BadOption {
@@ -240,6 +253,7 @@ impl CompileError {
             CompileError::ParameterSeparator { .. } => "compile.parameter_separator",
             CompileError::TimeoutMissing { .. } => "compile.timeout_missing",
             CompileError::TimeoutTooShort { .. } => "compile.timeout_too_short",
+            CompileError::JobDefinition { .. } => "compile.job_definition",
             CompileError::BadOption { .. } => "compile.bad_option",
             CompileError::AslLimit { .. } => "compile.asl_limit",
         }

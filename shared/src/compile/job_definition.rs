@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::batch_settings::ContainerSettings;
+use super::options::ComputePlatform;
 use super::steps::StepRuntime;
 use crate::naming;
 
@@ -26,7 +28,7 @@ pub struct JobDefinition {
     pub timeout: JobTimeout,
     /// Batch-level retries stay at 1: Step Functions retries, so attempts are counted once.
     pub retry_strategy: JobRetryStrategy,
-    /// `EC2` (the job queue's compute environment decides the rest).
+    /// `EC2` or `FARGATE`: the step's compute platform.
     pub platform_capabilities: Vec<String>,
     /// Tags on the job definition.
     pub tags: BTreeMap<String, String>,
@@ -49,16 +51,38 @@ pub struct ContainerProperties {
     pub job_role_arn: Option<String>,
     /// Environment that is the same for every task of the step.
     pub environment: Vec<KeyValue>,
-    /// `/dev/shm` size.
+    /// `/dev/shm`, swap, devices (Inferentia, EFA) and tmpfs (EC2 only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linux_parameters: Option<LinuxParameters>,
     /// Environment variables Batch fills from Secrets Manager when the container starts
     /// (the metadata API key): see [`with_metadata_auth_secret`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<Secret>,
-    /// The role that resolves [`Self::secrets`] (required with them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Role ECS uses to start the task: `@batch(execution_role=...)` on Fargate, else the
+    /// stack's job execution role when the definition has [`Self::secrets`] to resolve.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
+    /// `@batch(privileged=True)` (EC2 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// `@batch(log_driver=..., log_options=[...])`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<LogConfiguration>,
+    /// `@batch(host_volumes=..., efs_volumes=...)`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub volumes: Vec<Volume>,
+    /// Where each volume is mounted.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub mount_points: Vec<MountPoint>,
+    /// Fargate: whether the task gets a public IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<NetworkConfiguration>,
+    /// Fargate: the platform version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fargate_platform_configuration: Option<FargatePlatformConfiguration>,
+    /// Fargate: `@batch(ephemeral_storage=...)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<EphemeralStorage>,
 }
 
 /// `secrets` entry: an environment variable from a Secrets Manager secret.
@@ -93,12 +117,136 @@ pub struct KeyValue {
     pub value: String,
 }
 
-/// `linuxParameters`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `linuxParameters` (EC2 only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinuxParameters {
-    /// `/dev/shm` in MiB.
-    pub shared_memory_size: u64,
+    /// `/dev/shm` in MiB (`shared_memory`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_memory_size: Option<u64>,
+    /// Swap in MiB (`max_swap`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_swap: Option<u64>,
+    /// `swappiness`, 0–99.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swappiness: Option<u64>,
+    /// Host devices: `/dev/neuronN` (`inferentia`), `/dev/infiniband/uverbs0` (`efa`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub devices: Vec<Device>,
+    /// `use_tmpfs`/`tmpfs_size`/`tmpfs_path`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tmpfs: Vec<Tmpfs>,
+}
+
+impl LinuxParameters {
+    /// Nothing set: Batch needs no `linuxParameters` at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// `devices` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    /// Path on the host.
+    pub host_path: String,
+    /// Path in the container (the host path when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_path: Option<String>,
+    /// `READ`, `WRITE`, `MKNOD`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub permissions: Vec<String>,
+}
+
+/// `tmpfs` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tmpfs {
+    /// Mount point (absolute).
+    pub container_path: String,
+    /// Size in MiB.
+    pub size: u64,
+    /// Mount options (Metaflow: `defaults`).
+    pub mount_options: Vec<String>,
+}
+
+/// `logConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogConfiguration {
+    /// `awslogs`, `splunk`, ... (Batch's list; the queue's default when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<String>,
+    /// The driver's options.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// `volumes` entry: a host path or an EFS file system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    /// Volume name, referenced by a mount point.
+    pub name: String,
+    /// A host path (`host_volumes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostPath>,
+    /// An EFS file system (`efs_volumes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub efs_volume_configuration: Option<EfsVolume>,
+}
+
+/// `host`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostPath {
+    /// Path on the host.
+    pub source_path: String,
+}
+
+/// `efsVolumeConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EfsVolume {
+    /// `fs-...`.
+    pub file_system_id: String,
+    /// Always `ENABLED` (as Metaflow).
+    pub transit_encryption: String,
+}
+
+/// `mountPoints` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MountPoint {
+    /// A volume's name.
+    pub source_volume: String,
+    /// Where it is mounted.
+    pub container_path: String,
+}
+
+/// `networkConfiguration` (Fargate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkConfiguration {
+    /// `ENABLED` or `DISABLED`.
+    pub assign_public_ip: String,
+}
+
+/// `fargatePlatformConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FargatePlatformConfiguration {
+    /// `LATEST`.
+    pub platform_version: String,
+}
+
+/// `ephemeralStorage` (Fargate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EphemeralStorage {
+    /// 21–200 GiB.
+    #[serde(rename = "sizeInGiB")]
+    pub size_in_gib: u64,
 }
 
 /// `timeout`.
@@ -120,15 +268,83 @@ pub struct JobRetryStrategy {
 /// dropflow's state machine always supplies the real task command.
 const GUARD_COMMAND: &str = "echo 'dropflow: this job definition runs only with the command its state machine passes' >&2; exit 64";
 
-/// Builds the job definition of one step.
+/// Builds the job definition of one step: resources and role from `runtime`, the rest
+/// of `@batch` from `container`, as Metaflow's `BatchJob._register_job_definition`
+/// composes it for the step's compute platform.
 pub fn job_definition(
     state_machine: &str,
     step: &str,
     runtime: &StepRuntime,
+    container: &ContainerSettings,
     static_environment: &BTreeMap<String, String>,
     tags: &BTreeMap<String, String>,
 ) -> JobDefinition {
-    let mut resource_requirements = vec![
+    let fargate = container.platform == ComputePlatform::Fargate;
+    let mut environment: BTreeMap<&String, &String> = static_environment
+        .iter()
+        .chain(runtime.environment.iter())
+        .collect();
+    if let Some(tempdir) = &container.tempdir {
+        environment.insert(&container.tempdir_variable, tempdir);
+    }
+    let environment = environment
+        .into_iter()
+        .map(|(name, value)| KeyValue {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    let mut tags = tags.clone();
+    tags.extend(container.tags.clone());
+    let linux_parameters = linux_parameters(runtime, container);
+    let (volumes, mount_points) = volumes(container);
+    let mut definition = JobDefinition {
+        job_definition_name: String::new(),
+        step: step.to_string(),
+        kind: "container".into(),
+        container_properties: ContainerProperties {
+            image: runtime.image.clone(),
+            command: vec!["sh".into(), "-c".into(), GUARD_COMMAND.into()],
+            resource_requirements: resource_requirements(runtime),
+            job_role_arn: runtime.job_role_arn.clone(),
+            environment,
+            linux_parameters: (!linux_parameters.is_empty()).then_some(linux_parameters),
+            secrets: Vec::new(),
+            execution_role_arn: container.execution_role_arn.clone(),
+            privileged: container.privileged.then_some(true),
+            log_configuration: log_configuration(container),
+            volumes,
+            mount_points,
+            network_configuration: fargate.then(|| NetworkConfiguration {
+                assign_public_ip: if container.assign_public_ip {
+                    "ENABLED"
+                } else {
+                    "DISABLED"
+                }
+                .into(),
+            }),
+            fargate_platform_configuration: fargate.then(|| FargatePlatformConfiguration {
+                platform_version: "LATEST".into(),
+            }),
+            ephemeral_storage: container
+                .ephemeral_storage_gib
+                .map(|size_in_gib| EphemeralStorage { size_in_gib }),
+        },
+        timeout: JobTimeout {
+            attempt_duration_seconds: runtime.timeout_seconds,
+        },
+        retry_strategy: JobRetryStrategy { attempts: 1 },
+        platform_capabilities: vec![if fargate { "FARGATE" } else { "EC2" }.into()],
+        tags,
+        propagate_tags: true,
+    };
+    name_by_content(&mut definition, state_machine);
+    definition
+}
+
+/// vCPU, memory and (when asked for) GPUs.
+fn resource_requirements(runtime: &StepRuntime) -> Vec<ResourceRequirement> {
+    let mut requirements = vec![
         ResourceRequirement {
             kind: "VCPU".into(),
             value: runtime.resources.cpu.clone(),
@@ -139,50 +355,97 @@ pub fn job_definition(
         },
     ];
     if runtime.resources.gpu > 0 {
-        resource_requirements.push(ResourceRequirement {
+        requirements.push(ResourceRequirement {
             kind: "GPU".into(),
             value: runtime.resources.gpu.to_string(),
         });
     }
-    let environment = static_environment
-        .iter()
-        .chain(runtime.environment.iter())
-        .map(|(name, value)| KeyValue {
-            name: name.clone(),
-            value: value.clone(),
+    requirements
+}
+
+/// Shared memory, swap, Inferentia and EFA devices, tmpfs (all EC2 only: the settings
+/// were refused on Fargate before this).
+fn linux_parameters(runtime: &StepRuntime, container: &ContainerSettings) -> LinuxParameters {
+    let read_write = || vec!["READ".to_string(), "WRITE".to_string()];
+    let mut devices: Vec<Device> = (0..container.inferentia)
+        .map(|i| Device {
+            host_path: format!("/dev/neuron{i}"),
+            container_path: Some(format!("/dev/neuron{i}")),
+            permissions: read_write(),
         })
         .collect();
-    let mut definition = JobDefinition {
-        job_definition_name: String::new(),
-        step: step.to_string(),
-        kind: "container".into(),
-        container_properties: ContainerProperties {
-            image: runtime.image.clone(),
-            command: vec!["sh".into(), "-c".into(), GUARD_COMMAND.into()],
-            resource_requirements,
-            job_role_arn: runtime.job_role_arn.clone(),
-            environment,
-            linux_parameters: runtime
-                .resources
-                .shared_memory
-                .map(|shared_memory_size| LinuxParameters { shared_memory_size }),
-            secrets: Vec::new(),
-            execution_role_arn: None,
-        },
-        timeout: JobTimeout {
-            attempt_duration_seconds: runtime.timeout_seconds,
-        },
-        retry_strategy: JobRetryStrategy { attempts: 1 },
-        platform_capabilities: vec!["EC2".into()],
-        tags: tags.clone(),
-        propagate_tags: true,
-    };
-    name_by_content(&mut definition, state_machine);
-    definition
+    if container.efa > 0 {
+        // A single-node job names only the host path (Metaflow's non-parallel case).
+        devices.push(Device {
+            host_path: "/dev/infiniband/uverbs0".into(),
+            container_path: None,
+            permissions: Vec::new(),
+        });
+    }
+    LinuxParameters {
+        shared_memory_size: runtime.resources.shared_memory,
+        max_swap: container.max_swap,
+        swappiness: container.swappiness,
+        devices,
+        tmpfs: container
+            .tmpfs
+            .iter()
+            .map(|mount| Tmpfs {
+                container_path: mount.path.clone(),
+                size: mount.size_mib,
+                mount_options: vec!["defaults".into()],
+            })
+            .collect(),
+    }
+}
+
+fn log_configuration(container: &ContainerSettings) -> Option<LogConfiguration> {
+    (container.log_driver.is_some() || !container.log_options.is_empty()).then(|| {
+        LogConfiguration {
+            log_driver: container.log_driver.clone(),
+            options: container.log_options.clone(),
+        }
+    })
+}
+
+/// Host and EFS volumes with their mount points, named as Metaflow names them.
+fn volumes(container: &ContainerSettings) -> (Vec<Volume>, Vec<MountPoint>) {
+    let mut volumes = Vec::new();
+    let mut mount_points = Vec::new();
+    for mount in &container.host_volumes {
+        let name = mount.source.replace(['/', '.'], "_");
+        volumes.push(Volume {
+            name: name.clone(),
+            host: Some(HostPath {
+                source_path: mount.source.clone(),
+            }),
+            efs_volume_configuration: None,
+        });
+        mount_points.push(MountPoint {
+            source_volume: name,
+            container_path: mount.container_path.clone(),
+        });
+    }
+    for mount in &container.efs_volumes {
+        let name = format!("efs_{}", mount.source);
+        volumes.push(Volume {
+            name: name.clone(),
+            host: None,
+            efs_volume_configuration: Some(EfsVolume {
+                file_system_id: mount.source.clone(),
+                transit_encryption: "ENABLED".into(),
+            }),
+        });
+        mount_points.push(MountPoint {
+            source_volume: name,
+            container_path: mount.container_path.clone(),
+        });
+    }
+    (volumes, mount_points)
 }
 
 /// `definition` with `METAFLOW_SERVICE_AUTH_KEY` from `secret_arn` (resolved by
-/// `execution_role_arn` when the container starts, so the key is never in a state's
+/// the definition's execution role, or else `execution_role_arn`, when the container starts, so the key is never in a state's
 /// input), renamed for its new content.
 pub fn with_metadata_auth_secret(
     mut definition: JobDefinition,
@@ -198,7 +461,10 @@ pub fn with_metadata_auth_secret(
         name: METADATA_AUTH_KEY_VARIABLE.into(),
         value_from: secret_arn.into(),
     });
-    container.execution_role_arn = Some(execution_role_arn.into());
+    // A step's own `@batch(execution_role=...)` (Fargate) resolves the secret too.
+    container
+        .execution_role_arn
+        .get_or_insert_with(|| execution_role_arn.into());
     name_by_content(&mut definition, state_machine);
     definition
 }
@@ -246,7 +512,10 @@ mod metadata_secret_tests {
                 value_from: arn.into()
             }]
         );
-        assert_eq!(keyed.container_properties.execution_role_arn.as_deref(), Some(role));
+        assert_eq!(
+            keyed.container_properties.execution_role_arn.as_deref(),
+            Some(role)
+        );
         assert_ne!(keyed.job_definition_name, plain.job_definition_name);
         assert!(keyed.job_definition_name.starts_with("F-start-"));
         // The key's value is never in the definition, only where to find it.

@@ -70,6 +70,7 @@ pub fn check_initialization(flow: &FlowClass, module: &ModuleInfo) -> Result<(),
         parameter_checks::check_init(flow, module, def)?;
     }
     for step in &flow.steps {
+        steps::check_attributes(flow, step)?;
         match steps::timeout_seconds(flow, step) {
             // A value dropflow cannot read is its own limit, not Metaflow's refusal:
             // compiling the step reports it, with the step's other arguments.

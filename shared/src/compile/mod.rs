@@ -1,6 +1,7 @@
 //! Compile: a linted flow graph + deploy options → state machine definition, schedule,
 //! Batch job definitions and the deployment manifest. Pure: no AWS calls.
 
+mod batch_settings;
 mod decorators;
 mod error;
 mod job_definition;
@@ -17,11 +18,16 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use batch_settings::{BATCH_ATTRIBUTES, RESOURCES_ATTRIBUTES};
 pub use error::CompileError;
-pub use job_definition::{ContainerProperties, JobDefinition, KeyValue, ResourceRequirement};
+pub use job_definition::{
+    ContainerProperties, Device, EfsVolume, EphemeralStorage, FargatePlatformConfiguration,
+    HostPath, JobDefinition, KeyValue, LinuxParameters, LogConfiguration, MountPoint,
+    NetworkConfiguration, ResourceRequirement, Tmpfs, Volume,
+};
 pub use load::{check_definitions, check_initialization};
 pub use manifest::{FlowInfo, MANIFEST_SCHEMA, Manifest, ProjectInfo, ScheduleInfo, StepPlan};
-pub use options::{DeployOptions, OptionsError, OptionsLayer, Platform};
+pub use options::{ComputePlatform, DeployOptions, OptionsError, OptionsLayer, Platform};
 pub use parameter_checks::RESERVED_PARAMETER_NAMES;
 pub use parameters::{DeployTimeDefault, ParameterSpec, ParameterType};
 pub use state_machine::paths;
@@ -183,16 +189,28 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         if runtime.job_role_arn.is_none() {
             runtime.job_role_arn = platform.job_role_arn.clone();
         }
+        let container = batch_settings::container_settings(
+            flow,
+            &node.step,
+            &runtime,
+            &batch_settings::DeploySettings {
+                options,
+                platform,
+                base_tags: &aws_tags,
+            },
+            &mut warnings,
+        )?;
         let mut definition = job_definition::job_definition(
             &state_machine_name,
             &node.name,
             &runtime,
+            &container,
             &static_environment,
             &aws_tags,
         );
         if let (Some(secret), Some(role)) = (
             &platform.metadata_auth_secret_arn,
-            &platform.job_execution_role_arn,
+            &platform.execution_role_arn,
         ) {
             definition = job_definition::with_metadata_auth_secret(
                 definition,

@@ -35,6 +35,49 @@ pub struct DeployOptions {
     pub aws_tags: BTreeMap<String, String>,
     /// Who deploys (Metaflow's user name; `user.<name>` project branches).
     pub user: String,
+    /// Run every step on Fargate (`fargate`) or let each step's queue decide (`ec2`, the
+    /// default: EC2 unless the queue is one of the platform's Fargate queues).
+    #[serde(skip_serializing_if = "ComputePlatform::is_ec2")]
+    pub platform: ComputePlatform,
+    /// Fargate tasks get a public IP (Metaflow's choice, the default): needed to pull
+    /// images in a public subnet without a NAT gateway.
+    #[serde(skip_serializing_if = "is_true")]
+    pub assign_public_ip: bool,
+}
+
+/// Where a step's Batch job runs (`platformCapabilities`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputePlatform {
+    /// EC2 (or Spot) compute environments.
+    #[default]
+    Ec2,
+    /// Fargate (or Fargate Spot) compute environments.
+    Fargate,
+}
+
+impl ComputePlatform {
+    /// `true` for EC2 (the default, left out of serialised options so that versions
+    /// compiled before the option existed keep their ids).
+    pub fn is_ec2(&self) -> bool {
+        *self == ComputePlatform::Ec2
+    }
+}
+
+impl std::str::FromStr for ComputePlatform {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "ec2" => Ok(ComputePlatform::Ec2),
+            "fargate" => Ok(ComputePlatform::Fargate),
+            _ => Err(format!("`{text}` is not a platform: write ec2 or fargate")),
+        }
+    }
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 impl Default for DeployOptions {
@@ -53,6 +96,8 @@ impl Default for DeployOptions {
             distributed_map: false,
             aws_tags: BTreeMap::new(),
             user: "dropflow".to_string(),
+            platform: ComputePlatform::Ec2,
+            assign_public_ip: true,
         }
     }
 }
@@ -78,10 +123,31 @@ pub struct Platform {
     /// The metadata API key's secret: every job definition maps it to
     /// `METAFLOW_SERVICE_AUTH_KEY` (Batch `secrets`).
     pub metadata_auth_secret_arn: Option<String>,
-    /// The containers' execution role (resolves the secrets).
-    pub job_execution_role_arn: Option<String>,
     /// AWS partition (`aws`, `aws-cn`, `aws-us-gov`).
     pub partition: String,
+    /// The stack's job execution role (`DROPFLOW_JOB_EXECUTION_ROLE_ARN`): resolves job
+    /// definition secrets (the metadata API key) and starts Fargate tasks (Metaflow's
+    /// `METAFLOW_ECS_FARGATE_EXECUTION_ROLE`), unless a step's `@batch(execution_role=)`
+    /// names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    /// Job queues whose compute environments are Fargate (`DROPFLOW_FARGATE_QUEUES`):
+    /// steps on them get Fargate job definitions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fargate_queues: Vec<String>,
+}
+
+impl Platform {
+    /// Where a step on `queue` runs under `options`.
+    pub fn compute_platform(&self, options: &DeployOptions, queue: &str) -> ComputePlatform {
+        if options.platform == ComputePlatform::Fargate
+            || self.fargate_queues.iter().any(|q| q == queue)
+        {
+            ComputePlatform::Fargate
+        } else {
+            ComputePlatform::Ec2
+        }
+    }
 }
 
 impl Default for Platform {
@@ -96,8 +162,9 @@ impl Default for Platform {
             image: "python:3.12".to_string(),
             job_role_arn: None,
             metadata_auth_secret_arn: None,
-            job_execution_role_arn: None,
             partition: "aws".to_string(),
+            execution_role_arn: None,
+            fargate_queues: Vec::new(),
         }
     }
 }
@@ -133,12 +200,16 @@ pub struct OptionsLayer {
     pub aws_tags: Option<BTreeMap<String, String>>,
     /// See [`DeployOptions::user`].
     pub user: Option<String>,
+    /// See [`DeployOptions::platform`].
+    pub platform: Option<ComputePlatform>,
+    /// See [`DeployOptions::assign_public_ip`].
+    pub assign_public_ip: Option<bool>,
 }
 
 /// `dropflow.toml` could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "{file}: {message}. Valid keys: max_workers, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user"
+    "{file}: {message}. Valid keys: max_workers, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user, platform, assign_public_ip"
 )]
 pub struct OptionsError {
     /// The file (or metadata source) that was read.
@@ -183,7 +254,9 @@ impl OptionsLayer {
             retry_by_default,
             distributed_map,
             aws_tags,
-            user
+            user,
+            platform,
+            assign_public_ip
         );
         set_some!(workflow_timeout, namespace, branch, name, image, job_queue);
     }

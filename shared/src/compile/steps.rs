@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::batch_settings::known_attributes;
 use super::error::CompileError;
 use crate::python::{Decorator, FlowClass, StepDef, Value};
 
@@ -62,6 +63,32 @@ pub struct StepRuntime {
     pub with_decorators: Vec<String>,
 }
 
+/// Metaflow 2.19's attributes (`defaults`) of the other step decorators dropflow reads
+/// (`@batch` and `@resources` are checked with the job definition).
+const ATTRIBUTES: &[(&str, &[&str])] = &[
+    ("retry", &["times", "minutes_between_retries"]),
+    ("catch", &["var", "print_exception"]),
+    ("timeout", &["seconds", "minutes", "hours"]),
+    ("environment", &["vars"]),
+];
+
+/// Refuses an attribute a step decorator does not have, as Metaflow does when it
+/// creates the decorator (`InvalidDecoratorAttribute`), bottom up.
+pub(super) fn check_attributes(flow: &FlowClass, step: &StepDef) -> Result<(), CompileError> {
+    for decorator in step.decorators.iter().rev() {
+        let attributes = match decorator.name.as_str() {
+            "batch" => super::batch_settings::BATCH_ATTRIBUTES,
+            "resources" => super::batch_settings::RESOURCES_ATTRIBUTES,
+            name => match ATTRIBUTES.iter().find(|(n, _)| *n == name) {
+                Some((_, attributes)) => attributes,
+                None => continue,
+            },
+        };
+        known_attributes(flow, decorator, attributes)?;
+    }
+    Ok(())
+}
+
 /// Decorators a step may carry that change nothing in how dropflow deploys it.
 const RUNTIME_ONLY: &[&str] = &["card", "secrets", "checkpoint", "model", "huggingface_hub"];
 
@@ -85,6 +112,7 @@ pub fn step_runtime(
     let mut with_decorators = Vec::new();
 
     let has_retry = step.decorator("retry").is_some();
+    check_attributes(flow, step)?;
     for decorator in &step.decorators {
         let arg = |name: &str| DecoratorArgs { flow, decorator }.get(name);
         match decorator.name.as_str() {
@@ -228,7 +256,7 @@ pub(super) fn timeout_seconds(
 
 /// Python's `int()` of a literal: floats truncate toward zero, strings must be whole
 /// numbers. Negative values are refused.
-fn python_int(
+pub(super) fn python_int(
     flow: &FlowClass,
     decorator: &Decorator,
     name: &str,
@@ -295,7 +323,7 @@ pub fn check_flow_decorators(flow: &FlowClass) -> Result<(), CompileError> {
     Ok(())
 }
 
-fn unsupported(flow: &FlowClass, decorator: &Decorator, reason: &str) -> CompileError {
+pub(super) fn unsupported(flow: &FlowClass, decorator: &Decorator, reason: &str) -> CompileError {
     CompileError::UnsupportedDecorator {
         file: flow.file.clone(),
         line: decorator.line,
@@ -304,14 +332,17 @@ fn unsupported(flow: &FlowClass, decorator: &Decorator, reason: &str) -> Compile
     }
 }
 
-struct DecoratorArgs<'a> {
-    flow: &'a FlowClass,
-    decorator: &'a Decorator,
+/// A decorator's keyword arguments, read as literals.
+pub(super) struct DecoratorArgs<'a> {
+    /// The flow (for its file name in errors).
+    pub flow: &'a FlowClass,
+    /// The decorator.
+    pub decorator: &'a Decorator,
 }
 
 impl<'a> DecoratorArgs<'a> {
     /// A keyword argument; `None` (the literal) counts as absent, as Metaflow's defaults.
-    fn get(&self, name: &str) -> Result<Option<&'a Value>, CompileError> {
+    pub(super) fn get(&self, name: &str) -> Result<Option<&'a Value>, CompileError> {
         match self.decorator.kwarg(name) {
             Some(Value::Literal {
                 value: serde_json::Value::Null,
@@ -332,7 +363,7 @@ impl<'a> DecoratorArgs<'a> {
     }
 }
 
-fn number(
+pub(super) fn number(
     flow: &FlowClass,
     decorator: &Decorator,
     name: &str,
@@ -356,7 +387,7 @@ fn number(
     }
 }
 
-fn string(
+pub(super) fn string(
     flow: &FlowClass,
     decorator: &Decorator,
     name: &str,

@@ -880,3 +880,74 @@ fn attributes_metaflow_ignores_are_not_parameters() {
     );
     assert!(deployment.warnings[1].starts_with("flow.py:4: _token = Parameter(...)"));
 }
+
+#[test]
+fn an_attribute_metaflow_does_not_know_is_refused_with_its_list() {
+    for (decorator, attribute) in [
+        ("@retry(time=2)", "time"),
+        ("@catch(variable='e')", "variable"),
+        ("@timeout(mins=5)", "mins"),
+        ("@environment(env={'A': 'b'})", "env"),
+        ("@batch(memroy=4096)", "memroy"),
+    ] {
+        let body = format!(
+            "    {decorator}\n    @step\n    def other(self):\n        self.next(self.end)\n"
+        );
+        let source = flow_with("", &body).replace(
+            "self.next(self.end)\n\n    @step\n    def end",
+            "self.next(self.other)\n\n    @step\n    def end",
+        );
+        let error = compile_source(&source, OptionsLayer::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("flow.py:4: @")
+                && error.contains(&format!("does not support the attribute '{attribute}'")),
+            "{decorator}: {error}"
+        );
+    }
+}
+
+#[test]
+fn platform_fargate_from_dropflow_toml_gives_fargate_job_definitions() {
+    let layer = OptionsLayer::from_toml(
+        "dropflow.toml",
+        "[deploy]\nplatform = \"fargate\"\nassign_public_ip = false\n",
+    )
+    .unwrap();
+    let package =
+        package::read_bytes("flow.py", DECORATORS.as_bytes(), &Limits::default()).unwrap();
+    let checked = pipeline::check(&package).unwrap();
+    let mut options = DeployOptions::default();
+    layer.apply(&mut options);
+    let platform = Platform {
+        execution_role_arn: Some("arn:aws:iam::123456789012:role/exec".into()),
+        ..Platform::default()
+    };
+    // DECORATORS asks for a GPU on one step: Fargate has none.
+    let error = pipeline::compile(&checked, &options, &platform, &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("cannot run on Fargate, which has no GPUs"),
+        "{error}"
+    );
+
+    let deployment = compile_source(&flow_with("", ""), OptionsLayer::default()).unwrap();
+    assert_eq!(job(&deployment, "start").platform_capabilities, ["EC2"]);
+    let package =
+        package::read_bytes("flow.py", flow_with("", "").as_bytes(), &Limits::default()).unwrap();
+    let checked = pipeline::check(&package).unwrap();
+    let deployment = pipeline::compile(&checked, &options, &platform, &BTreeMap::new()).unwrap();
+    let start = job(&deployment, "start");
+    assert_eq!(start.platform_capabilities, ["FARGATE"]);
+    let container = serde_json::to_value(&start.container_properties).unwrap();
+    assert_eq!(
+        container["networkConfiguration"]["assignPublicIp"],
+        "DISABLED"
+    );
+    assert_eq!(
+        container["executionRoleArn"],
+        "arn:aws:iam::123456789012:role/exec"
+    );
+}

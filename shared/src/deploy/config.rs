@@ -30,11 +30,14 @@ pub struct Config {
     /// `DROPFLOW_JOB_EXECUTION_ROLE_ARN`): the metadata API key's secret, given to every
     /// task as `METAFLOW_SERVICE_AUTH_KEY` through its job definition's `secrets`.
     pub metadata_auth_secret_arn: Option<String>,
-    /// `DROPFLOW_JOB_EXECUTION_ROLE_ARN`: the containers' execution role (resolves secrets).
-    pub job_execution_role_arn: Option<String>,
     /// `DROPFLOW_MANAGED_BY` (default `dropflow`): the `dropflow:managed-by` tag on every
     /// state machine, which the stack's IAM policies require (the stack's name on AWS).
     pub managed_by: String,
+    /// `DROPFLOW_JOB_EXECUTION_ROLE_ARN` (optional): the role ECS starts tasks with; it
+    /// resolves the metadata key's secret, and Fargate tasks need it.
+    pub execution_role_arn: Option<String>,
+    /// `DROPFLOW_FARGATE_QUEUES` (optional, comma-separated): job queues on Fargate.
+    pub fargate_queues: Vec<String>,
 }
 
 /// Every problem found in the environment, one line each.
@@ -167,7 +170,7 @@ impl Config {
             check_arn(&mut problems, "DROPFLOW_JOB_ROLE_ARN", arn, "iam");
         }
         let metadata_auth_secret_arn = get("DROPFLOW_METADATA_AUTH_SECRET_ARN");
-        let job_execution_role_arn = get("DROPFLOW_JOB_EXECUTION_ROLE_ARN");
+        let execution_role_arn = get("DROPFLOW_JOB_EXECUTION_ROLE_ARN");
         if let Some(arn) = &metadata_auth_secret_arn {
             check_arn(
                 &mut problems,
@@ -175,7 +178,7 @@ impl Config {
                 arn,
                 "secretsmanager",
             );
-            if job_execution_role_arn.is_none() {
+            if execution_role_arn.is_none() {
                 problems.push(
                     "DROPFLOW_METADATA_AUTH_SECRET_ARN needs DROPFLOW_JOB_EXECUTION_ROLE_ARN \
                      (the role Batch resolves job definition secrets with)"
@@ -183,10 +186,20 @@ impl Config {
                 );
             }
         }
-        if let Some(arn) = &job_execution_role_arn {
+        if let Some(arn) = &execution_role_arn {
             check_arn(&mut problems, "DROPFLOW_JOB_EXECUTION_ROLE_ARN", arn, "iam");
         }
         let managed_by = get("DROPFLOW_MANAGED_BY").unwrap_or_else(|| "dropflow".into());
+        let fargate_queues = get("DROPFLOW_FARGATE_QUEUES")
+            .map(|queues| {
+                queues
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|q| !q.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -201,8 +214,9 @@ impl Config {
             datastore_root,
             job_role_arn,
             metadata_auth_secret_arn,
-            job_execution_role_arn,
             managed_by,
+            execution_role_arn,
+            fargate_queues,
         })
     }
 
@@ -222,8 +236,9 @@ impl Config {
             image: self.default_image.clone(),
             job_role_arn: self.job_role_arn.clone(),
             metadata_auth_secret_arn: self.metadata_auth_secret_arn.clone(),
-            job_execution_role_arn: self.job_execution_role_arn.clone(),
             partition: self.partition().to_string(),
+            execution_role_arn: self.execution_role_arn.clone(),
+            fargate_queues: self.fargate_queues.clone(),
         }
     }
 

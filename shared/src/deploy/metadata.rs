@@ -27,6 +27,8 @@ pub const KEYS: &[&str] = &[
     "distributed-map",
     "aws-tags",
     "takeover",
+    "platform",
+    "assign-public-ip",
 ];
 
 /// The metadata key (without [`METADATA_PREFIX`]) that lets an upload take over a state
@@ -81,6 +83,8 @@ pub fn options_from_metadata(
             "aws-tags" => layer.aws_tags = Some(pairs(value).map_err(error)?),
             // Not a compile option: read by `takeover_from_metadata`.
             TAKEOVER_KEY => boolean(value).map(drop).map_err(error)?,
+            "platform" => layer.platform = Some(value.parse().map_err(error)?),
+            "assign-public-ip" => layer.assign_public_ip = Some(boolean(value).map_err(error)?),
             other => {
                 return Err(error(format!(
                     "unknown deploy option `{other}`; valid metadata keys: {}",

@@ -14,6 +14,7 @@ use monty_types::{
 };
 
 use super::Limits;
+use super::allocator::SandboxMemory;
 use super::program::{HOST_GETUSER, HOST_TIME, HOST_TIME_NS};
 
 /// Host calls one evaluation may make: a backstop against code looping on the clock
@@ -73,6 +74,8 @@ pub(super) fn run(
             .max_duration(limits.time)
             .max_memory(limits.memory_bytes),
     );
+    // Counted from here until the result (or the failure) is returned.
+    let _memory = SandboxMemory::count();
     let mut progress = runner
         .start(values, tracker, PrintWriter::Disabled)
         .map_err(classify)?;

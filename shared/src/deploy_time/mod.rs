@@ -10,6 +10,7 @@
 //! environment (answered as empty: the deploying machine's variables mean nothing here);
 //! files, other modules and the network are refused with an error naming the parameter.
 
+mod allocator;
 mod error;
 mod host;
 mod program;
@@ -53,9 +54,10 @@ pub struct DeployContext {
 pub struct Limits {
     /// Execution time per function (time spent answering host calls does not count).
     pub time: Duration,
-    /// Memory per function. monty checks single large allocations (`'x' * 10**9`)
-    /// against it; tracking every allocation needs the executable to install
-    /// `monty-alloc` as its global allocator, which dropflow's binaries do not.
+    /// Memory per function: every byte the evaluation allocates counts (dropflow's
+    /// global allocator keeps monty's count for the sandbox's thread), so one large
+    /// allocation (`'x' * 10**9`) and many small ones (`[[i] for i in range(10**9)]`)
+    /// both stop at it.
     pub memory_bytes: usize,
 }
 

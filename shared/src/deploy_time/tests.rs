@@ -291,6 +291,47 @@ fn large_allocation_hits_the_memory_limit() {
     assert_eq!(e.line(), 3);
 }
 
+/// Resident memory of this process, from `/proc/self/statm` (pages × page size).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("statm's resident field");
+    pages * 4096
+}
+
+#[test]
+fn many_small_allocations_hit_the_memory_limit_and_the_process_stays_small() {
+    // A time limit far beyond what the memory limit allows, so that only the memory
+    // limit can stop the evaluation, however slow the machine.
+    let limits = Limits {
+        time: Duration::from_secs(600),
+        memory_bytes: 16 * 1024 * 1024,
+    };
+    let source = flow(
+        "",
+        "    grid = Parameter('grid', default=lambda ctx: [[i] for i in range(10**9)])\n",
+    );
+    let checked = checked(&source);
+    let before = resident_bytes();
+    let e = evaluate_defaults(&checked, &context(), &limits).expect_err("over the limit");
+    let grown = resident_bytes().saturating_sub(before);
+    eprintln!("resident memory grew by {grown} bytes");
+    assert_eq!(e.code(), "deploy_time.memory_limit", "{e}");
+    assert_eq!(e.parameter(), "grid");
+    let text = e.to_string();
+    assert!(text.contains("'grid'") && text.contains("memory"), "{text}");
+    // Unbounded, this grew the process by 882 MB in its first second. Allow the limit
+    // three times over for the allocator's free lists and pages not yet returned.
+    let bound = 3 * limits.memory_bytes as u64;
+    assert!(
+        grown < bound,
+        "the process grew by {grown} bytes (bound {bound})"
+    );
+}
+
 #[test]
 fn error_serialises_with_its_code() {
     let e = error(&flow(
