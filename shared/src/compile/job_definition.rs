@@ -246,7 +246,10 @@ mod metadata_secret_tests {
                 value_from: arn.into()
             }]
         );
-        assert_eq!(keyed.container_properties.execution_role_arn.as_deref(), Some(role));
+        assert_eq!(
+            keyed.container_properties.execution_role_arn.as_deref(),
+            Some(role)
+        );
         assert_ne!(keyed.job_definition_name, plain.job_definition_name);
         assert!(keyed.job_definition_name.starts_with("F-start-"));
         // The key's value is never in the definition, only where to find it.
