@@ -12,7 +12,9 @@ pub enum LocalCommand {
     /// Bring the stack up on 127.0.0.1 (no Docker, no AWS account) and return once it
     /// answers; endpoints go to <state dir>/local.json, with `metadata_url`: Metaflow's
     /// metadata service (what METAFLOW_SERVICE_URL should be, with
-    /// METAFLOW_DEFAULT_METADATA=service, for the Client to read the stack's runs).
+    /// METAFLOW_DEFAULT_METADATA=service, for the Client to read the stack's runs) and
+    /// `metadata_auth_key`, the key it requires (METAFLOW_SERVICE_AUTH_KEY; generated per
+    /// `up`).
     Up(UpArgs),
     /// Stop every process `up` started.
     Down {

@@ -92,6 +92,8 @@ def main(local_json, flow_file):
     if endpoints.get("metadata_url"):
         os.environ["METAFLOW_DEFAULT_METADATA"] = "service"
         os.environ["METAFLOW_SERVICE_URL"] = endpoints["metadata_url"]
+        # The local metadata service is closed like the AWS one: its key is in local.json.
+        os.environ["METAFLOW_SERVICE_AUTH_KEY"] = endpoints["metadata_auth_key"]
     else:
         os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = os.path.join(
             os.path.dirname(local_json), "metaflow"

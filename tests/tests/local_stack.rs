@@ -26,7 +26,7 @@ use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Execution, http, s3};
+use common::{Execution, http, http_with_headers, s3};
 
 /// A stack on free ports in a fresh state directory, hosting `extra` functions too.
 async fn stack(extra: Registry) -> (tempfile::TempDir, Stack) {
@@ -82,6 +82,7 @@ fn client(stack: &Stack, code: &str) -> Value {
     )
     .unwrap();
     let metadata_url = endpoints["metadata_url"].as_str().unwrap();
+    let metadata_auth_key = endpoints["metadata_auth_key"].as_str().unwrap();
     let no_local_metadata = tempfile::tempdir().unwrap();
     // The metadata service is served on this test's runtime: block in place so the runtime
     // moves it to another worker while the Client waits on it.
@@ -91,6 +92,7 @@ fn client(stack: &Stack, code: &str) -> Value {
             .current_dir(no_local_metadata.path())
             .env("METAFLOW_DEFAULT_METADATA", "service")
             .env("METAFLOW_SERVICE_URL", metadata_url)
+            .env("METAFLOW_SERVICE_AUTH_KEY", metadata_auth_key)
             .env("METAFLOW_DATASTORE_SYSROOT_LOCAL", no_local_metadata.path())
             .env("METAFLOW_S3_ENDPOINT_URL", endpoint)
             .env("AWS_ENDPOINT_URL", endpoint)
@@ -170,6 +172,7 @@ async fn an_upload_to_the_local_bucket_deploys_the_flow() {
         "api_url",
         "sfn_endpoint",
         "metadata_url",
+        "metadata_auth_key",
     ] {
         assert!(
             endpoints[field].is_string(),
@@ -194,7 +197,26 @@ async fn an_upload_to_the_local_bucket_deploys_the_flow() {
             "{endpoints:#}"
         );
     }
-    let (status, body) = http(metadata_base, "GET", "/metadata/ping", "").unwrap();
+    // Closed by default: no key (or another key) is 401 with a JSON error; the key from
+    // local.json (what METAFLOW_SERVICE_AUTH_KEY should be) opens it.
+    let key = endpoints["metadata_auth_key"].as_str().unwrap();
+    assert_eq!(key.len(), 64, "{key}");
+    assert_eq!(key, stack.endpoints().metadata_auth_key);
+    for headers in [&[][..], &[("x-api-key", "not-the-key")][..]] {
+        let (status, body) =
+            http_with_headers(metadata_base, "GET", "/metadata/flows", headers, "").unwrap();
+        assert_eq!(status, 401, "{headers:?}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"], "unauthorized", "{body}");
+    }
+    let (status, body) = http_with_headers(
+        metadata_base,
+        "GET",
+        "/metadata/ping",
+        &[("x-api-key", key)],
+        "",
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
 
     // The trigger API: the deployed flow is listed, and a run starts on its alias.

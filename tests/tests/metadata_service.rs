@@ -486,7 +486,10 @@ fn a_missing_secret_stops_the_service_with_the_fix() {
         "{error:?}"
     );
     assert_eq!(error.code(), "config.secret_unreadable");
-    assert!(error.to_string().contains("secretsmanager:GetSecretValue"), "{error}");
+    assert!(
+        error.to_string().contains("secretsmanager:GetSecretValue"),
+        "{error}"
+    );
     assert_eq!(config.service.api_key_sha256, None);
 }
 
@@ -499,8 +502,16 @@ fn malformed_and_unauthenticated_requests_are_4xx() {
     // Anonymous writes (the issue: a tag on a production run, a fake run, attempt
     // metadata on a finished task) are refused before they reach the store.
     for (method, path, body) in [
-        ("PATCH", "/metadata/flows/F/runs/1/tag/mutate", r#"{"tags_to_add": ["x"]}"#),
-        ("POST", "/metadata/flows/F/run", r#"{"tags": ["production:fake"]}"#),
+        (
+            "PATCH",
+            "/metadata/flows/F/runs/1/tag/mutate",
+            r#"{"tags_to_add": ["x"]}"#,
+        ),
+        (
+            "POST",
+            "/metadata/flows/F/run",
+            r#"{"tags": ["production:fake"]}"#,
+        ),
         (
             "POST",
             "/metadata/flows/F/runs/1/steps/s/tasks/1/metadata",

@@ -1148,7 +1148,11 @@ async fn null_bodies_nul_bytes_and_floods_of_unknown_names_are_refused_briefly()
         let nul = stack.post("/flows/TypedFlow/runs", body).await;
         assert_eq!(nul.status, 400, "{body}: {:#}", nul.body);
         assert_eq!(nul.body["error"], "invalid_parameters");
-        assert_eq!(nul.body["problems"][0]["parameter"], "name", "{:#}", nul.body);
+        assert_eq!(
+            nul.body["problems"][0]["parameter"], "name",
+            "{:#}",
+            nul.body
+        );
         assert!(
             nul.body["message"].as_str().unwrap().contains("NUL byte"),
             "{:#}",
@@ -1157,9 +1161,8 @@ async fn null_bodies_nul_bytes_and_floods_of_unknown_names_are_refused_briefly()
     }
 
     // 10,000 unknown names: the answer lists ten, counts the rest, names the valid ones.
-    let flood: serde_json::Map<String, Value> = (0..10_000)
-        .map(|i| (format!("p{i}"), json!(1)))
-        .collect();
+    let flood: serde_json::Map<String, Value> =
+        (0..10_000).map(|i| (format!("p{i}"), json!(1))).collect();
     let flood = Value::Object(flood).to_string();
     let answer = stack.post("/flows/ParameterFlow/runs", &flood).await;
     assert_eq!(answer.status, 400, "{:.300}", answer.body.to_string());
@@ -1232,9 +1235,7 @@ async fn a_stopped_run_reports_when_it_stopped() {
 
 #[tokio::test]
 async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
-    use aws_sdk_batch::types::{
-        CeState, CeType, ComputeEnvironmentOrder, JobStatus, JqState,
-    };
+    use aws_sdk_batch::types::{CeState, CeType, ComputeEnvironmentOrder, JobStatus, JqState};
     let mut stack = Stack::new().await;
     let report = stack.deploy_example("parameter_flow").await;
     let version = report["version"].as_str().unwrap().to_string();
@@ -1277,7 +1278,9 @@ async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
             .s3
             .get_object()
             .bucket(BUCKET)
-            .key(format!("deployments/ParameterFlow/{version}/deployment.json"))
+            .key(format!(
+                "deployments/ParameterFlow/{version}/deployment.json"
+            ))
             .send()
             .await
             .unwrap()

@@ -291,6 +291,10 @@ impl fmt::Display for Summary<'_> {
         )?;
         writeln!(
             f,
+            "  metadata API key           {dir}/local.json metadata_auth_key  (METAFLOW_SERVICE_AUTH_KEY; 401 without it)"
+        )?;
+        writeln!(
+            f,
             "  endpoints: {dir}/local.json; logs: {dir}/local.log, {dir}/moto.log, {dir}/jobs/"
         )?;
         writeln!(

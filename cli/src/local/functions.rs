@@ -38,8 +38,14 @@ pub fn config(options: &Options) -> Result<Config, LocalError> {
 
 /// The functions of a local stack whose AWS is `sdk`; the step function's tasks use the
 /// metadata service at `metadata_url` (`--metadata=service`), as `DROPFLOW_METADATA_URL`
-/// configures them on AWS.
-pub fn builtin(config: &Config, sdk: &SdkConfig, metadata_url: &str) -> Registry {
+/// configures them on AWS, with `metadata_auth_key` as `METAFLOW_SERVICE_AUTH_KEY` in
+/// their container overrides (on AWS the job definitions' `secrets` give it instead).
+pub fn builtin(
+    config: &Config,
+    sdk: &SdkConfig,
+    metadata_url: &str,
+    metadata_auth_key: &str,
+) -> Registry {
     let mut registry = Registry::new();
     let deployer = Arc::new(dropflow_aws::deployer(config.clone(), sdk));
     registry.register(COMPILE_FUNCTION, move |payload: Value| {
@@ -54,6 +60,7 @@ pub fn builtin(config: &Config, sdk: &SdkConfig, metadata_url: &str) -> Registry
     });
     let settings = JobSettings {
         metadata_url: Some(metadata_url.to_string()),
+        metadata_auth_key: Some(metadata_auth_key.to_string()),
     };
     let step = Arc::new(
         dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk)).with_settings(settings),

@@ -21,6 +21,8 @@ pub const COMPILE_FUNCTION: &str = "dropflow-compile";
 pub const STEP_FUNCTION: &str = "dropflow-step";
 /// The metadata service's DynamoDB table (on the emulator; created at start-up).
 pub const METADATA_TABLE: &str = "dropflow-local-metadata";
+/// The emulator's Secrets Manager secret holding the metadata service's API key.
+pub const METADATA_API_KEY_SECRET: &str = "dropflow-local/metadata-api-key";
 /// Where the metadata service is mounted, as on AWS (beside the trigger API's routes):
 /// `metadata_url` is `http://127.0.0.1:<port>/metadata`.
 pub const METADATA_PATH_PREFIX: &str = "/metadata";

@@ -15,7 +15,9 @@ use super::bootstrap;
 use super::emulator::{self, Emulator};
 use super::error::LocalError;
 use super::functions;
-use super::options::{ACCOUNT_ID, JOB_QUEUE, METADATA_PATH_PREFIX, METADATA_TABLE, Options};
+use super::options::{
+    ACCOUNT_ID, JOB_QUEUE, METADATA_API_KEY_SECRET, METADATA_PATH_PREFIX, METADATA_TABLE, Options,
+};
 use super::process;
 use super::registry::Registry;
 use super::server;
@@ -44,6 +46,11 @@ pub struct Endpoints {
     /// Client to read the stack's runs (its tasks register there).
     #[serde(default)]
     pub metadata_url: String,
+    /// The metadata service's API key (random per `up`, kept in the emulator's Secrets
+    /// Manager as [`METADATA_API_KEY_SECRET`]): what `METAFLOW_SERVICE_AUTH_KEY` should
+    /// be; a request without it gets 401.
+    #[serde(default)]
+    pub metadata_auth_key: String,
 }
 
 impl Endpoints {
@@ -102,8 +109,9 @@ impl Stack {
         let moto_url = format!("http://127.0.0.1:{}", emulator.port());
         let sdk = dropflow_aws::static_sdk_config(&moto_url, &options.region);
         let config = functions::config(&options)?;
-        let metadata_server = metadata_service(metadata, &sdk).await?;
-        let mut registry = functions::builtin(&config, &sdk, &metadata_url);
+        let metadata_auth_key = dropflow_metadata::secret::generate_api_key();
+        let metadata_server = metadata_service(metadata, &sdk, &metadata_auth_key).await?;
+        let mut registry = functions::builtin(&config, &sdk, &metadata_url, &metadata_auth_key);
         registry.extend(extra);
         let functions = registry.names().iter().map(|s| s.to_string()).collect();
         let trigger = dropflow_trigger::Deps::new(
@@ -126,6 +134,7 @@ impl Stack {
             job_queue: JOB_QUEUE.to_string(),
             account_id: ACCOUNT_ID.to_string(),
             metadata_url,
+            metadata_auth_key,
         };
         let mut stack = Self {
             options,
@@ -209,18 +218,29 @@ impl Drop for Stack {
 }
 
 /// Metaflow's metadata service on `listener`, mounted at [`METADATA_PATH_PREFIX`] as on
-/// AWS, over the emulator's DynamoDB (`sdk`): creates its table, then serves until the
-/// returned task is aborted.
+/// AWS, over the emulator's DynamoDB (`sdk`), closed by `api_key` as on AWS: the key goes
+/// into the emulator's Secrets Manager and the service reads it from there, as the
+/// Lambda reads the template's secret. Creates its table, then serves until the returned
+/// task is aborted.
 async fn metadata_service(
     listener: TcpListener,
     sdk: &SdkConfig,
+    api_key: &str,
 ) -> Result<JoinHandle<()>, LocalError> {
-    let config = dropflow_metadata::MetadataConfig::from_lookup(|name| match name {
+    let secret =
+        dropflow_metadata::secret::create_api_key_secret(sdk, METADATA_API_KEY_SECRET, api_key)
+            .await
+            .map_err(|e| LocalError::setup("the metadata service's API key secret", e))?;
+    let mut config = dropflow_metadata::MetadataConfig::from_lookup(|name| match name {
         "DROPFLOW_METADATA_TABLE" => Some(METADATA_TABLE.to_string()),
         "DROPFLOW_METADATA_PATH_PREFIX" => Some(METADATA_PATH_PREFIX.to_string()),
+        "DROPFLOW_METADATA_API_KEY_SECRET" => Some(secret.clone()),
         _ => None,
     })
     .map_err(|e| LocalError::setup("the metadata service's configuration", e))?;
+    dropflow_metadata::resolve_api_key(&mut config, sdk)
+        .await
+        .map_err(|e| LocalError::setup("the metadata service's API key", e))?;
     let service = dropflow_metadata::dynamo_service(&config, sdk);
     service
         .store()

@@ -154,7 +154,10 @@ mod tests {
     fn defaults_and_overrides() {
         let config = read(&[
             ("DROPFLOW_METADATA_TABLE", "t"),
-            ("DROPFLOW_METADATA_API_KEY_SECRET", "arn:aws:secretsmanager:r:1:secret:k"),
+            (
+                "DROPFLOW_METADATA_API_KEY_SECRET",
+                "arn:aws:secretsmanager:r:1:secret:k",
+            ),
         ])
         .unwrap();
         assert_eq!(config.table, "t");

@@ -66,7 +66,10 @@ pub fn settings_from_lookup(
             ));
         }
     }
-    Ok(JobSettings { metadata_url })
+    Ok(JobSettings {
+        metadata_url,
+        ..JobSettings::default()
+    })
 }
 
 /// A failed invocation. Its [`StepError::error_type`] (`dropflow.ManifestNotFound`,

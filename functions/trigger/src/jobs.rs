@@ -34,7 +34,11 @@ impl BatchJobs {
 
     /// How the newest job named `job_name` on `queue` ended; `None` while it has not (or
     /// when there is none).
-    pub async fn end_of(&self, queue: &str, job_name: &str) -> Result<Option<JobEnd>, ServiceError> {
+    pub async fn end_of(
+        &self,
+        queue: &str,
+        job_name: &str,
+    ) -> Result<Option<JobEnd>, ServiceError> {
         let operation = || format!("batch:ListJobs {queue} {job_name}");
         // With a filter Batch lists jobs in every status.
         let output = self

@@ -13,9 +13,10 @@
 //! `--metadata=service`, with `METAFLOW_SERVICE_URL` and `METAFLOW_DEFAULT_METADATA` in
 //! the job's environment. Either way the job gets `METAFLOW_RUNTIME_NAME=step-functions`
 //! and the deployment's `METAFLOW_PRODUCTION_TOKEN`, as Metaflow's Step Functions tasks
-//! do, so runs carry the `runtime:step-functions` and `production:<token>` tags. An API
-//! key for the service (`METAFLOW_SERVICE_AUTH_KEY`) is not set here: it belongs in the
-//! job definition (or the image), never in a state's input.
+//! do, so runs carry the `runtime:step-functions` and `production:<token>` tags. On AWS
+//! the service's API key (`METAFLOW_SERVICE_AUTH_KEY`) comes from the job definition's
+//! `secrets` and is never in a state's input; only the local stack, which has no such
+//! resolution, sets [`JobSettings::metadata_auth_key`] and so passes it in the overrides.
 
 use super::ids::{PARAMS_STEP, PARAMS_TASK};
 use super::protocol::{ContainerOverrides, EnvVar, Inputs, JobRequest, Task};
@@ -37,11 +38,27 @@ const PARAMETERS_FILE: &str = ".dropflow-parameters.env";
 const FETCH_FUNCTION: &str = r#"fetch() { python -c 'import boto3,os,sys;e=os.environ.get("METAFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL");boto3.client("s3",**({"endpoint_url":e} if e else {})).download_file(*sys.argv[1:])' "$@"; }"#;
 
 /// What the step Lambda's configuration adds to every job.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct JobSettings {
     /// A Metaflow metadata service (`METAFLOW_SERVICE_URL`, e.g.
     /// `https://ID.execute-api.REGION.amazonaws.com/metadata`); `None`: `--metadata=local`.
     pub metadata_url: Option<String>,
+    /// The service's API key as `METAFLOW_SERVICE_AUTH_KEY` in every job's overrides: the
+    /// local stack only (it lands in execution history); on AWS it is `None` and the job
+    /// definitions' `secrets` supply it.
+    pub metadata_auth_key: Option<String>,
+}
+
+impl std::fmt::Debug for JobSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobSettings")
+            .field("metadata_url", &self.metadata_url)
+            .field(
+                "metadata_auth_key",
+                &self.metadata_auth_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// The environment every task gets besides its job definition's: Metaflow's user
@@ -59,6 +76,9 @@ pub fn base_environment(manifest: &Manifest, settings: &JobSettings) -> Vec<EnvV
             EnvVar::new("METAFLOW_DEFAULT_METADATA", "service"),
             EnvVar::new("METAFLOW_SERVICE_URL", url.clone()),
         ]);
+        if let Some(key) = &settings.metadata_auth_key {
+            environment.push(EnvVar::new("METAFLOW_SERVICE_AUTH_KEY", key.clone()));
+        }
     }
     environment
 }
@@ -70,13 +90,14 @@ pub fn rebase_environment(
     settings: &JobSettings,
     previous: Vec<EnvVar>,
 ) -> Vec<EnvVar> {
-    const BASE: [&str; 6] = [
+    const BASE: [&str; 7] = [
         "METAFLOW_USER",
         "USERNAME",
         "METAFLOW_RUNTIME_NAME",
         "METAFLOW_PRODUCTION_TOKEN",
         "METAFLOW_DEFAULT_METADATA",
         "METAFLOW_SERVICE_URL",
+        "METAFLOW_SERVICE_AUTH_KEY",
     ];
     let mut environment = base_environment(manifest, settings);
     environment.extend(

@@ -805,6 +805,7 @@ async fn with_a_metadata_service_tasks_use_it() {
     let mut lambda = Lambda::new(shape("foreach"));
     lambda.settings = JobSettings {
         metadata_url: Some(url.into()),
+        ..JobSettings::default()
     };
     let start = lambda
         .start_flow("svc", json!({"Parameters": "{\"width\": 2}"}))

@@ -71,6 +71,10 @@ pub fn stack_env(stack: &Stack) -> Vec<(&'static str, std::ffi::OsString)> {
             "METAFLOW_SERVICE_URL",
             stack.endpoints().metadata_url.clone().into(),
         ),
+        (
+            "METAFLOW_SERVICE_AUTH_KEY",
+            stack.endpoints().metadata_auth_key.clone().into(),
+        ),
         ("METAFLOW_S3_ENDPOINT_URL", endpoint.clone()),
         ("AWS_ENDPOINT_URL", endpoint),
         ("AWS_ACCESS_KEY_ID", "testing".into()),
@@ -193,14 +197,29 @@ pub async fn ended(stack: &Stack, arn: &str, timeout: Duration) -> Result<Execut
 
 /// A blocking HTTP/1.1 request to `base` (`http://127.0.0.1:PORT`): (status, body).
 pub fn http(base: &str, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
+    http_with_headers(base, method, path, &[], body)
+}
+
+/// [`http`] with extra request headers (`x-api-key` for the metadata service).
+pub fn http_with_headers(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(u16, String), String> {
     use std::io::{Read, Write};
     let address = base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address)
         .map_err(|e| format!("connecting to {address}: {e}"))?;
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         {extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .map_err(|e| format!("{method} {path}: {e}"))?;
