@@ -122,6 +122,7 @@ pub struct Platform {
     pub job_role_arn: Option<String>,
     /// The metadata API key's secret: every job definition maps it to
     /// `METAFLOW_SERVICE_AUTH_KEY` (Batch `secrets`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata_auth_secret_arn: Option<String>,
     /// AWS partition (`aws`, `aws-cn`, `aws-us-gov`).
     pub partition: String,
