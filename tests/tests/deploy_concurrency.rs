@@ -593,7 +593,7 @@ async fn a_second_key_is_refused_until_it_takes_over() {
     if reports[0]["status"] == "deployed" {
         assert!(
             version_number(
-                &reports[0]["changes"]["state_machine"]["version_arn"]
+                reports[0]["changes"]["state_machine"]["version_arn"]
                     .as_str()
                     .unwrap()
             ) < version_number(&stack.live_version("SharedFlow").await)

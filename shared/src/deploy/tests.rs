@@ -142,9 +142,12 @@ impl Harness {
             .writes()
             .into_iter()
             .filter(|w| {
-                !w.starts_with("s3:put sources/")
-                    && !w.starts_with("s3:put reports/")
-                    && !(w.starts_with("s3:put deployments/") && w.ends_with("/owner.json"))
+                let owner_record =
+                    w.starts_with("s3:put deployments/") && w.ends_with("/owner.json");
+                let bookkeeping = w.starts_with("s3:put sources/")
+                    || w.starts_with("s3:put reports/")
+                    || owner_record;
+                !bookkeeping
             })
             .collect()
     }
