@@ -94,15 +94,21 @@ exit 0"#;
     }
 }
 
+/// Exclusive use of this test binary's moto (held for a whole test, across awaits: each
+/// test has its own runtime and thread, so holding it blocks only the other tests).
+struct Lease {
+    guard: MutexGuard<'static, PatchedMoto>,
+}
+
 /// This test binary's moto (started on first use), for one test at a time, reset.
-fn shared_moto() -> MutexGuard<'static, PatchedMoto> {
+fn shared_moto() -> Lease {
     static MOTO: OnceLock<Mutex<PatchedMoto>> = OnceLock::new();
     let guard = MOTO
         .get_or_init(|| Mutex::new(PatchedMoto::start()))
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     guard.reset();
-    guard
+    Lease { guard }
 }
 
 impl Drop for PatchedMoto {
@@ -136,7 +142,7 @@ fn config() -> Config {
 
 /// One moto, a versioned bucket, the deployer (shared by the handler tasks) and clients.
 struct Stack {
-    _moto: MutexGuard<'static, PatchedMoto>,
+    _moto: Lease,
     deployer: Arc<AwsDeployer>,
     s3: aws_sdk_s3::Client,
     sfn: aws_sdk_sfn::Client,
@@ -146,7 +152,7 @@ struct Stack {
 impl Stack {
     async fn new() -> Self {
         let moto = shared_moto();
-        let sdk: SdkConfig = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
+        let sdk: SdkConfig = dropflow_aws::static_sdk_config(&moto.guard.url(), "us-east-1");
         let deployer = dropflow_aws::deployer(config(), &sdk);
         let s3 = deployer.objects.client().clone();
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
