@@ -60,7 +60,9 @@ impl NotOwned {
             NotOwned::Foreign(Unrecorded::ForeignSchedule { name, target }) => format!(
                 "schedule {name} exists and starts {target}, not state machine {state_machine}; dropflow did not create it. Deploy under another name (`name` / `dropflow-name`), or {TAKEOVER_HINT} to let dropflow replace it"
             ),
-            NotOwned::Foreign(other) => format!("state machine {state_machine}: {other:?}"),
+            NotOwned::Foreign(Unrecorded::Free | Unrecorded::Key(_)) => format!(
+                "state machine {state_machine} is not dropflow's to change; {TAKEOVER_HINT} to take it over"
+            ),
         }
     }
 }
