@@ -1,5 +1,7 @@
 //! `dropflow compile PATH --out DIR`: writes the state machine and the deployment
-//! manifest that uploading PATH would deploy, and prints a short summary.
+//! manifest that `dropflow deploy PATH` would deploy, and prints a short summary. A flow
+//! file or directory is packed as `deploy` packs it ([`dropflow_cli::pack`]), so the
+//! preview compiles the same package: same files, same version id.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,11 +10,43 @@ use std::path::Path;
 use dropflow::compile::{DeployOptions, Deployment, OptionsLayer, Platform};
 use dropflow::package::{self, Limits};
 use dropflow::pipeline;
+use dropflow_cli::pack;
+use dropflow_cli::username::get_username;
 
-/// Compiles the flow at `path` with `flags` over its dropflow.toml.
-pub fn run(path: &Path, out: &Path, flags: OptionsLayer) -> Result<(), String> {
+/// Compiles the flow at `path` with `flags` over its dropflow.toml. The user defaults to
+/// Metaflow's user name, as `dropflow deploy` records it, so the preview names what an
+/// upload by `deploy` deploys.
+pub fn run(
+    path: &Path,
+    out: &Path,
+    mut flags: OptionsLayer,
+    package_suffixes: &[String],
+) -> Result<(), String> {
     let started = std::time::Instant::now();
-    let package = package::read_path(path, &Limits::default()).map_err(|e| e.to_string())?;
+    if flags.user.is_none() {
+        flags.user = get_username();
+        if flags.user.is_none() {
+            eprintln!(
+                "warning: no user name (METAFLOW_USER, SUDO_USER, USERNAME, USER are unset): previewing as user `{}`; `dropflow deploy` needs one",
+                DeployOptions::default().user
+            );
+        }
+    }
+    let package = if pack::is_packed(path) {
+        let default_suffixes = std::env::var("METAFLOW_DEFAULT_PACKAGE_SUFFIXES").ok();
+        let suffixes = pack::suffixes(default_suffixes.as_deref(), package_suffixes);
+        let packed = pack::pack(path, &suffixes).map_err(|e| e.to_string())?;
+        if !packed.skipped.is_empty() {
+            eprintln!(
+                "note: left out of the package (not a package suffix; add one with --package-suffixes): {}",
+                packed.skipped.join(", ")
+            );
+        }
+        package::read_bytes(&packed.name, &packed.bytes, &Limits::default())
+    } else {
+        package::read_path(path, &Limits::default())
+    }
+    .map_err(|e| e.to_string())?;
     let checked = pipeline::check(&package).map_err(|e| e.to_string())?;
     let mut options = DeployOptions::default();
     checked.package_options.clone().apply(&mut options);

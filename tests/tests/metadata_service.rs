@@ -4,7 +4,8 @@
 //!
 //! The service is mounted under `/metadata` with an API key, as behind API Gateway:
 //! `METAFLOW_SERVICE_URL=http://127.0.0.1:<port>/metadata` and
-//! `METAFLOW_SERVICE_AUTH_KEY` (Metaflow sends it as `x-api-key`).
+//! `METAFLOW_SERVICE_AUTH_KEY` (Metaflow sends it as `x-api-key`). The key is read from a
+//! Secrets Manager secret on moto at start-up, as the Lambda reads the template's secret.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,13 +14,14 @@ use std::time::Duration;
 
 use dropflow::metadata::body::NewRun;
 use dropflow::metadata::model::Id;
-use dropflow_metadata::{DynamoService, LocalServer, MetadataConfig, dynamo_service};
+use dropflow_metadata::secret::create_api_key_secret;
+use dropflow_metadata::{
+    DynamoService, LocalServer, MetadataConfig, SecretError, dynamo_service, resolve_api_key,
+};
 use dropflow_tests::{moto, python, repo_root};
 use serde_json::{Value, json};
 
 const API_KEY: &str = "s3cret";
-/// `printf %s s3cret | sha256sum`
-const API_KEY_SHA256: &str = "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0";
 const TABLE: &str = "dropflow-metadata";
 const PREFIX: &str = "/metadata";
 
@@ -30,14 +32,16 @@ struct Stack {
     server: LocalServer,
     dir: tempfile::TempDir,
     runtime: tokio::runtime::Runtime,
+    config: MetadataConfig,
 }
 
-fn config() -> MetadataConfig {
+/// The settings of a service whose key is in secret `secret`.
+fn config(secret: &str) -> MetadataConfig {
     MetadataConfig::from_lookup(|name| {
         Some(
             match name {
                 "DROPFLOW_METADATA_TABLE" => TABLE,
-                "DROPFLOW_METADATA_API_KEY_SHA256" => API_KEY_SHA256,
+                "DROPFLOW_METADATA_API_KEY_SECRET" => secret,
                 _ => return None,
             }
             .to_string(),
@@ -46,12 +50,36 @@ fn config() -> MetadataConfig {
     .expect("valid settings")
 }
 
+/// [`API_KEY`] in a new secret on moto (a name of its own: moto is shared), read back as
+/// the Lambda reads it at cold start.
+fn config_from_a_secret(
+    runtime: &tokio::runtime::Runtime,
+    sdk: &aws_config::SdkConfig,
+) -> MetadataConfig {
+    runtime.block_on(async {
+        let name = format!(
+            "dropflow-test/{}",
+            dropflow_metadata::secret::generate_api_key()
+        );
+        let arn = create_api_key_secret(sdk, &name, API_KEY)
+            .await
+            .expect("the secret on moto");
+        let mut config = config(&arn);
+        assert_eq!(config.service.api_key_sha256, None);
+        resolve_api_key(&mut config, sdk)
+            .await
+            .expect("the key read back");
+        config
+    })
+}
+
 impl Stack {
     fn start() -> Self {
         let moto = moto::shared();
         let sdk = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let service = dynamo_service(&config(), &sdk);
+        let config = config_from_a_secret(&runtime, &sdk);
+        let service = dynamo_service(&config, &sdk);
         runtime
             .block_on(service.store().ensure_table())
             .expect("the table on moto");
@@ -68,13 +96,14 @@ impl Stack {
             server,
             dir,
             runtime,
+            config,
         }
     }
 
     /// A second service over the same table: what a cold-started Lambda (or the step
     /// Lambda) sees.
     fn fresh_service(&self) -> DynamoService {
-        dynamo_service(&config(), &self.sdk)
+        dynamo_service(&self.config, &self.sdk)
     }
 
     fn service_url(&self) -> String {
@@ -444,11 +473,57 @@ print(json.dumps({{
 }
 
 #[test]
+fn a_missing_secret_stops_the_service_with_the_fix() {
+    let moto = moto::shared();
+    let sdk = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut config = config("dropflow-test/no-such-secret");
+    let error = runtime
+        .block_on(resolve_api_key(&mut config, &sdk))
+        .unwrap_err();
+    assert!(
+        matches!(&error, SecretError::Unreadable { code, .. } if code == "ResourceNotFoundException"),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), "config.secret_unreadable");
+    assert!(
+        error.to_string().contains("secretsmanager:GetSecretValue"),
+        "{error}"
+    );
+    assert_eq!(config.service.api_key_sha256, None);
+}
+
+#[test]
 fn malformed_and_unauthenticated_requests_are_4xx() {
     let stack = Stack::start();
     let addr = stack.server.addr();
     let ping = http(addr, "GET", "/metadata/ping", &[], "");
     assert_eq!(ping.status, 401, "{}", ping.body);
+    // Anonymous writes (the issue: a tag on a production run, a fake run, attempt
+    // metadata on a finished task) are refused before they reach the store.
+    for (method, path, body) in [
+        (
+            "PATCH",
+            "/metadata/flows/F/runs/1/tag/mutate",
+            r#"{"tags_to_add": ["x"]}"#,
+        ),
+        (
+            "POST",
+            "/metadata/flows/F/run",
+            r#"{"tags": ["production:fake"]}"#,
+        ),
+        (
+            "POST",
+            "/metadata/flows/F/runs/1/steps/s/tasks/1/metadata",
+            r#"[{"field_name": "attempt", "value": "3", "type": "attempt"}]"#,
+        ),
+    ] {
+        for headers in [&[][..], &[("x-api-key", "guess")][..]] {
+            let denied = http(addr, method, path, headers, body);
+            assert_eq!(denied.status, 401, "{method} {path}: {}", denied.body);
+            assert_eq!(denied.json()["error"], "unauthorized", "{}", denied.body);
+        }
+    }
     let ping = http(addr, "GET", "/metadata/ping", &[("X-Api-Key", API_KEY)], "");
     assert_eq!((ping.status, ping.body.as_str()), (200, "pong"));
     assert!(

@@ -12,18 +12,27 @@
 //!   `ObjectRemoved` under `flows/`;
 //! - every API route exists, behind IAM auth, except the metadata service's (Metaflow
 //!   cannot sign requests), which is exactly `ANY /metadata/{proxy+}`.
+//!
+//! The security properties (closed by default, least privilege) are checked on the
+//! template as cfn-lint's own decoder parses it (intrinsic functions as `Fn::*` objects):
+//! Step Functions access only to this stack's tagged state machines, `iam:PassRole` only
+//! to named services, the metadata API key generated and required, failed compile events
+//! kept, API access logs, the tasks' secrets prefix.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
 use dropflow_tests::repo_root;
+use serde_json::{Value, json};
 
 /// The actions that accept only `"Resource": "*"` (no resource-level permissions).
-const STAR_ONLY_ACTIONS: [&str; 3] = [
+const STAR_ONLY_ACTIONS: [&str; 5] = [
     "states:ListStateMachines",
     "batch:DescribeJobs",
     "batch:DescribeJobDefinitions",
+    "batch:ListJobs",
+    "ecr:GetAuthorizationToken",
 ];
 
 /// The Lambdas: resource name and `cargo lambda` binary.
@@ -233,13 +242,14 @@ fn the_reader_sees_every_role_and_statement() {
         "StateMachineRole",
         "SchedulerRole",
         "JobRole",
+        "JobExecutionRole",
         "MetadataRole",
     ]
     .map(String::from)
     .into();
     assert_eq!(
         roles, expected,
-        "one role per function, plus the three service roles"
+        "one role per function, plus the four service roles"
     );
     // A statement the reader missed would escape the checks below.
     let effects = all.iter().filter(|l| l.text.contains("Effect:")).count();
@@ -276,12 +286,19 @@ fn every_pass_role_names_specific_roles() {
             !resource.contains('*'),
             "PassRole on a wildcard: {resource}"
         );
-        if let Some(role) = resource
-            .strip_prefix("!GetAtt ")
-            .and_then(|r| r.strip_suffix(".Arn"))
-        {
-            assert!(roles.contains(role), "PassRole on {role}, not a role here");
-            passed.insert(role.to_string());
+        let named: Vec<&str> = resource
+            .lines()
+            .filter_map(|line| {
+                line.trim_start_matches("- ")
+                    .strip_prefix("!GetAtt ")
+                    .and_then(|r| r.strip_suffix(".Arn"))
+            })
+            .collect();
+        if !named.is_empty() {
+            for role in named {
+                assert!(roles.contains(role), "PassRole on {role}, not a role here");
+                passed.insert(role.to_string());
+            }
         } else {
             // Operator-listed roles (flows' @batch(iam_role=...)): a parameter, empty by
             // default, whose statement exists only when it is set.
@@ -291,9 +308,14 @@ fn every_pass_role_names_specific_roles() {
             ));
         }
     }
-    let expected: BTreeSet<String> = ["StateMachineRole", "SchedulerRole", "JobRole"]
-        .map(String::from)
-        .into();
+    let expected: BTreeSet<String> = [
+        "StateMachineRole",
+        "SchedulerRole",
+        "JobRole",
+        "JobExecutionRole",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(passed, expected);
 }
 
@@ -379,8 +401,16 @@ fn functions_get_the_variables_they_read() {
     let compile = read("shared/src/deploy/config.rs");
     assert!(compile.len() >= 9, "{compile:?}");
     assert_eq!(variables("CompileFunction"), compile);
-    let metadata = read("functions/metadata/src/config.rs");
+    let mut metadata = read("functions/metadata/src/config.rs");
     assert!(metadata.contains("DROPFLOW_METADATA_TABLE"), "{metadata:?}");
+    // The ways to run without the generated key (a fixed digest, or no key at all) exist
+    // for tests and hosts of its own; the stack never sets them.
+    for never in [
+        "DROPFLOW_METADATA_API_KEY_SHA256",
+        "DROPFLOW_METADATA_ALLOW_ANONYMOUS",
+    ] {
+        assert!(metadata.remove(never), "{never} is not read any more");
+    }
     assert_eq!(variables("MetadataFunction"), metadata);
     let common = ["DROPFLOW_BUCKET", "DROPFLOW_DATASTORE_ROOT"];
     let trigger: BTreeSet<String> = common.map(String::from).into();
@@ -518,4 +548,375 @@ fn api_routes_are_behind_iam_auth() {
         .filter(|l| l.text.contains("Authorizer: NONE"))
         .count();
     assert_eq!(opt_outs, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The template as cfn-lint parses it.
+
+/// The template decoded by cfn-lint's own parser (the pinned tool's Python), as JSON.
+fn parsed() -> Value {
+    let lint = cfn_lint();
+    let python = lint.with_file_name("python");
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys\n\
+             from cfnlint.decode import decode\n\
+             template, problems = decode(sys.argv[1])\n\
+             assert not problems, problems\n\
+             print(json.dumps(template))",
+        ])
+        .arg(template_path())
+        .output()
+        .unwrap_or_else(|e| panic!("{} runs: {e}", python.display()));
+    assert!(
+        out.status.success(),
+        "decoding the template failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+fn resource_of<'t>(template: &'t Value, name: &str) -> &'t Value {
+    let found = &template["Resources"][name];
+    assert!(found.is_object(), "no resource {name}");
+    found
+}
+
+/// A list, or a single value as a one-element list.
+fn list(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        one => vec![one],
+    }
+}
+
+/// The statements of a policy document; a statement under `Fn::If` counts as its
+/// true branch (the false branch is `AWS::NoValue` throughout).
+fn policy_statements(document: &Value) -> Vec<&Value> {
+    list(&document["Statement"])
+        .into_iter()
+        .map(|statement| match statement.get("Fn::If") {
+            Some(branches) => {
+                assert_eq!(branches[2], json!({"Ref": "AWS::NoValue"}), "{statement}");
+                &branches[1]
+            }
+            None => statement,
+        })
+        .collect()
+}
+
+/// Every (owner, statement) of the roles' inline policies and the managed policies.
+fn all_statements(template: &Value) -> Vec<(String, &Value)> {
+    let mut found = Vec::new();
+    for (name, resource) in template["Resources"].as_object().unwrap() {
+        let properties = &resource["Properties"];
+        match resource["Type"].as_str() {
+            Some("AWS::IAM::Role") => {
+                for policy in list(&properties["Policies"]) {
+                    for statement in policy_statements(&policy["PolicyDocument"]) {
+                        found.push((name.clone(), statement));
+                    }
+                }
+            }
+            Some("AWS::IAM::ManagedPolicy") => {
+                for statement in policy_statements(&properties["PolicyDocument"]) {
+                    found.push((name.clone(), statement));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    list(&statement["Action"])
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+fn statement_by_sid<'t>(template: &'t Value, role: &str, sid: &str) -> &'t Value {
+    all_statements(template)
+        .into_iter()
+        .find(|(owner, s)| owner == role && s["Sid"] == sid)
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| panic!("{role} has no statement {sid}"))
+}
+
+fn environment<'t>(template: &'t Value, function: &str) -> &'t Value {
+    &resource_of(template, function)["Properties"]["Environment"]["Variables"]
+}
+
+const THIS_STACK: &str = "AWS::StackName";
+
+#[test]
+fn step_functions_access_is_limited_to_this_stacks_state_machines() {
+    let template = parsed();
+    let stack = json!({"Ref": THIS_STACK});
+    // The compile function tags what it creates with the stack's name.
+    assert_eq!(
+        environment(&template, "CompileFunction")["DROPFLOW_MANAGED_BY"],
+        stack
+    );
+    let mut checked = 0;
+    for (owner, statement) in all_statements(&template) {
+        let on_state_machines = list(&statement["Resource"])
+            .iter()
+            .any(|r| r.to_string().contains(":stateMachine:"));
+        if !on_state_machines {
+            continue;
+        }
+        assert_eq!(statement["Effect"], "Allow", "{owner}: {statement}");
+        let condition = &statement["Condition"]["StringEquals"];
+        let creates = actions(statement)
+            .iter()
+            .any(|a| *a == "states:CreateStateMachine" || *a == "states:TagResource");
+        let key = if creates {
+            // Creating (and the tagging it implies) needs the tag in the request, and
+            // nothing else is granted with it.
+            assert_eq!(
+                actions(statement),
+                ["states:CreateStateMachine", "states:TagResource"],
+                "{owner}"
+            );
+            "aws:RequestTag/dropflow:managed-by"
+        } else {
+            "aws:ResourceTag/dropflow:managed-by"
+        };
+        assert_eq!(condition[key], stack, "{owner}: {statement}");
+        checked += 1;
+    }
+    // Compile (2), trigger, state machines (Distributed Map), schedules.
+    assert_eq!(checked, 5);
+}
+
+#[test]
+fn every_pass_role_is_limited_to_the_service_it_is_for() {
+    let template = parsed();
+    let mut seen = 0;
+    for (owner, statement) in all_statements(&template) {
+        if !actions(statement).contains(&"iam:PassRole") {
+            continue;
+        }
+        let services: Vec<&str> =
+            list(&statement["Condition"]["StringEquals"]["iam:PassedToService"])
+                .into_iter()
+                .filter_map(Value::as_str)
+                .collect();
+        assert!(!services.is_empty(), "{owner}: {statement}");
+        for service in &services {
+            assert!(
+                [
+                    "states.amazonaws.com",
+                    "scheduler.amazonaws.com",
+                    "batch.amazonaws.com",
+                    "ecs-tasks.amazonaws.com",
+                ]
+                .contains(service),
+                "{owner}: {service}"
+            );
+        }
+        seen += 1;
+    }
+    // State machine role, scheduler role, job roles, flows' extra job roles.
+    assert_eq!(seen, 4);
+}
+
+#[test]
+fn the_state_machine_role_reaches_only_dropflows_function_and_jobs() {
+    let template = parsed();
+    let statements: Vec<&Value> = all_statements(&template)
+        .into_iter()
+        .filter(|(owner, _)| owner == "StateMachineRole")
+        .map(|(_, s)| s)
+        .collect();
+    assert!(statements.len() >= 10, "{statements:?}");
+    for statement in &statements {
+        for action in actions(statement) {
+            let resources = list(&statement["Resource"]);
+            match action {
+                "lambda:InvokeFunction" => assert_eq!(
+                    resources,
+                    [
+                        &json!({"Fn::GetAtt": ["StepFunction", "Arn"]}),
+                        &json!({"Fn::Sub": "${StepFunction.Arn}:*"}),
+                    ]
+                ),
+                "batch:SubmitJob" => {
+                    for resource in resources {
+                        let text = resource.to_string();
+                        assert!(
+                            text.contains(":job-definition/")
+                                || text.contains("JobQueue")
+                                || text.contains("ExtraJobQueueArns"),
+                            "{text}"
+                        );
+                    }
+                }
+                "states:StartExecution" => assert_eq!(
+                    statement["Condition"]["StringEquals"]["aws:ResourceTag/dropflow:managed-by"],
+                    json!({"Ref": THIS_STACK})
+                ),
+                "batch:TerminateJob" => {
+                    assert!(resources[0].to_string().contains(":job/*"))
+                }
+                "batch:DescribeJobs"
+                | "events:PutTargets"
+                | "events:PutRule"
+                | "events:DescribeRule"
+                | "states:DescribeExecution"
+                | "states:StopExecution"
+                | "s3:PutObject"
+                | "s3:GetObject"
+                | "s3:ListMultipartUploadParts"
+                | "s3:AbortMultipartUpload" => {}
+                other => panic!("the state machine role may {other}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn compile_events_that_still_fail_are_kept_in_a_queue() {
+    let template = parsed();
+    let config = &resource_of(&template, "CompileFunction")["Properties"]["EventInvokeConfig"];
+    let retries = config["MaximumRetryAttempts"]
+        .as_u64()
+        .expect("a retry count");
+    assert!(retries <= 2, "{retries}");
+    let age = config["MaximumEventAgeInSeconds"]
+        .as_u64()
+        .expect("a maximum age");
+    assert!((60..=21_600).contains(&age), "{age}");
+    let failure = &config["DestinationConfig"]["OnFailure"];
+    assert_eq!(failure["Type"], "SQS");
+    assert_eq!(
+        failure["Destination"],
+        json!({"Fn::GetAtt": ["CompileFailures", "Arn"]})
+    );
+    let queue = resource_of(&template, "CompileFailures");
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    assert_eq!(queue["Properties"]["SqsManagedSseEnabled"], true);
+    // The function's own role (SAM adds nothing to a role it did not create) may send there.
+    let send = statement_by_sid(&template, "CompileRole", "ReportFailedEvents");
+    assert_eq!(actions(send), ["sqs:SendMessage"]);
+    assert_eq!(
+        send["Resource"],
+        json!({"Fn::GetAtt": ["CompileFailures", "Arn"]})
+    );
+}
+
+#[test]
+fn api_requests_are_logged_to_a_log_group_with_retention() {
+    let template = parsed();
+    // One HTTP API serves the trigger routes and /metadata: its access log covers both.
+    let apis: Vec<&String> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::HttpApi")
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(apis, ["HttpApi"]);
+    let settings = &resource_of(&template, "HttpApi")["Properties"]["AccessLogSettings"];
+    let group = settings["DestinationArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("a log group of this stack");
+    let group = resource_of(&template, group);
+    assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+    assert!(group["Properties"]["RetentionInDays"].as_u64().unwrap() >= 30);
+    let format: Value =
+        serde_json::from_str(settings["Format"].as_str().unwrap()).expect("the log format is JSON");
+    for key in ["requestId", "ip", "user", "routeKey", "status"] {
+        assert!(format[key].is_string(), "{key} not logged: {format}");
+    }
+}
+
+#[test]
+fn the_metadata_api_requires_a_generated_key() {
+    let template = parsed();
+    let secret = json!({"Ref": "MetadataApiKeySecret"});
+    let generated = resource_of(&template, "MetadataApiKeySecret");
+    assert_eq!(generated["Type"], "AWS::SecretsManager::Secret");
+    let generate = &generated["Properties"]["GenerateSecretString"];
+    assert!(generate["PasswordLength"].as_u64().unwrap() >= 32);
+    assert!(generated["Properties"]["SecretString"].is_null());
+    // No parameter can open it (the former MetadataApiKeySha256, empty by default).
+    let parameters = template["Parameters"].as_object().unwrap();
+    assert!(
+        parameters.keys().all(|name| !name.contains("ApiKey")),
+        "{:?}",
+        parameters.keys()
+    );
+    let metadata = environment(&template, "MetadataFunction");
+    assert_eq!(metadata["DROPFLOW_METADATA_API_KEY_SECRET"], secret);
+    assert!(metadata["DROPFLOW_METADATA_ALLOW_ANONYMOUS"].is_null());
+    let read = statement_by_sid(&template, "MetadataRole", "ApiKey");
+    assert_eq!(actions(read), ["secretsmanager:GetSecretValue"]);
+    assert_eq!(read["Resource"], secret);
+    // Tasks get it from their job definitions' secrets, resolved by the execution role.
+    let compile = environment(&template, "CompileFunction");
+    assert_eq!(compile["DROPFLOW_METADATA_AUTH_SECRET_ARN"], secret);
+    assert_eq!(
+        compile["DROPFLOW_JOB_EXECUTION_ROLE_ARN"],
+        json!({"Fn::GetAtt": ["JobExecutionRole", "Arn"]})
+    );
+    let execution = resource_of(&template, "JobExecutionRole");
+    assert_eq!(
+        execution["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "ecs-tasks.amazonaws.com"})
+    );
+    let resolve = statement_by_sid(&template, "JobExecutionRole", "MetadataApiKey");
+    assert_eq!(resolve["Resource"], secret);
+    // Clients with the managed policy may read it (METAFLOW_SERVICE_AUTH_KEY).
+    let client = statement_by_sid(&template, "ClientPolicy", "ReadMetadataApiKey");
+    assert_eq!(client["Resource"], secret);
+    // Every secretsmanager permission names one secret or the flows' prefix.
+    for (owner, statement) in all_statements(&template) {
+        if actions(statement)
+            .iter()
+            .any(|a| a.starts_with("secretsmanager:"))
+        {
+            assert_eq!(
+                actions(statement),
+                ["secretsmanager:GetSecretValue"],
+                "{owner}"
+            );
+            let resource = &statement["Resource"];
+            assert!(
+                *resource == secret || resource.to_string().contains("${JobSecretsPrefix}*"),
+                "{owner}: {resource}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tasks_may_read_only_the_secrets_under_the_prefix() {
+    let template = parsed();
+    let prefix = &template["Parameters"]["JobSecretsPrefix"];
+    assert_eq!(prefix["Type"], "String");
+    assert!(!prefix["Default"].as_str().unwrap().is_empty());
+    let statements = &resource_of(&template, "JobRole")["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"];
+    let conditional = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s.get("Fn::If"))
+        .expect("the secrets statement is conditional");
+    assert_eq!(conditional[0], "HasJobSecretsPrefix");
+    assert_eq!(
+        template["Conditions"]["HasJobSecretsPrefix"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "JobSecretsPrefix"}, ""]}]})
+    );
+    let secrets = &conditional[1];
+    assert_eq!(actions(secrets), ["secretsmanager:GetSecretValue"]);
+    assert_eq!(
+        secrets["Resource"],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${JobSecretsPrefix}*"})
+    );
 }

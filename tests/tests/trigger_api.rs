@@ -1122,3 +1122,287 @@ fn form_encode(value: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn null_bodies_nul_bytes_and_floods_of_unknown_names_are_refused_briefly() {
+    let mut stack = Stack::new().await;
+    stack.deploy_example("parameter_flow").await;
+    stack
+        .deploy("typed.tgz", "typed_flow.py", TYPED_FLOW, &[])
+        .await;
+
+    // `null` is not "no parameters": it says what shape is expected.
+    let null = stack.post("/flows/ParameterFlow/runs", "null").await;
+    assert_eq!(null.status, 400, "{:#}", null.body);
+    assert_eq!(null.body["error"], "invalid_body");
+    let message = null.body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the body is null") && message.contains("JSON object"),
+        "{message}"
+    );
+
+    // A NUL byte cannot reach Metaflow's command line: refused, naming the parameter,
+    // in either input form.
+    for body in [
+        r#"{"name": "ada\u0000"}"#,
+        r#"{"Parameters": "{\"name\": \"ada\\u0000\"}"}"#,
+    ] {
+        let nul = stack.post("/flows/TypedFlow/runs", body).await;
+        assert_eq!(nul.status, 400, "{body}: {:#}", nul.body);
+        assert_eq!(nul.body["error"], "invalid_parameters");
+        assert_eq!(
+            nul.body["problems"][0]["parameter"], "name",
+            "{:#}",
+            nul.body
+        );
+        assert!(
+            nul.body["message"].as_str().unwrap().contains("NUL byte"),
+            "{:#}",
+            nul.body
+        );
+    }
+
+    // 10,000 unknown names: the answer lists ten, counts the rest, names the valid ones.
+    let flood: serde_json::Map<String, Value> =
+        (0..10_000).map(|i| (format!("p{i}"), json!(1))).collect();
+    let flood = Value::Object(flood).to_string();
+    let answer = stack.post("/flows/ParameterFlow/runs", &flood).await;
+    assert_eq!(answer.status, 400, "{:.300}", answer.body.to_string());
+    assert_eq!(answer.body["error"], "invalid_parameters");
+    assert_eq!(answer.body["problems"].as_array().unwrap().len(), 10);
+    assert_eq!(answer.body["problems_not_listed"], 9_990);
+    assert_eq!(answer.body["valid_parameters"], json!(["alpha"]));
+    assert!(
+        answer.body["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("and 9990 more problems (valid parameters: alpha)"),
+        "{:#}",
+        answer.body
+    );
+    let size = answer.body.to_string().len();
+    assert!(size < 4_096, "a {size}-byte error");
+
+    assert_eq!(stack.execution_count("ParameterFlow").await, 0);
+    assert_eq!(stack.execution_count("TypedFlow").await, 0);
+
+    // An empty body still means every default.
+    let defaults = stack.post("/flows/ParameterFlow/runs", "").await;
+    assert_eq!(defaults.status, 201, "{:#}", defaults.body);
+    assert_eq!(stack.execution_count("ParameterFlow").await, 1);
+}
+
+#[tokio::test]
+async fn a_stopped_run_reports_when_it_stopped() {
+    let mut stack = Stack::new().await;
+    stack.deploy_example("parameter_flow").await;
+    let started = stack.post("/flows/ParameterFlow/runs", "{}").await;
+    assert_eq!(started.status, 201, "{:#}", started.body);
+    let run_id = started.body["run_id"].as_str().unwrap().to_string();
+    let execution_arn = started.body["execution_arn"].as_str().unwrap().to_string();
+
+    let stop = stack
+        .call(
+            "DELETE",
+            &format!("/flows/ParameterFlow/runs/{run_id}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(stop.status, 200, "{:#}", stop.body);
+    let stop_date = stop.body["stop_date"].as_str().expect("a stop date");
+    assert!(!stop_date.starts_with("1970-"), "{stop_date}");
+    // The date Step Functions recorded, as every later read shows it.
+    let described = stack
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution_arn)
+        .send()
+        .await
+        .unwrap();
+    let recorded = described.stop_date().expect("a recorded stop date");
+    assert_eq!(
+        stop_date,
+        recorded
+            .fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime)
+            .unwrap()
+    );
+    let start = described.start_date().secs();
+    assert!(recorded.secs() >= start, "stopped before it started");
+    let read = stack
+        .get(&format!("/flows/ParameterFlow/runs/{run_id}"))
+        .await;
+    assert_eq!(read.body["stop_date"], stop_date);
+}
+
+#[tokio::test]
+async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
+    use aws_sdk_batch::types::{CeState, CeType, ComputeEnvironmentOrder, JobStatus, JqState};
+    let mut stack = Stack::new().await;
+    let report = stack.deploy_example("parameter_flow").await;
+    let version = report["version"].as_str().unwrap().to_string();
+    let started = stack
+        .post("/flows/ParameterFlow/runs", r#"{"alpha": 0.3}"#)
+        .await;
+    let run_id = started.body["run_id"].as_str().unwrap().to_string();
+
+    // The deployment's queue, and the job of `start`'s first attempt on it, which ends
+    // (moto's Batch fails every job: it has no Docker here) with no step Lambda phase
+    // left to record it: a retry wait, or a stopped run.
+    let sdk = dropflow_aws::static_sdk_config(&stack.moto.url(), "us-east-1");
+    create_iam_role(stack.moto.port(), "dropflow-test-batch");
+    let batch = aws_sdk_batch::Client::new(&sdk);
+    let environment = batch
+        .create_compute_environment()
+        .compute_environment_name("dropflow-test")
+        .r#type(CeType::Unmanaged)
+        .state(CeState::Enabled)
+        .service_role("arn:aws:iam::123456789012:role/dropflow-test-batch")
+        .send()
+        .await
+        .unwrap();
+    batch
+        .create_job_queue()
+        .job_queue_name("dropflow-queue")
+        .state(JqState::Enabled)
+        .priority(1)
+        .compute_environment_order(
+            ComputeEnvironmentOrder::builder()
+                .order(1)
+                .compute_environment(environment.compute_environment_arn().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &stack
+            .s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(format!(
+                "deployments/ParameterFlow/{version}/deployment.json"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes(),
+    )
+    .unwrap();
+    let plan = &manifest["steps"]["start"];
+    assert_eq!(plan["runtime"]["job_queue"], "dropflow-queue");
+    let job_name = dropflow::task::ids::job_name("ParameterFlow", &run_id, "start", 0);
+    let job = batch
+        .submit_job()
+        .job_name(&job_name)
+        .job_queue("dropflow-queue")
+        .job_definition(plan["job_definition"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // Wait for the job's end (not a timing assertion: the check below needs it ended).
+    let job_id = job.job_id().unwrap().to_string();
+    let mut status = None;
+    for _ in 0..600 {
+        let described = batch.describe_jobs().jobs(&job_id).send().await.unwrap();
+        status = described.jobs()[0].status().cloned();
+        if matches!(status, Some(JobStatus::Failed | JobStatus::Succeeded)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, Some(JobStatus::Failed));
+
+    let record = TaskRecord {
+        flow: "ParameterFlow".into(),
+        state_machine: "ParameterFlow".into(),
+        version: version.clone(),
+        run: run_id.clone(),
+        step: "start".into(),
+        task: "start".into(),
+        attempt: 0,
+        pathspec: format!("ParameterFlow/{run_id}/start/start"),
+        status: TaskStatus::Submitted,
+        foreach: Vec::new(),
+        job_name: job_name.clone(),
+        batch_job_id: None,
+        started_at: "2026-11-02T10:00:00Z".into(),
+        finished_at: None,
+        duration_ms: None,
+        splits: None,
+        next: None,
+        error: None,
+        cause: None,
+    };
+    stack
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(record_key("ParameterFlow", &run_id, "start", "start", 0))
+        .body(serde_json::to_vec(&record).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+
+    let run = stack
+        .get(&format!("/flows/ParameterFlow/runs/{run_id}"))
+        .await;
+    assert_eq!(run.status, 200, "{:#}", run.body);
+    let start = &run.body["steps"][0];
+    assert_eq!(start["step"], "start");
+    assert_eq!(start["status"], json!({"failed": 1}), "{:#}", run.body);
+    assert_eq!(start["failed"][0]["task"], "start");
+    assert_eq!(start["failed"][0]["attempt"], 0);
+    assert!(start["failed"][0]["error"].is_string(), "{:#}", run.body);
+
+    // A job still running (none by that name yet) keeps the record's word.
+    let next = TaskRecord {
+        attempt: 1,
+        job_name: dropflow::task::ids::job_name("ParameterFlow", &run_id, "start", 1),
+        ..record
+    };
+    stack
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(record_key("ParameterFlow", &run_id, "start", "start", 1))
+        .body(serde_json::to_vec(&next).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    let run = stack
+        .get(&format!("/flows/ParameterFlow/runs/{run_id}"))
+        .await;
+    assert_eq!(
+        run.body["steps"][0]["status"],
+        json!({"submitted": 1}),
+        "{:#}",
+        run.body
+    );
+}
+
+/// `iam:CreateRole` on moto (Batch checks a compute environment's service role exists);
+/// a raw query request, as the local stack's bootstrap sends it (no IAM client here).
+fn create_iam_role(port: u16, name: &str) {
+    use std::io::{Read, Write};
+    let body = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%7D"
+    );
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response:.300}");
+}

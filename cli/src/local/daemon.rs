@@ -298,6 +298,12 @@ impl fmt::Display for Summary<'_> {
             "  deploy:    aws --endpoint-url {} s3 cp flow.tar.gz s3://{}/flows/",
             e.s3_endpoint, e.bucket
         )?;
-        write!(f, "  stop:      dropflow local down")
+        // `down` must be pointed at the state directory `up` was given.
+        let state_dir = if self.state_dir == Path::new(".dropflow") {
+            String::new()
+        } else {
+            format!(" --state-dir {dir}")
+        };
+        write!(f, "  stop:      dropflow local down{state_dir}")
     }
 }

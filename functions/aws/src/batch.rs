@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_batch::types::{
     ContainerProperties, JobDefinitionType, JobTimeout, KeyValuePair, LinuxParameters,
-    PlatformCapability, ResourceRequirement, ResourceType, RetryStrategy,
+    PlatformCapability, ResourceRequirement, ResourceType, RetryStrategy, Secret,
 };
 use dropflow::compile::JobDefinition;
 use dropflow::deploy::{JobDefinitions, ServiceResult};
@@ -58,7 +58,8 @@ impl JobDefinitions for BatchJobDefinitions {
         let mut properties = ContainerProperties::builder()
             .image(&container.image)
             .set_command(Some(container.command.clone()))
-            .set_job_role_arn(container.job_role_arn.clone());
+            .set_job_role_arn(container.job_role_arn.clone())
+            .set_execution_role_arn(container.execution_role_arn.clone());
         for requirement in &container.resource_requirements {
             properties = properties.resource_requirements(
                 ResourceRequirement::builder()
@@ -72,6 +73,14 @@ impl JobDefinitions for BatchJobDefinitions {
                 KeyValuePair::builder()
                     .name(&variable.name)
                     .value(&variable.value)
+                    .build(),
+            );
+        }
+        for secret in &container.secrets {
+            properties = properties.secrets(
+                Secret::builder()
+                    .name(&secret.name)
+                    .value_from(&secret.value_from)
                     .build(),
             );
         }

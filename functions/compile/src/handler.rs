@@ -99,7 +99,7 @@ where
             continue;
         }
         let report = match record.kind {
-            // Boxed: keeps this future shallow for the compiler's layout queries.
+            // Boxed: a deploy is a deep chain of futures, too large to nest inline.
             RecordKind::Created => Box::pin(deployer.handle_created(&record.object)).await,
             RecordKind::Removed => Box::pin(deployer.handle_removed(&record.object)).await,
             RecordKind::Other => {

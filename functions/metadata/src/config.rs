@@ -15,9 +15,16 @@ pub struct MetadataConfig {
     pub table: String,
     /// The service's own settings: `DROPFLOW_METADATA_PATH_PREFIX` (default
     /// [`DEFAULT_PATH_PREFIX`]; `/` for none) and `DROPFLOW_METADATA_API_KEY_SHA256`
-    /// (hex SHA-256 of the key clients send as `x-api-key`; unset: no key).
+    /// (hex SHA-256 of the key clients send as `x-api-key`), or the key read from
+    /// [`Self::api_key_secret`] at cold start ([`crate::resolve_api_key`]).
     pub service: ServiceConfig,
+    /// `DROPFLOW_METADATA_API_KEY_SECRET`: the Secrets Manager secret (ARN or name) holding
+    /// the API key, as the template configures it.
+    pub api_key_secret: Option<String>,
 }
+
+/// `DROPFLOW_METADATA_ALLOW_ANONYMOUS=true`: the only way to serve without an API key.
+pub const ALLOW_ANONYMOUS: &str = "DROPFLOW_METADATA_ALLOW_ANONYMOUS";
 
 /// Every problem found in the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +99,31 @@ impl MetadataConfig {
                 }
             },
         };
+        let api_key_secret = get("DROPFLOW_METADATA_API_KEY_SECRET");
+        let allow_anonymous = match get(ALLOW_ANONYMOUS).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                problems.push(format!("{ALLOW_ANONYMOUS}: {other:?} is not true or false"));
+                false
+            }
+        };
+        let sha256_given = get("DROPFLOW_METADATA_API_KEY_SHA256").is_some();
+        match (api_key_secret.is_some(), sha256_given, allow_anonymous) {
+            (true, true, _) => problems.push(
+                "DROPFLOW_METADATA_API_KEY_SECRET and DROPFLOW_METADATA_API_KEY_SHA256 are both \
+                 set: keep one (the secret, as the template does)"
+                    .into(),
+            ),
+            (true, _, true) | (_, true, true) => problems.push(format!(
+                "{ALLOW_ANONYMOUS}=true and an API key are both set: remove one"
+            )),
+            (false, false, false) => problems.push(format!(
+                "no API key: set DROPFLOW_METADATA_API_KEY_SECRET (the secret holding the key \
+                 clients send as x-api-key), or {ALLOW_ANONYMOUS}=true to serve anyone"
+            )),
+            _ => {}
+        }
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -101,6 +133,7 @@ impl MetadataConfig {
                 path_prefix,
                 api_key_sha256,
             },
+            api_key_secret,
         })
     }
 }
@@ -119,10 +152,21 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        let config = read(&[("DROPFLOW_METADATA_TABLE", "t")]).unwrap();
+        let config = read(&[
+            ("DROPFLOW_METADATA_TABLE", "t"),
+            (
+                "DROPFLOW_METADATA_API_KEY_SECRET",
+                "arn:aws:secretsmanager:r:1:secret:k",
+            ),
+        ])
+        .unwrap();
         assert_eq!(config.table, "t");
         assert_eq!(config.service.path_prefix.as_deref(), Some("/metadata"));
         assert_eq!(config.service.api_key_sha256, None);
+        assert_eq!(
+            config.api_key_secret.as_deref(),
+            Some("arn:aws:secretsmanager:r:1:secret:k")
+        );
         let config = read(&[
             ("DROPFLOW_METADATA_TABLE", "t"),
             ("DROPFLOW_METADATA_PATH_PREFIX", "/"),
@@ -146,5 +190,29 @@ mod tests {
         .unwrap_err();
         assert_eq!(error.problems.len(), 3, "{error}");
         assert_eq!(error.code(), "config.invalid");
+    }
+
+    #[test]
+    fn no_key_is_refused_unless_anonymous_access_is_asked_for() {
+        let error = read(&[("DROPFLOW_METADATA_TABLE", "t")]).unwrap_err();
+        assert_eq!(error.problems.len(), 1, "{error}");
+        assert!(error.problems[0].starts_with("no API key"), "{error}");
+        let open = read(&[("DROPFLOW_METADATA_TABLE", "t"), (ALLOW_ANONYMOUS, "true")]).unwrap();
+        assert_eq!(open.service.api_key_sha256, None);
+        assert_eq!(open.api_key_secret, None);
+        let both = read(&[
+            ("DROPFLOW_METADATA_TABLE", "t"),
+            ("DROPFLOW_METADATA_API_KEY_SECRET", "k"),
+            (ALLOW_ANONYMOUS, "true"),
+        ])
+        .unwrap_err();
+        assert!(both.problems[0].contains("remove one"), "{both}");
+        let typo = read(&[
+            ("DROPFLOW_METADATA_TABLE", "t"),
+            ("DROPFLOW_METADATA_API_KEY_SECRET", "k"),
+            (ALLOW_ANONYMOUS, "yes"),
+        ])
+        .unwrap_err();
+        assert!(typo.problems[0].contains("not true or false"), "{typo}");
     }
 }

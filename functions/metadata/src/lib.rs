@@ -13,6 +13,7 @@ mod dynamodb;
 mod lambda;
 pub mod local;
 mod respond;
+pub mod secret;
 
 pub use config::{ConfigError, MetadataConfig};
 pub use dropflow::metadata::{MetadataService, ServiceConfig};
@@ -20,6 +21,7 @@ pub use dynamodb::DynamoStore;
 pub use lambda::handle_lambda;
 pub use local::LocalServer;
 pub use respond::{Answer, handle, respond};
+pub use secret::{SecretError, resolve_api_key};
 
 /// Re-exported so that hosts build requests with the same version.
 pub use lambda_http;

@@ -1,7 +1,8 @@
 //! `dropflow-metadata`: the metadata service's Lambda entry point (API Gateway HTTP API,
 //! payload v2), or, with `--listen ADDR`, a plain HTTP server (the local stack:
 //! `dropflow-metadata --listen 127.0.0.1:5101 --create-table` with `AWS_ENDPOINT_URL`
-//! pointing at moto). Settings come from `DROPFLOW_METADATA_*` (see [`MetadataConfig`]).
+//! pointing at moto). Settings come from `DROPFLOW_METADATA_*` (see [`MetadataConfig`]);
+//! the API key is read from its secret once, before the first request.
 
 use std::sync::Arc;
 
@@ -37,7 +38,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         }
     }
 
-    let config = match MetadataConfig::from_env() {
+    let mut config = match MetadataConfig::from_env() {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(error_type = error.code(), "{error}");
@@ -45,6 +46,11 @@ async fn main() -> Result<(), lambda_http::Error> {
         }
     };
     let sdk = dropflow_aws::load_sdk_config().await;
+    // Once per cold start: the key's digest is kept for the life of the process.
+    if let Err(error) = dropflow_metadata::resolve_api_key(&mut config, &sdk).await {
+        tracing::error!(error_type = error.code(), "{error}");
+        return Err(error.into());
+    }
     let service = dynamo_service(&config, &sdk);
     tracing::info!(table = %config.table, prefix = ?config.service.path_prefix,
         api_key = config.service.api_key_sha256.is_some(), "metadata service configured");

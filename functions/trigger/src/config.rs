@@ -5,6 +5,8 @@ use std::fmt;
 use aws_config::SdkConfig;
 use dropflow_aws::{S3Objects, SfnExecutions};
 
+use crate::jobs::BatchJobs;
+
 /// Settings, from `DROPFLOW_*` variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggerConfig {
@@ -95,7 +97,7 @@ impl TriggerConfig {
     }
 }
 
-/// What the handler needs: settings, the bucket and Step Functions.
+/// What the handler needs: settings, the bucket, Step Functions and Batch.
 #[derive(Debug, Clone)]
 pub struct Deps {
     /// Settings.
@@ -104,6 +106,8 @@ pub struct Deps {
     pub objects: S3Objects,
     /// Step Functions executions.
     pub executions: SfnExecutions,
+    /// Batch jobs (how a task's job ended before its record says so).
+    pub jobs: BatchJobs,
 }
 
 impl Deps {
@@ -113,6 +117,7 @@ impl Deps {
             objects: S3Objects::new(sdk, &config.bucket),
             executions: SfnExecutions::new(sdk)
                 .start_on_base_state_machine(config.start_on_base_state_machine),
+            jobs: BatchJobs::new(sdk),
             config,
         }
     }

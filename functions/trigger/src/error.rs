@@ -130,6 +130,10 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// At most this many parameter problems are listed in a 400 (the rest are counted in
+/// `problems_not_listed`).
+pub const MAX_LISTED_PROBLEMS: usize = 10;
+
 impl From<InputError> for ApiError {
     fn from(error: InputError) -> Self {
         match error {
@@ -139,18 +143,30 @@ impl From<InputError> for ApiError {
             InputError::NotAnObject(message) => {
                 ApiError::new(StatusCode::BAD_REQUEST, code::INVALID_BODY, message)
             }
-            InputError::Invalid { problems, valid } => {
-                let listed = problems
+            InputError::Invalid {
+                mut problems,
+                valid,
+            } => {
+                // A body of 10,000 unknown names must not become a megabyte of error.
+                let not_listed = problems.len().saturating_sub(MAX_LISTED_PROBLEMS);
+                problems.truncate(MAX_LISTED_PROBLEMS);
+                let mut listed = problems
                     .iter()
                     .map(|p| p.problem.as_str())
                     .collect::<Vec<_>>()
                     .join("; ");
+                if not_listed > 0 {
+                    listed.push_str(&format!(
+                        "; and {not_listed} more problem{}",
+                        if not_listed == 1 { "" } else { "s" }
+                    ));
+                }
                 let names = if valid.is_empty() {
                     "the flow has no parameters".to_string()
                 } else {
                     format!("valid parameters: {}", valid.join(", "))
                 };
-                ApiError::new(
+                let error = ApiError::new(
                     StatusCode::BAD_REQUEST,
                     code::INVALID_PARAMETERS,
                     format!("{listed} ({names})"),
@@ -159,7 +175,12 @@ impl From<InputError> for ApiError {
                     "problems",
                     serde_json::to_value(&problems).expect("problems serialise"),
                 )
-                .with("valid_parameters", valid)
+                .with("valid_parameters", valid);
+                if not_listed > 0 {
+                    error.with("problems_not_listed", not_listed)
+                } else {
+                    error
+                }
             }
             InputError::TooLarge { size, limit } => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -216,5 +237,29 @@ mod tests {
                 "valid_parameters": ["alpha"],
             })
         );
+    }
+
+    #[test]
+    fn thousands_of_problems_are_bounded_and_counted() {
+        let problems = (0..10_000)
+            .map(|i| Problem {
+                parameter: format!("p{i}"),
+                problem: format!("unknown parameter \"p{i}\""),
+            })
+            .collect();
+        let error = ApiError::from(InputError::Invalid {
+            problems,
+            valid: vec!["alpha".into(), "beta".into()],
+        });
+        let body = error.body("r");
+        assert_eq!(
+            body["problems"].as_array().unwrap().len(),
+            MAX_LISTED_PROBLEMS
+        );
+        assert_eq!(body["problems_not_listed"], 10_000 - MAX_LISTED_PROBLEMS);
+        assert_eq!(body["valid_parameters"], json!(["alpha", "beta"]));
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("; and 9990 more problems (valid parameters: alpha, beta)"));
+        assert!(body.to_string().len() < 2_000, "{body}");
     }
 }

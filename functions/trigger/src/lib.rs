@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 mod flows;
 mod handler;
+pub mod jobs;
 pub mod names;
 pub mod params;
 pub mod progress;

@@ -91,12 +91,68 @@ pub fn parse_body(body: &[u8]) -> Result<Map<String, Value>, InputError> {
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| InputError::Malformed(format!("the body is not JSON: {e}")))?;
+    // An empty body means "all defaults"; a JSON `null` is a client bug (an unset
+    // variable serialised), not a request for defaults.
+    if !value.is_object() {
+        return Err(InputError::NotAnObject(format!(
+            "the body is {}: send a JSON object of parameter values, like {{\"alpha\": 0.5}} \
+             (or Metaflow's {{\"Parameters\": \"{{\\\"alpha\\\": 0.5}}\"}}), or an empty \
+             body for every default",
+            json_kind(&value)
+        )));
+    }
     Ok(task::values_from_input(&value)?)
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Values Metaflow's command line cannot carry: a NUL byte anywhere in a string (Python
+/// refuses it in an argument or environment variable: "embedded null byte"), so the run
+/// would start and its first task fail. One problem per parameter.
+fn unpassable_values(given: &Map<String, Value>) -> Vec<Problem> {
+    given
+        .iter()
+        .filter(|(_, value)| contains_nul(value))
+        .map(|(name, _)| Problem {
+            parameter: name.clone(),
+            problem: format!(
+                "parameter {name:?}: the value contains a NUL byte (\\u0000), which a \
+                 Metaflow command line cannot carry; remove it"
+            ),
+        })
+        .collect()
+}
+
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
+    }
 }
 
 /// Checks given values against the deployed parameters (`dropflow::task::parameters`),
 /// then writes the execution input and checks its size.
 pub fn check(given: Map<String, Value>, specs: &[ParameterSpec]) -> Result<ValidInput, InputError> {
+    let unpassable = unpassable_values(&given);
+    if !unpassable.is_empty() {
+        return Err(InputError::Invalid {
+            problems: unpassable,
+            valid: specs.iter().map(|s| s.name.clone()).collect(),
+        });
+    }
     let Checked { values, effective } = task::check(given, specs)?;
     let input = pyjson::metaflow_input(&values);
     if input.len() > MAX_INPUT_BYTES {
@@ -229,13 +285,37 @@ mod tests {
                 "{body}"
             );
         }
-        // `null` (like an empty body) means no parameters.
-        assert!(parse_body(b"null").unwrap().is_empty());
+        // An empty body means no parameters; `null` is refused with the shape expected.
+        assert!(parse_body(b"").unwrap().is_empty());
+        match parse_body(b"null") {
+            Err(InputError::NotAnObject(message)) => {
+                assert!(message.starts_with("the body is null"), "{message}");
+                assert!(message.contains("empty body"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
         for body in ["[1]", "3", "\"x\"", r#"{"Parameters": "[1, 2]"}"#] {
             assert!(
                 matches!(parse_body(body.as_bytes()), Err(InputError::NotAnObject(_))),
                 "{body}"
             );
+        }
+    }
+
+    #[test]
+    fn nul_bytes_are_refused_naming_the_parameter() {
+        for body in [
+            r#"{"name": "a\u0000b"}"#,
+            r#"{"Parameters": "{\"name\": \"a\\u0000b\"}"}"#,
+            r#"{"name": "n", "config": {"k": ["x\u0000"]}}"#,
+        ] {
+            let found = match validate(body.as_bytes(), &specs()) {
+                Err(InputError::Invalid { problems, .. }) => problems,
+                other => panic!("{body}: {other:?}"),
+            };
+            assert_eq!(found.len(), 1, "{body}: {found:?}");
+            assert!(found[0].problem.contains("NUL byte"), "{found:?}");
+            assert!(["name", "config"].contains(&found[0].parameter.as_str()));
         }
     }
 

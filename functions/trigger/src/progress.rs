@@ -5,9 +5,16 @@
 //! task is read for its `status` (at most [`MAX_RECORDS_READ`] of them, so a wide foreach
 //! does not turn one GET into thousands of reads: the rest count as `unread`).
 //! A record that does not parse counts as `unknown` (and is logged).
+//!
+//! A record still `submitted` may belong to a job that has ended with no phase of the
+//! step Lambda left to record it: the attempt failed and the step waits to retry, or the
+//! run was stopped. For those (at most [`MAX_JOB_LOOKUPS`]) Batch is asked how the job
+//! ended, on the queue the deployed version's manifest names for the step, and the task
+//! counts as `succeeded` or `failed` from then.
 
 use std::collections::BTreeMap;
 
+use dropflow::compile::Manifest;
 use dropflow::deploy::ServiceError;
 use dropflow::deploy::state::read_json;
 use dropflow::task::records::{TaskRecord, run_prefix};
@@ -18,6 +25,9 @@ use crate::config::Deps;
 
 /// Newest-attempt records read per request, at most.
 pub const MAX_RECORDS_READ: usize = 256;
+
+/// `submitted` records whose job is looked up in Batch per request, at most.
+pub const MAX_JOB_LOOKUPS: usize = 32;
 
 /// Keys listed per run, at most.
 const MAX_KEYS: usize = 20_000;
@@ -69,6 +79,7 @@ struct Seen {
     finished_at: Option<String>,
     error: Option<String>,
     version: Option<String>,
+    job_name: Option<String>,
 }
 
 /// The run's steps in the order they first wrote a record.
@@ -163,6 +174,7 @@ pub async fn read(
                         finished_at: record.finished_at,
                         error: record.error,
                         version: Some(record.version),
+                        job_name: Some(record.job_name),
                     },
                     None => Seen {
                         status: "unknown".into(),
@@ -175,6 +187,10 @@ pub async fn read(
             .collect()
             .await;
     seen.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let version = seen.iter().find_map(|(_, _, _, s)| s.version.clone());
+    if let Some(version) = &version {
+        settle_ended_jobs(deps, state_machine, version, &mut seen).await;
+    }
 
     let mut progress: Vec<StepProgress> = steps
         .iter()
@@ -192,7 +208,6 @@ pub async fn read(
         })
         .collect();
     let mut open: BTreeMap<String, bool> = BTreeMap::new();
-    let version = seen.iter().find_map(|(_, _, _, s)| s.version.clone());
     for (step, task, attempt, seen) in seen {
         let Some(entry) = progress.iter_mut().find(|p| p.step == step) else {
             continue;
@@ -239,4 +254,63 @@ pub async fn read(
         partial: unread > 0 || listing.truncated,
         version,
     })
+}
+
+/// Replaces `submitted` with how the attempt's Batch job ended, where it has (see the
+/// module doc). Lookups that fail leave the record's word (and are logged).
+async fn settle_ended_jobs(
+    deps: &Deps,
+    state_machine: &str,
+    version: &str,
+    seen: &mut [(String, String, u32, Seen)],
+) {
+    let pending: Vec<usize> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, _, s))| s.status == "submitted" && s.job_name.is_some())
+        .map(|(i, _)| i)
+        .take(MAX_JOB_LOOKUPS)
+        .collect();
+    if pending.is_empty() {
+        return;
+    }
+    let key = crate::catalog::manifest_key(state_machine, version);
+    let manifest = match read_json::<Manifest>(&deps.objects, &key).await {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(key = %key, error = %error, "manifest unreadable: job ends not checked");
+            return;
+        }
+    };
+    let lookups: Vec<(usize, String, String)> = pending
+        .into_iter()
+        .filter_map(|i| {
+            let (step, _, _, s) = &seen[i];
+            let queue = manifest.steps.get(step)?.runtime.job_queue.clone();
+            Some((i, queue, s.job_name.clone()?))
+        })
+        .collect();
+    let ends: Vec<(usize, Option<crate::jobs::JobEnd>)> = stream::iter(lookups)
+        .map(|(i, queue, job_name)| async move {
+            match deps.jobs.end_of(&queue, &job_name).await {
+                Ok(end) => (i, end),
+                Err(error) => {
+                    tracing::warn!(job_name = %job_name, error = %error, "job state unknown");
+                    (i, None)
+                }
+            }
+        })
+        .buffer_unordered(CONCURRENT_READS)
+        .collect()
+        .await;
+    for (i, end) in ends {
+        let Some(end) = end else { continue };
+        let entry = &mut seen[i].3;
+        entry.status = if end.succeeded { "succeeded" } else { "failed" }.into();
+        entry.finished_at = end.stopped_at;
+        if !end.succeeded {
+            entry.error = Some(end.reason.unwrap_or_else(|| "Batch job failed".into()));
+        }
+    }
 }

@@ -351,6 +351,7 @@ pub async fn stop(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) -> A
         .await?
     {
         StopOutcome::Stopped { stop_date } => {
+            let stop_date = recorded_stop_date(deps, &execution.execution_arn, stop_date).await;
             tracing::info!(state_machine = %state.state_machine, run_id = %run_id, "run stopped");
             let mut body = Map::new();
             body.insert("run_id".into(), run_id.into());
@@ -362,6 +363,27 @@ pub async fn stop(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) -> A
             Ok((StatusCode::OK, Value::Object(body)))
         }
         StopOutcome::DoesNotExist => Err(ApiError::run_not_found(&state.state_machine, run)),
+    }
+}
+
+/// What a stop answer shows for a date that is not one: the epoch.
+const EPOCH: &str = "1970-01-01T00:00:00Z";
+
+/// When the execution stopped, as DescribeExecution records it (StopExecution's own
+/// answer only when that is unavailable and is a real date; the epoch, which an answer
+/// without a date decodes to, is never shown): `None` when neither has one.
+async fn recorded_stop_date(deps: &Deps, execution_arn: &str, answered: String) -> Option<String> {
+    let answered = (!answered.is_empty() && answered != EPOCH).then_some(answered);
+    match deps.executions.describe(execution_arn).await {
+        Ok(Some(execution)) => execution
+            .stop_date
+            .filter(|date| date != EPOCH)
+            .or(answered),
+        Ok(None) => answered,
+        Err(error) => {
+            tracing::warn!(execution_arn, error = %error, "the stopped run's stop date is unknown");
+            answered
+        }
     }
 }
 

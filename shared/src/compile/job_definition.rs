@@ -52,7 +52,27 @@ pub struct ContainerProperties {
     /// `/dev/shm` size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linux_parameters: Option<LinuxParameters>,
+    /// Environment variables Batch fills from Secrets Manager when the container starts
+    /// (the metadata API key): see [`with_metadata_auth_secret`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    /// The role that resolves [`Self::secrets`] (required with them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
 }
+
+/// `secrets` entry: an environment variable from a Secrets Manager secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Secret {
+    /// Variable name.
+    pub name: String,
+    /// The secret's ARN.
+    pub value_from: String,
+}
+
+/// The variable Metaflow reads its metadata service's API key from (sent as `x-api-key`).
+pub const METADATA_AUTH_KEY_VARIABLE: &str = "METAFLOW_SERVICE_AUTH_KEY";
 
 /// `resourceRequirements` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +166,8 @@ pub fn job_definition(
                 .resources
                 .shared_memory
                 .map(|shared_memory_size| LinuxParameters { shared_memory_size }),
+            secrets: Vec::new(),
+            execution_role_arn: None,
         },
         timeout: JobTimeout {
             attempt_duration_seconds: runtime.timeout_seconds,
@@ -155,8 +177,89 @@ pub fn job_definition(
         tags: tags.clone(),
         propagate_tags: true,
     };
-    let digest = Sha256::digest(serde_json::to_vec(&definition).expect("serialisable"));
-    let hash = data_encoding::HEXLOWER.encode(&digest);
-    definition.job_definition_name = naming::job_definition_name(state_machine, step, &hash[..12]);
+    name_by_content(&mut definition, state_machine);
     definition
+}
+
+/// `definition` with `METAFLOW_SERVICE_AUTH_KEY` from `secret_arn` (resolved by
+/// `execution_role_arn` when the container starts, so the key is never in a state's
+/// input), renamed for its new content.
+pub fn with_metadata_auth_secret(
+    mut definition: JobDefinition,
+    state_machine: &str,
+    secret_arn: &str,
+    execution_role_arn: &str,
+) -> JobDefinition {
+    let container = &mut definition.container_properties;
+    container
+        .secrets
+        .retain(|s| s.name != METADATA_AUTH_KEY_VARIABLE);
+    container.secrets.push(Secret {
+        name: METADATA_AUTH_KEY_VARIABLE.into(),
+        value_from: secret_arn.into(),
+    });
+    container.execution_role_arn = Some(execution_role_arn.into());
+    name_by_content(&mut definition, state_machine);
+    definition
+}
+
+/// Names `definition` `<state machine>-<step>-<hash of its content>`.
+fn name_by_content(definition: &mut JobDefinition, state_machine: &str) {
+    definition.job_definition_name = String::new();
+    let digest = Sha256::digest(serde_json::to_vec(&*definition).expect("serialisable"));
+    let hash = data_encoding::HEXLOWER.encode(&digest);
+    definition.job_definition_name =
+        naming::job_definition_name(state_machine, &definition.step, &hash[..12]);
+}
+
+#[cfg(test)]
+mod metadata_secret_tests {
+    use super::*;
+
+    #[test]
+    fn the_metadata_key_comes_from_the_secret_and_renames_the_definition() {
+        let mut plain: JobDefinition = serde_json::from_value(serde_json::json!({
+            "jobDefinitionName": "",
+            "step": "start",
+            "type": "container",
+            "containerProperties": {
+                "image": "python:3.12",
+                "command": ["sh", "-c", GUARD_COMMAND],
+                "resourceRequirements": [{"type": "VCPU", "value": "1"}],
+                "environment": [],
+            },
+            "timeout": {"attemptDurationSeconds": 432000},
+            "retryStrategy": {"attempts": 1},
+            "platformCapabilities": ["EC2"],
+            "tags": {},
+            "propagateTags": true,
+        }))
+        .unwrap();
+        name_by_content(&mut plain, "F");
+        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:s/metadata-api-key-AbC";
+        let role = "arn:aws:iam::1:role/exec";
+        let keyed = with_metadata_auth_secret(plain.clone(), "F", arn, role);
+        assert_eq!(
+            keyed.container_properties.secrets,
+            [Secret {
+                name: "METAFLOW_SERVICE_AUTH_KEY".into(),
+                value_from: arn.into()
+            }]
+        );
+        assert_eq!(
+            keyed.container_properties.execution_role_arn.as_deref(),
+            Some(role)
+        );
+        assert_ne!(keyed.job_definition_name, plain.job_definition_name);
+        assert!(keyed.job_definition_name.starts_with("F-start-"));
+        // The key's value is never in the definition, only where to find it.
+        let json = serde_json::to_value(&keyed).unwrap();
+        assert_eq!(
+            json["containerProperties"]["secrets"][0]["valueFrom"],
+            serde_json::json!(arn)
+        );
+        // Applied twice, still one entry and the same name.
+        let again = with_metadata_auth_secret(keyed.clone(), "F", arn, role);
+        assert_eq!(again, keyed);
+    }
 }

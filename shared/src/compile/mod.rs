@@ -183,13 +183,24 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         if runtime.job_role_arn.is_none() {
             runtime.job_role_arn = platform.job_role_arn.clone();
         }
-        let definition = job_definition::job_definition(
+        let mut definition = job_definition::job_definition(
             &state_machine_name,
             &node.name,
             &runtime,
             &static_environment,
             &aws_tags,
         );
+        if let (Some(secret), Some(role)) = (
+            &platform.metadata_auth_secret_arn,
+            &platform.job_execution_role_arn,
+        ) {
+            definition = job_definition::with_metadata_auth_secret(
+                definition,
+                &state_machine_name,
+                secret,
+                role,
+            );
+        }
         plans.insert(
             node.name.clone(),
             StepPlan {

@@ -75,6 +75,11 @@ pub struct Platform {
     pub image: String,
     /// IAM role the Batch containers run as.
     pub job_role_arn: Option<String>,
+    /// The metadata API key's secret: every job definition maps it to
+    /// `METAFLOW_SERVICE_AUTH_KEY` (Batch `secrets`).
+    pub metadata_auth_secret_arn: Option<String>,
+    /// The containers' execution role (resolves the secrets).
+    pub job_execution_role_arn: Option<String>,
     /// AWS partition (`aws`, `aws-cn`, `aws-us-gov`).
     pub partition: String,
 }
@@ -90,6 +95,8 @@ impl Default for Platform {
             job_queue: "dropflow".to_string(),
             image: "python:3.12".to_string(),
             job_role_arn: None,
+            metadata_auth_secret_arn: None,
+            job_execution_role_arn: None,
             partition: "aws".to_string(),
         }
     }

@@ -26,6 +26,15 @@ pub struct Config {
     pub datastore_root: String,
     /// `DROPFLOW_JOB_ROLE_ARN` (optional): the role Batch containers run as.
     pub job_role_arn: Option<String>,
+    /// `DROPFLOW_METADATA_AUTH_SECRET_ARN` (optional, with
+    /// `DROPFLOW_JOB_EXECUTION_ROLE_ARN`): the metadata API key's secret, given to every
+    /// task as `METAFLOW_SERVICE_AUTH_KEY` through its job definition's `secrets`.
+    pub metadata_auth_secret_arn: Option<String>,
+    /// `DROPFLOW_JOB_EXECUTION_ROLE_ARN`: the containers' execution role (resolves secrets).
+    pub job_execution_role_arn: Option<String>,
+    /// `DROPFLOW_MANAGED_BY` (default `dropflow`): the `dropflow:managed-by` tag on every
+    /// state machine, which the stack's IAM policies require (the stack's name on AWS).
+    pub managed_by: String,
 }
 
 /// Every problem found in the environment, one line each.
@@ -157,6 +166,27 @@ impl Config {
         if let Some(arn) = &job_role_arn {
             check_arn(&mut problems, "DROPFLOW_JOB_ROLE_ARN", arn, "iam");
         }
+        let metadata_auth_secret_arn = get("DROPFLOW_METADATA_AUTH_SECRET_ARN");
+        let job_execution_role_arn = get("DROPFLOW_JOB_EXECUTION_ROLE_ARN");
+        if let Some(arn) = &metadata_auth_secret_arn {
+            check_arn(
+                &mut problems,
+                "DROPFLOW_METADATA_AUTH_SECRET_ARN",
+                arn,
+                "secretsmanager",
+            );
+            if job_execution_role_arn.is_none() {
+                problems.push(
+                    "DROPFLOW_METADATA_AUTH_SECRET_ARN needs DROPFLOW_JOB_EXECUTION_ROLE_ARN \
+                     (the role Batch resolves job definition secrets with)"
+                        .into(),
+                );
+            }
+        }
+        if let Some(arn) = &job_execution_role_arn {
+            check_arn(&mut problems, "DROPFLOW_JOB_EXECUTION_ROLE_ARN", arn, "iam");
+        }
+        let managed_by = get("DROPFLOW_MANAGED_BY").unwrap_or_else(|| "dropflow".into());
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -170,6 +200,9 @@ impl Config {
             default_image,
             datastore_root,
             job_role_arn,
+            metadata_auth_secret_arn,
+            job_execution_role_arn,
+            managed_by,
         })
     }
 
@@ -188,6 +221,8 @@ impl Config {
             job_queue: self.job_queue.clone(),
             image: self.default_image.clone(),
             job_role_arn: self.job_role_arn.clone(),
+            metadata_auth_secret_arn: self.metadata_auth_secret_arn.clone(),
+            job_execution_role_arn: self.job_execution_role_arn.clone(),
             partition: self.partition().to_string(),
         }
     }

@@ -478,7 +478,7 @@ where
             name: deployment.state_machine_name.clone(),
             definition: deployment.definition.to_json(),
             role_arn: self.config.state_machine_role_arn.clone(),
-            tags: resource_tags(deployment, flow_key, &self.config.bucket),
+            tags: resource_tags(deployment, flow_key, &self.config.managed_by),
             version_description: truncate(
                 &format!("dropflow {} from {flow_key}", deployment.version),
                 256,
@@ -717,7 +717,7 @@ fn deploy_time_values(
 fn resource_tags(
     deployment: &Deployment,
     flow_key: &str,
-    bucket: &str,
+    managed_by: &str,
 ) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = deployment
         .manifest
@@ -731,7 +731,8 @@ fn resource_tags(
         tag_text(&deployment.manifest.flow.name, 256),
     );
     tags.insert(SOURCE_KEY_TAG.into(), tag_text(flow_key, 256));
-    tags.insert(MANAGED_BY_TAG.into(), tag_text(bucket, 256));
+    // After the user's `aws_tags`, so none of them can claim another installation's tag.
+    tags.insert(MANAGED_BY_TAG.into(), tag_text(managed_by, 256));
     tags.insert("dropflow:version".into(), deployment.version.clone());
     tags
 }

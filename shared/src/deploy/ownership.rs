@@ -1,7 +1,7 @@
 //! Step 2 of the [`super::claim`] protocol: dropflow changes only the state machines (and
 //! their schedules) it created, each owned by one upload key, recorded in
 //! `deployments/<sm>/owner.json` and in the state machine's tags
-//! (`dropflow:managed-by=<bucket>`, `dropflow:source-key=<key>`).
+//! (`dropflow:managed-by=<DROPFLOW_MANAGED_BY>`, `dropflow:source-key=<key>`).
 
 use super::Deployer;
 use super::claim::{self, ClaimError, Claimed, Decision};
@@ -9,7 +9,7 @@ use super::ports::{ConditionalPutError, JobDefinitions, ObjectStore, Schedules, 
 use super::state::{Claim, DeploymentState, OwnerRecord, current_key, owner_key, read_json};
 use crate::naming;
 
-/// Tag naming the bucket whose dropflow manages a state machine.
+/// Tag naming the dropflow installation (`DROPFLOW_MANAGED_BY`, the stack name on AWS) that manages a state machine; the stack's IAM policies require it.
 pub const MANAGED_BY_TAG: &str = "dropflow:managed-by";
 /// Tag naming the upload key (relative to the flows prefix) that owns a state machine.
 pub const SOURCE_KEY_TAG: &str = "dropflow:source-key";
@@ -128,9 +128,19 @@ where
         {
             return Ok(Unrecorded::Key(current.source_key));
         }
-        let described = self.state_machines.describe(state_machine).await?;
+        let described = match self.state_machines.describe(state_machine).await {
+            Ok(described) => described,
+            // The stack's policies let dropflow read only state machines tagged as its
+            // own: a refusal means someone else's.
+            Err(error) if error.code.as_deref() == Some("AccessDeniedException") => {
+                return Ok(Unrecorded::Foreign {
+                    arn: format!("{state_machine} (access denied: not tagged as dropflow's)"),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
         if let Some(info) = &described {
-            let ours = info.tags.get(MANAGED_BY_TAG) == Some(&self.config.bucket);
+            let ours = info.tags.get(MANAGED_BY_TAG) == Some(&self.config.managed_by);
             return Ok(match info.tags.get(SOURCE_KEY_TAG) {
                 Some(key) if ours => Unrecorded::Key(key.clone()),
                 _ => Unrecorded::Foreign {

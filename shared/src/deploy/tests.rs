@@ -175,6 +175,8 @@ fn deploys_a_flow() {
     assert_eq!(machine.role_arn, "arn:aws:iam::000000000000:role/sfn");
     assert_eq!(machine.tags["dropflow:source-key"], "alpha.tgz");
     assert_eq!(machine.tags["dropflow:version"], version);
+    // The tag the stack's IAM policies require (DROPFLOW_MANAGED_BY, default dropflow).
+    assert_eq!(machine.tags["dropflow:managed-by"], "dropflow");
 
     let manifest_key = format!("deployments/AlphaFlow/{version}/deployment.json");
     let manifest = h.deployer.objects.json(&manifest_key).unwrap();
@@ -722,7 +724,7 @@ fn a_state_machine_dropflow_did_not_create_is_refused_unless_taken_over() {
         "{report}"
     );
     let machine = h.deployer.state_machines.get("VictimMachine").unwrap();
-    assert_eq!(machine.tags["dropflow:managed-by"], "bucket");
+    assert_eq!(machine.tags["dropflow:managed-by"], "dropflow");
     assert_eq!(machine.tags["dropflow:source-key"], "attack.tgz");
     let owner = h
         .deployer

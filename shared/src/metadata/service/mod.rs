@@ -81,6 +81,35 @@ pub struct MetadataService<S> {
     clock: Clock,
 }
 
+/// Checks the `x-api-key` value against the key's SHA-256: missing or wrong is 401 (the
+/// credentials are absent or invalid: RFC 9110's 401, not 403), each with its own message.
+/// The digests are compared in full whatever the first difference (constant time), and
+/// hashing first makes the comparison independent of the key's length.
+fn check_api_key(expected: &[u8; 32], given: Option<&str>) -> Result<(), ApiError> {
+    let Some(given) = given else {
+        return Err(ApiError::new(
+            401,
+            code::UNAUTHORIZED,
+            "this metadata service requires an API key in the x-api-key header: set \
+             METAFLOW_SERVICE_AUTH_KEY (the stack's metadata API key secret)",
+        ));
+    };
+    let given = digest(given);
+    let difference = given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    if difference != 0 {
+        return Err(ApiError::new(
+            401,
+            code::UNAUTHORIZED,
+            "the x-api-key header is not this metadata service's API key: check \
+             METAFLOW_SERVICE_AUTH_KEY",
+        ));
+    }
+    Ok(())
+}
+
 fn system_clock() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -228,21 +257,7 @@ impl<S: MetadataStore> MetadataService<S> {
     /// Answers one request, keeping the error (and the store's error behind a 503).
     pub async fn dispatch(&self, request: &Request) -> Result<Reply, ApiError> {
         if let Some(expected) = &self.config.api_key_sha256 {
-            let given = request.header_value(API_KEY_HEADER).map(digest);
-            // Digests compared in full, whatever the first difference.
-            let same = given.is_some_and(|g| {
-                g.iter()
-                    .zip(expected)
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-            });
-            if !same {
-                return Err(ApiError::new(
-                    401,
-                    code::UNAUTHORIZED,
-                    "missing or wrong x-api-key header (set METAFLOW_SERVICE_AUTH_KEY)",
-                ));
-            }
+            check_api_key(expected, request.header_value(API_KEY_HEADER))?;
         }
         let path = self.strip_prefix(&request.path);
         let json = |v: Result<Value, ApiError>| v.map(Reply::Json);

@@ -1,0 +1,220 @@
+//! The `dropflow` client: deploy through the bucket, run and follow through the trigger
+//! API — the same upload and the same HTTP API as `aws s3 cp` and a signed `curl`, no
+//! second code path. [`Connection`] holds the stack found by [`crate::target`].
+
+pub mod deploy;
+pub mod error;
+pub mod http;
+pub mod params;
+pub mod report;
+pub mod store;
+pub mod types;
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value};
+
+use crate::target::Target;
+use error::ClientError;
+use http::{ApiClient, Signer};
+use store::S3Store;
+use types::{FlowDetail, FlowList, RunDetail, RunList, RunStarted, RunStopped, is_final};
+
+/// How often `--wait` asks for a run's progress.
+const FOLLOW_POLL: Duration = Duration::from_secs(1);
+
+/// A stack to talk to: its SDK configuration (S3) and its API.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    target: Target,
+    sdk: SdkConfig,
+}
+
+impl Connection {
+    /// Connects to `target`: the local stack's fixed endpoints and test credentials, or
+    /// AWS through the standard chain (`AWS_PROFILE`, environment, SSO cache, IMDS...).
+    pub async fn new(target: Target) -> Self {
+        let sdk = match &target.local {
+            Some(endpoints) => {
+                dropflow_aws::static_sdk_config(&endpoints.s3_endpoint, &endpoints.region)
+            }
+            None => dropflow_aws::load_sdk_config().await,
+        };
+        Self { target, sdk }
+    }
+
+    /// The deployment bucket.
+    pub fn store(&self) -> Result<S3Store, ClientError> {
+        let bucket = self.target.bucket()?;
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(self.target.local.is_some())
+            .build();
+        Ok(S3Store::new(aws_sdk_s3::Client::from_conf(config), bucket))
+    }
+
+    /// The trigger API, signed unless local.
+    pub fn api(&self) -> Result<Api, ClientError> {
+        let base = self.target.api()?;
+        let signer = if self.target.signs() {
+            let credentials = self.sdk.credentials_provider().ok_or_else(|| {
+                ClientError::Credentials("no credential provider is configured".into())
+            })?;
+            let region = self
+                .sdk
+                .region()
+                .map(|r| r.to_string())
+                .or_else(|| region_of(base))
+                .ok_or_else(|| {
+                    ClientError::Credentials(
+                        "no region: set AWS_REGION (the region the stack is in)".into(),
+                    )
+                })?;
+            Some(Signer {
+                credentials,
+                region,
+            })
+        } else {
+            None
+        };
+        Ok(Api {
+            client: ApiClient::new(base, signer)?,
+        })
+    }
+}
+
+/// The region in an API Gateway URL (`https://id.execute-api.REGION.amazonaws.com`).
+fn region_of(url: &str) -> Option<String> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let rest = host.split(".execute-api.").nth(1)?;
+    Some(rest.split('.').next()?.to_string())
+}
+
+/// What a path segment escapes: all but RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+/// The trigger API's routes.
+#[derive(Debug, Clone)]
+pub struct Api {
+    client: ApiClient,
+}
+
+impl Api {
+    /// `GET /flows`.
+    pub async fn flows(&self) -> Result<FlowList, ClientError> {
+        self.client.get("/flows").await
+    }
+
+    /// `GET /flows/{flow}`.
+    pub async fn flow(&self, flow: &str) -> Result<FlowDetail, ClientError> {
+        self.client.get(&format!("/flows/{}", segment(flow))).await
+    }
+
+    /// `POST /flows/{flow}/runs` with `values`.
+    pub async fn start(
+        &self,
+        flow: &str,
+        values: &Map<String, Value>,
+    ) -> Result<RunStarted, ClientError> {
+        self.client
+            .post(&format!("/flows/{}/runs", segment(flow)), values)
+            .await
+    }
+
+    /// `GET /flows/{flow}/runs`.
+    pub async fn runs(
+        &self,
+        flow: &str,
+        status: Option<&str>,
+        limit: Option<u32>,
+        next_token: Option<&str>,
+    ) -> Result<RunList, ClientError> {
+        let mut query = Vec::new();
+        if let Some(status) = status {
+            query.push(format!("status={}", segment(status)));
+        }
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(token) = next_token {
+            query.push(format!("next_token={}", segment(token)));
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        self.client
+            .get(&format!("/flows/{}/runs{query}", segment(flow)))
+            .await
+    }
+
+    /// `GET /flows/{flow}/runs/{run_id}`.
+    pub async fn run(&self, flow: &str, run_id: &str) -> Result<RunDetail, ClientError> {
+        self.client
+            .get(&format!(
+                "/flows/{}/runs/{}",
+                segment(flow),
+                segment(run_id)
+            ))
+            .await
+    }
+
+    /// `DELETE /flows/{flow}/runs/{run_id}`.
+    pub async fn stop(&self, flow: &str, run_id: &str) -> Result<RunStopped, ClientError> {
+        self.client
+            .delete(&format!(
+                "/flows/{}/runs/{}",
+                segment(flow),
+                segment(run_id)
+            ))
+            .await
+    }
+
+    /// Follows a run until it ends, calling `progress` with each new state.
+    pub async fn follow(
+        &self,
+        flow: &str,
+        run_id: &str,
+        mut progress: impl FnMut(&RunDetail),
+    ) -> Result<RunDetail, ClientError> {
+        let mut last = String::new();
+        loop {
+            let detail = self.run(flow, run_id).await?;
+            let line = detail.progress_line();
+            if line != last {
+                progress(&detail);
+                last = line;
+            }
+            if is_final(&detail.status) {
+                return Ok(detail);
+            }
+            tokio::time::sleep(FOLLOW_POLL).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_comes_from_an_api_gateway_url() {
+        assert_eq!(
+            region_of("https://abc123.execute-api.eu-west-1.amazonaws.com").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(region_of("http://127.0.0.1:5101"), None);
+        assert_eq!(segment("demo.prod.Flow"), "demo.prod.Flow");
+        assert_eq!(segment("a/b c"), "a%2Fb%20c");
+    }
+}

@@ -1,0 +1,321 @@
+//! The client commands (`deploy`, `run`, `runs`, `status`, `stop`, `flows`, `undeploy`)
+//! as a user runs them: this crate's `dropflow` binary against a local stack it brought
+//! up with `dropflow local up --port 0 --state-dir TMP` (real moto, the compile function,
+//! the trigger API, real Metaflow tasks), `--json` output parsed back into the client's
+//! own output types.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dropflow_cli::client::deploy::DeployOutcome;
+use dropflow_cli::client::report::ReportStatus;
+use dropflow_cli::client::types::{FlowList, RunDetail, RunList, RunOutcome, RunStopped};
+use serde::de::DeserializeOwned;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The venv's Python (Metaflow, moto): `$DROPFLOW_PYTHON`, else `<repo>/.venv/bin/python`.
+fn python() -> PathBuf {
+    let path = std::env::var_os("DROPFLOW_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    assert!(
+        path.is_file(),
+        "{} does not exist: run `bash tests/run.sh --setup-only` once",
+        path.display()
+    );
+    path
+}
+
+/// Runs `dropflow ARGS` as the user `dropflow-ci` from `cwd`.
+fn dropflow_in(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dropflow"))
+        .args(args)
+        .current_dir(cwd)
+        .env("DROPFLOW_PYTHON", python())
+        .env("USERNAME", "dropflow-ci")
+        .env_remove("METAFLOW_USER")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The command's `--json` output, parsed; the command must have exited `success`.
+fn json<T: DeserializeOwned>(output: &Output, success: bool) -> T {
+    assert_eq!(output.status.success(), success, "{}", text(output));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not the expected JSON ({e}):\n{}", text(output)))
+}
+
+/// A local stack, stopped with `dropflow local down` when dropped (also on a panic).
+struct LocalStack {
+    dir: tempfile::TempDir,
+}
+
+impl LocalStack {
+    fn up() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let out = dropflow_in(
+            dir.path(),
+            &[
+                "local",
+                "up",
+                "--port",
+                "0",
+                "--state-dir",
+                state.to_str().unwrap(),
+                "--max-jobs",
+                "2",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            printed.contains(&format!(
+                "dropflow local down --state-dir {}",
+                state.display()
+            )),
+            "the stop hint names the state directory: {printed}"
+        );
+        Self { dir }
+    }
+
+    fn state(&self) -> String {
+        self.dir.path().join("state").display().to_string()
+    }
+
+    /// `dropflow ARGS --state-dir STATE`, from a directory without a `.dropflow`.
+    fn dropflow(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        let state = self.state();
+        all.extend(["--state-dir", &state]);
+        dropflow_in(self.dir.path(), &all)
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        let state = self.state();
+        dropflow_in(self.dir.path(), &["local", "down", "--state-dir", &state]);
+    }
+}
+
+/// A copy of `examples/` with fresh modification times.
+fn examples_copy() -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo_root().join("examples")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+    }
+    copy
+}
+
+#[test]
+fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
+    let stack = LocalStack::up();
+    let flow_file = repo_root().join("examples/parameter_flow.py");
+    let flow_file = flow_file.to_str().unwrap();
+
+    // A broken flow: non-zero exit, Metaflow's lint text with file:line.
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo_root().join("tests/flows/lint/missing_transition.py"),
+        broken.path().join("flow.py"),
+    )
+    .unwrap();
+    let out = stack.dropflow(&["deploy", broken.path().to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.starts_with("packed 1 file: flow.py\nfailed:"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(
+            "error: flow.py:11: Step work is missing a self.next() transition to the next step."
+        ),
+        "{printed}"
+    );
+    let report: DeployOutcome = json(
+        &stack.dropflow(&["deploy", broken.path().to_str().unwrap(), "--json"]),
+        false,
+    );
+    assert_eq!(report.report.status, ReportStatus::Failed);
+    assert_eq!(report.report.errors[0].file.as_deref(), Some("flow.py"));
+    assert_eq!(report.report.errors[0].line, Some(11));
+
+    // The flow's directory, twice: deployed, then unchanged; a copy with other
+    // modification times packs to the same bytes, so it is unchanged too.
+    let first: DeployOutcome = json(&stack.dropflow(&["deploy", flow_file, "--json"]), true);
+    assert_eq!(first.report.status, ReportStatus::Deployed, "{first}");
+    assert_eq!(first.key, "flows/parameter_flow.tar.gz");
+    assert_eq!(
+        first.report.version_id.as_deref(),
+        Some(first.version_id.as_str())
+    );
+    assert!(first.files.contains(&"parameter_flow.py".to_string()));
+    assert_eq!(first.report.state_machine.as_deref(), Some("ParameterFlow"));
+    let second: DeployOutcome = json(&stack.dropflow(&["deploy", flow_file, "--json"]), true);
+    assert_eq!(second.report.status, ReportStatus::Unchanged, "{second}");
+    assert_ne!(second.version_id, first.version_id);
+    assert_eq!(second.report.version, first.report.version);
+    let copy = examples_copy();
+    let copied = copy.path().join("parameter_flow.py");
+    let third: DeployOutcome = json(
+        &stack.dropflow(&["deploy", copied.to_str().unwrap(), "--json"]),
+        true,
+    );
+    assert_eq!(third.report.status, ReportStatus::Unchanged, "{third}");
+
+    let flows: FlowList = json(&stack.dropflow(&["flows", "--json"]), true);
+    assert_eq!(flows.flows.len(), 1);
+    assert_eq!(flows.flows[0].name, "ParameterFlow");
+    assert_eq!(
+        flows.flows[0].version,
+        first.report.version.clone().unwrap()
+    );
+
+    // An unknown parameter: click's text, nothing started.
+    let out = stack.dropflow(&["run", "ParameterFlow", "--beta", "1"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: no such option: --beta"
+    );
+    let out = stack.dropflow(&["run", "ParameterFlow", "--alpha", "fast"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Invalid value for '--alpha': fast is not a valid floating point value"),
+        "{}",
+        text(&out)
+    );
+    let runs: RunList = json(&stack.dropflow(&["runs", "ParameterFlow", "--json"]), true);
+    assert!(runs.runs.is_empty(), "a refused run started: {runs:?}");
+
+    // A run to its end, with real Metaflow tasks.
+    let done: RunOutcome = json(
+        &stack.dropflow(&["run", "ParameterFlow", "--alpha", "0.5", "--wait", "--json"]),
+        true,
+    );
+    assert_eq!(done.started.parameters["alpha"], serde_json::json!(0.5));
+    let finished = done.finished.expect("--wait follows the run to its end");
+    assert_eq!(finished.status, "SUCCEEDED", "{finished}");
+    let steps: Vec<&str> = finished.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps, ["start", "end"]);
+    assert!(
+        finished
+            .steps
+            .iter()
+            .all(|s| s.status.get("succeeded") == Some(&1))
+    );
+
+    // A run stopped while it runs.
+    let started: RunOutcome = json(&stack.dropflow(&["run", "ParameterFlow", "--json"]), true);
+    assert!(started.finished.is_none());
+    let run_id = started.started.run_id.as_str();
+    let stopped: RunStopped = json(
+        &stack.dropflow(&["stop", "ParameterFlow", run_id, "--json"]),
+        true,
+    );
+    assert_eq!(
+        (stopped.run_id.as_str(), stopped.status.as_str()),
+        (run_id, "ABORTED")
+    );
+    // `--wait` follows it to its end (the emulator may report the stop a moment later);
+    // a run that did not succeed exits non-zero.
+    let status: RunDetail = json(
+        &stack.dropflow(&["status", "ParameterFlow", run_id, "--wait", "--json"]),
+        false,
+    );
+    assert_eq!(status.status, "ABORTED");
+    let out = stack.dropflow(&["status", "ParameterFlow", run_id]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with(&format!("ParameterFlow/{run_id}: ABORTED")),
+        "{}",
+        text(&out)
+    );
+
+    let all: RunList = json(&stack.dropflow(&["runs", "ParameterFlow", "--json"]), true);
+    assert_eq!(all.runs.len(), 2);
+    let succeeded: RunList = json(
+        &stack.dropflow(&["runs", "ParameterFlow", "--status", "SUCCEEDED", "--json"]),
+        true,
+    );
+    let ids: Vec<&str> = succeeded.runs.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids, [done.started.run_id.as_str()]);
+
+    // Undeploy: the upload is deleted and the report says so.
+    let gone: DeployOutcome = json(
+        &stack.dropflow(&["undeploy", "ParameterFlow", "--json"]),
+        true,
+    );
+    assert_eq!(gone.report.status, ReportStatus::Undeployed, "{gone}");
+    assert_eq!(gone.key, "flows/parameter_flow.tar.gz");
+    let flows: FlowList = json(&stack.dropflow(&["flows", "--json"]), true);
+    assert!(flows.flows.is_empty(), "{flows:?}");
+}
+
+#[test]
+fn local_finds_the_stack_in_a_parent_directory_or_says_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dropflow_in(dir.path(), &["flows", "--local"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no local stack found"), "{stderr}");
+    assert!(stderr.contains("dropflow local up"), "{stderr}");
+}
+
+#[test]
+fn without_a_stack_the_flags_to_give_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dropflow"))
+        .args(["flows"])
+        .current_dir(dir.path())
+        .env_remove("DROPFLOW_API")
+        .env_remove("DROPFLOW_BUCKET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--api URL") && stderr.contains("DROPFLOW_API"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn deploy_without_a_user_name_says_what_metaflow_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dropflow"))
+        .args(["deploy", "flow.py", "--bucket", "b"])
+        .current_dir(dir.path())
+        .env_remove("METAFLOW_USER")
+        .env_remove("SUDO_USER")
+        .env_remove("USERNAME")
+        .env_remove("USER")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Unknown user") && stderr.contains("METAFLOW_USER"),
+        "{stderr}"
+    );
+}
