@@ -1,7 +1,9 @@
 //! `dropflow compile` names a version from the package's content: the same files (paths,
 //! bytes, executable bits) give the same version id whether they come as a directory, a
 //! tar or a tgz, in any entry order, with any timestamps or gzip header; a changed byte or
-//! executable bit gives another.
+//! executable bit gives another. (A directory is packed as `dropflow deploy` packs it:
+//! Metaflow's package suffixes, every file mode 0644; so the files here are `.py` files and
+//! not executable, and the executable bit is varied in the archives.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,14 +11,14 @@ use std::process::Command;
 
 const FLOW: &str = include_str!("../../examples/parameter_flow.py");
 const HELPER: &str = "GREETING = 'hello'\n";
-const SCRIPT: &str = "#!/bin/sh\necho run\n";
+const SCRIPT: &str = "#!/usr/bin/env python3\nprint('run')\n";
 
 /// The files: path, content, mode.
 fn files(helper: &str, script_mode: u32) -> Vec<(&'static str, String, u32)> {
     vec![
         ("parameter_flow.py", FLOW.to_string(), 0o644),
         ("lib/helper.py", helper.to_string(), 0o644),
-        ("bin/run.sh", SCRIPT.to_string(), script_mode),
+        ("bin/run.py", SCRIPT.to_string(), script_mode),
     ]
 }
 
@@ -92,7 +94,7 @@ fn the_same_content_is_the_same_version_however_it_is_packed() {
         std::fs::write(&path, bytes).unwrap();
         path
     };
-    let entries = files(HELPER, 0o755);
+    let entries = files(HELPER, 0o644);
     let mut reversed = entries.clone();
     reversed.reverse();
 
@@ -111,12 +113,12 @@ fn the_same_content_is_the_same_version_however_it_is_packed() {
     assert_eq!(from_other_tgz, from_directory);
 
     let changed_byte = version(
-        &write("d.tar", tar(&files("GREETING = 'hullo'\n", 0o755), "", 1)),
+        &write("d.tar", tar(&files("GREETING = 'hullo'\n", 0o644), "", 1)),
         &out,
     );
     assert_ne!(changed_byte, from_directory);
-    let not_executable = version(&write("e.tar", tar(&files(HELPER, 0o644), "", 1)), &out);
-    assert_ne!(not_executable, from_directory);
-    assert_ne!(not_executable, changed_byte);
+    let executable = version(&write("e.tar", tar(&files(HELPER, 0o755), "", 1)), &out);
+    assert_ne!(executable, from_directory);
+    assert_ne!(executable, changed_byte);
     std::fs::remove_dir_all(&work).unwrap();
 }
