@@ -160,6 +160,7 @@ mod tests {
             job_queue: "q".into(),
             account_id: "123456789012".into(),
             metadata_url: String::new(),
+            metadata_auth_key: String::new(),
         }
     }
 

@@ -3,11 +3,13 @@
 //! `infra/local/moto_dropflow.py`): many S3 events for several keys, duplicated and
 //! reordered, handled by concurrent tokio tasks calling the compile Lambda's handler. The
 //! newest upload of each key must end live, duplicates must publish nothing, every report
-//! must say what happened; and dropflow must change only what it owns.
+//! must say what happened; and dropflow must change only what it owns. One moto serves
+//! the tests one at a time, reset between them.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
@@ -73,6 +75,40 @@ exit 0"#;
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Forgets every resource (`POST /moto-api/reset`).
+    fn reset(&self) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("moto answers");
+        write!(
+            stream,
+            "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "moto reset: {response:.200}"
+        );
+    }
+}
+
+/// Exclusive use of this test binary's moto (held for a whole test, across awaits: each
+/// test has its own runtime and thread, so holding it blocks only the other tests).
+struct Lease {
+    guard: MutexGuard<'static, PatchedMoto>,
+}
+
+/// This test binary's moto (started on first use), for one test at a time, reset.
+fn shared_moto() -> Lease {
+    static MOTO: OnceLock<Mutex<PatchedMoto>> = OnceLock::new();
+    let guard = MOTO
+        .get_or_init(|| Mutex::new(PatchedMoto::start()))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    guard.reset();
+    Lease { guard }
 }
 
 impl Drop for PatchedMoto {
@@ -106,7 +142,7 @@ fn config() -> Config {
 
 /// One moto, a versioned bucket, the deployer (shared by the handler tasks) and clients.
 struct Stack {
-    _moto: PatchedMoto,
+    _moto: Lease,
     deployer: Arc<AwsDeployer>,
     s3: aws_sdk_s3::Client,
     sfn: aws_sdk_sfn::Client,
@@ -115,8 +151,8 @@ struct Stack {
 
 impl Stack {
     async fn new() -> Self {
-        let moto = PatchedMoto::start();
-        let sdk: SdkConfig = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
+        let moto = shared_moto();
+        let sdk: SdkConfig = dropflow_aws::static_sdk_config(&moto.guard.url(), "us-east-1");
         let deployer = dropflow_aws::deployer(config(), &sdk);
         let s3 = deployer.objects.client().clone();
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
@@ -593,7 +629,7 @@ async fn a_second_key_is_refused_until_it_takes_over() {
     if reports[0]["status"] == "deployed" {
         assert!(
             version_number(
-                &reports[0]["changes"]["state_machine"]["version_arn"]
+                reports[0]["changes"]["state_machine"]["version_arn"]
                     .as_str()
                     .unwrap()
             ) < version_number(&stack.live_version("SharedFlow").await)

@@ -975,7 +975,9 @@ async fn the_schedule_input_passes_the_same_validation_with_defaults() {
         );
     assert_ne!(with_parameters, hourly);
     let report = stack
-        .deploy("hourly_params.tgz", "hourly_flow.py", &with_parameters, &[])
+        // The same upload key: another key deploying HourlyFlow would be refused as not
+        // its owner (dropflow-takeover).
+        .deploy("hourly_flow.tgz", "hourly_flow.py", &with_parameters, &[])
         .await;
     let manifest: dropflow::compile::Manifest = {
         let key = format!(

@@ -38,8 +38,10 @@ pub struct RecordOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{error_type}: {message}")]
 pub struct HandlerError {
-    /// `dropflow.InvalidEvent` (not an S3 event) or `dropflow.AwsError` (an AWS call
-    /// failed for at least one record; the others were handled; S3 retries the event).
+    /// `dropflow.InvalidEvent` (not an S3 event), `dropflow.AwsError` (an AWS call failed
+    /// for at least one record; the others were handled; the event is retried) or
+    /// `dropflow.Busy` (another handler kept a record's key or state machine claimed for
+    /// longer than the wait; the others were handled; the event is retried).
     pub error_type: &'static str,
     /// What went wrong.
     pub message: String,
@@ -78,6 +80,7 @@ where
         })?;
     let mut outcomes = Vec::new();
     let mut retryable = Vec::new();
+    let mut all_busy = true;
     for record in records(&event) {
         let record = match record {
             Ok(record) => record,
@@ -106,6 +109,7 @@ where
         };
         log(&report);
         if report.retryable {
+            all_busy &= report.error_code() == Some("dropflow.Busy");
             retryable.push(format!(
                 "{key}: {}",
                 report.errors.first().map_or("", |e| e.message.as_str())
@@ -122,7 +126,11 @@ where
     }
     if !retryable.is_empty() {
         return Err(HandlerError {
-            error_type: "dropflow.AwsError",
+            error_type: if all_busy {
+                "dropflow.Busy"
+            } else {
+                "dropflow.AwsError"
+            },
             message: retryable.join("; "),
         });
     }

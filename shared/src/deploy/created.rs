@@ -43,6 +43,8 @@ impl From<ServiceError> for Stop {
 pub(super) fn aws_finding(error: &ServiceError) -> Finding {
     Finding {
         code: match &error.code {
+            // dropflow's own retryable conditions (a claim held too long) keep their code.
+            Some(code) if code.starts_with("dropflow.") => code.clone(),
             Some(code) => format!("aws.{code}"),
             None => "aws.error".to_string(),
         },
@@ -97,10 +99,10 @@ where
         };
         watch.lap("claim");
         let previous = held.record.clone();
-        let outcome = match self
-            .created(event, flow_key, &previous, &token, &mut report, &mut watch)
-            .await
-        {
+        // Boxed: keeps the handler's future shallow for the compiler's layout queries.
+        let work =
+            Box::pin(self.created(event, flow_key, &previous, &token, &mut report, &mut watch));
+        let outcome = match work.await {
             Ok(record) => record,
             Err(Stop::Rejected(finding)) => {
                 report.status = Status::Failed;
@@ -310,12 +312,10 @@ where
             ));
         }
         watch.lap("owner");
-        let deployed = self
-            .deploy_owned(
-                event, flow_key, &checked, &package, &options, &platform, &name, &owner, report,
-                watch,
-            )
-            .await;
+        let deployed = Box::pin(self.deploy_owned(
+            event, flow_key, &checked, &package, &options, &platform, &name, &owner, report, watch,
+        ))
+        .await;
         if let Err(error) = self.release_state_machine(&owner).await {
             report.warnings.push(format!(
                 "the claim on {name} could not be released ({error}); it lapses by itself"

@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::claim::yield_once;
 use super::ports::{
     AliasPointed, ConditionalPutError, JobDefinitions, ObjectHead, ObjectStore, Precondition,
     Published, ScheduleSpec, Schedules, ServiceError, ServiceResult, StateMachineInfo,
     StateMachineSpec, StateMachines, StoredObject,
 };
-use super::claim::yield_once;
 use super::{Config, Deployer};
 use crate::compile::JobDefinition;
 

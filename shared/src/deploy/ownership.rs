@@ -60,7 +60,9 @@ impl NotOwned {
             NotOwned::Foreign(Unrecorded::ForeignSchedule { name, target }) => format!(
                 "schedule {name} exists and starts {target}, not state machine {state_machine}; dropflow did not create it. Deploy under another name (`name` / `dropflow-name`), or {TAKEOVER_HINT} to let dropflow replace it"
             ),
-            NotOwned::Foreign(other) => format!("state machine {state_machine}: {other:?}"),
+            NotOwned::Foreign(Unrecorded::Free | Unrecorded::Key(_)) => format!(
+                "state machine {state_machine} is not dropflow's to change; {TAKEOVER_HINT} to take it over"
+            ),
         }
     }
 }
@@ -126,7 +128,17 @@ where
         {
             return Ok(Unrecorded::Key(current.source_key));
         }
-        let described = self.state_machines.describe(state_machine).await?;
+        let described = match self.state_machines.describe(state_machine).await {
+            Ok(described) => described,
+            // The stack's policies let dropflow read only state machines tagged as its
+            // own: a refusal means someone else's.
+            Err(error) if error.code.as_deref() == Some("AccessDeniedException") => {
+                return Ok(Unrecorded::Foreign {
+                    arn: format!("{state_machine} (access denied: not tagged as dropflow's)"),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
         if let Some(info) = &described {
             let ours = info.tags.get(MANAGED_BY_TAG) == Some(&self.config.managed_by);
             return Ok(match info.tags.get(SOURCE_KEY_TAG) {

@@ -142,9 +142,12 @@ impl Harness {
             .writes()
             .into_iter()
             .filter(|w| {
-                !w.starts_with("s3:put sources/")
-                    && !w.starts_with("s3:put reports/")
-                    && !(w.starts_with("s3:put deployments/") && w.ends_with("/owner.json"))
+                let owner_record =
+                    w.starts_with("s3:put deployments/") && w.ends_with("/owner.json");
+                let bookkeeping = w.starts_with("s3:put sources/")
+                    || w.starts_with("s3:put reports/")
+                    || owner_record;
+                !bookkeeping
             })
             .collect()
     }
@@ -672,4 +675,62 @@ fn a_deploy_time_function_the_sandbox_refuses_fails_the_upload() {
     assert!(error.code.starts_with("deploy_time."), "{report}");
     assert!(error.message.contains("deployment_info"), "{report}");
     assert_eq!(h.deploying_writes(), Vec::<String>::new());
+}
+
+#[test]
+fn a_state_machine_dropflow_did_not_create_is_refused_unless_taken_over() {
+    use super::StateMachines;
+    use super::ports::StateMachineSpec;
+    let mut h = Harness::new();
+    let foreign = StateMachineSpec {
+        name: "VictimMachine".into(),
+        definition: "{}".into(),
+        role_arn: "arn:aws:iam::000000000000:role/other-team".into(),
+        tags: BTreeMap::from([("team".to_string(), "other".to_string())]),
+        version_description: String::new(),
+    };
+    run(h.deployer.state_machines.publish(&foreign)).unwrap();
+    let source = flow("AttackFlow", "", "x");
+    let event = h.upload(
+        "attack.tgz",
+        &tarball(&[("flow.py", &source)]),
+        &[("dropflow-name", "VictimMachine")],
+    );
+    let report = h.created(&event);
+    assert_eq!(report.status, Status::Failed, "{report}");
+    assert_eq!(report.error_code(), Some("deploy.not_owner"));
+    assert_eq!(h.deploying_writes(), Vec::<String>::new());
+    let untouched = h.deployer.state_machines.get("VictimMachine").unwrap();
+    assert_eq!(untouched.definition, "{}");
+    assert_eq!(h.report("latest/AttackFlow")["status"], "failed");
+    // Deleting the refused upload leaves it too.
+    let removal = h.removal("attack.tgz");
+    assert_eq!(h.removed(&removal).status, Status::Ignored);
+    assert!(h.deployer.state_machines.get("VictimMachine").is_some());
+
+    // Taken over deliberately: updated, tagged as dropflow's, and owned by the key.
+    let event = h.upload(
+        "attack.tgz",
+        &tarball(&[("flow.py", &source)]),
+        &[
+            ("dropflow-name", "VictimMachine"),
+            ("dropflow-takeover", "true"),
+        ],
+    );
+    let report = h.created(&event);
+    assert_eq!(report.status, Status::Deployed, "{report}");
+    assert!(
+        report.warnings.iter().any(|w| w.contains("taken over")),
+        "{report}"
+    );
+    let machine = h.deployer.state_machines.get("VictimMachine").unwrap();
+    assert_eq!(machine.tags["dropflow:managed-by"], "dropflow");
+    assert_eq!(machine.tags["dropflow:source-key"], "attack.tgz");
+    let owner = h
+        .deployer
+        .objects
+        .json("deployments/VictimMachine/owner.json")
+        .unwrap();
+    assert_eq!(owner["source_key"], "attack.tgz");
+    assert!(owner.get("claim").is_none(), "{owner:#}");
 }
