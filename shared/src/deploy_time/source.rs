@@ -299,4 +299,20 @@ mod tests {
         );
         assert!(!analysis.takes_deploy_time);
     }
+
+    #[test]
+    fn os_imports_bind_the_stand_in_and_keep_line_numbers() {
+        let analysis = analyze_def(
+            "def f(name):\n    import os, json\n    from os.path import (\n        join,\n        dirname as d,\n    )\n    return join(d(__file__), name)",
+        )
+        .unwrap();
+        let lines: Vec<&str> = analysis.source.lines().collect();
+        assert_eq!(lines[1], "    os = _dropflow_os; import json");
+        assert_eq!(
+            lines[2],
+            "    join = _dropflow_os.path.join; d = _dropflow_os.path.dirname"
+        );
+        assert_eq!(lines[6], "    return join(d(__file__), name)");
+        assert!(analysis.free.contains("__file__"));
+    }
 }

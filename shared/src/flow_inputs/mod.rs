@@ -54,4 +54,6 @@ fn package_path(path: &str) -> &str {
 }
 
 #[cfg(test)]
+mod computed_default_tests;
+#[cfg(test)]
 mod tests;
