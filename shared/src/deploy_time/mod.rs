@@ -9,6 +9,10 @@
 //! The sandbox asks the host for the clock (answered with the current UTC time) and the
 //! environment (answered as empty: the deploying machine's variables mean nothing here);
 //! files, other modules and the network are refused with an error naming the parameter.
+//!
+//! [`evaluate_expression`] runs `IncludeFile` / `Config` defaults computed by the flow
+//! file's functions (`default=script_path("movies.csv")`) the same way, with `__file__`
+//! and `os.path` describing the package (`paths.rs`), for [`crate::flow_inputs`].
 
 mod allocator;
 mod error;

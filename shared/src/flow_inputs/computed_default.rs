@@ -11,9 +11,7 @@ use ruff_python_ast::Expr;
 use ruff_python_ast::visitor::{self, Visitor};
 
 use super::error::FlowInputError;
-use crate::deploy_time::{
-    self, DeployContext, Limits, PACKAGE_ROOT, PackageFiles, package_relative,
-};
+use crate::deploy_time::{self, DeployContext, Limits, PackageFiles, package_relative};
 use crate::discover::FoundFlow;
 use crate::package::SourcePackage;
 use crate::python::{ParameterKind, Value};
@@ -68,11 +66,10 @@ pub fn evaluate_computed_defaults(
             package_relative(&value).ok_or_else(|| FlowInputError::ComputedDefaultOutside {
                 file: flow.file.clone(),
                 line: def.line,
-                kind: kind.to_string(),
+                kind,
                 parameter: def.name.clone(),
                 default: source.clone(),
                 path: value.clone(),
-                root: PACKAGE_ROOT.to_string(),
             })?;
         resolved.push((index, path));
     }

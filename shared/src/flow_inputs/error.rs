@@ -140,7 +140,8 @@ pub enum FlowInputError {
     },
     /// A computed `IncludeFile` or `Config` default that names a path outside the package.
     #[error(
-        "{file}:{line}: {kind} '{parameter}': default={default} evaluates to '{path}', which is outside the uploaded package (in the sandbox the package root is {root} and __file__ is the flow file under it). Return a path inside the package, e.g. os.path.join(os.path.dirname(__file__), 'data.csv')."
+        "{file}:{line}: {kind} '{parameter}': default={default} evaluates to '{path}', which is outside the uploaded package (in the sandbox the package root is {root} and __file__ is the flow file under it). Return a path inside the package, e.g. os.path.join(os.path.dirname(__file__), 'data.csv').",
+        root = crate::deploy_time::PACKAGE_ROOT
     )]
     ComputedDefaultOutside {
         /// Flow file.
@@ -148,15 +149,13 @@ pub enum FlowInputError {
         /// Line of the `IncludeFile(...)` or `Config(...)`.
         line: u32,
         /// `IncludeFile` or `Config`.
-        kind: String,
+        kind: &'static str,
         /// Parameter name.
         parameter: String,
         /// The default as written.
         default: String,
         /// What it evaluated to.
         path: String,
-        /// The package root in the sandbox.
-        root: String,
     },
 }
 
