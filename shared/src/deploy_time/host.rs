@@ -24,8 +24,10 @@ const MAX_HOST_CALLS: usize = 1000;
 
 /// What the host knows that the sandboxed code may ask for.
 pub(super) struct Host<'a> {
-    /// The deploying user, for `getpass.getuser()`.
-    pub user_name: &'a str,
+    /// The deploying user, for `getpass.getuser()`; `None` when the code runs before a
+    /// deployment is known (`IncludeFile` / `Config` defaults, evaluated as the package
+    /// is checked), which refuses the call.
+    pub user_name: Option<&'a str>,
     /// Module-level literal constants, served when the code reads them.
     pub constants: &'a BTreeMap<String, serde_json::Value>,
     /// The package's files, for `os.path.exists` and friends; `None` where the package
@@ -100,7 +102,12 @@ pub(super) fn run(
                     (None, HOST_TIME_NS) => Ok(MontyObject::Int(
                         i64::try_from(epoch().as_nanos()).unwrap_or(i64::MAX),
                     )),
-                    (None, HOST_GETUSER) => Ok(MontyObject::String(host.user_name.to_string())),
+                    (None, HOST_GETUSER) => host
+                        .user_name
+                        .map(|user| MontyObject::String(user.to_string()))
+                        .ok_or_else(|| {
+                            "it asks for the deploying user (getpass.getuser()), which IncludeFile and Config defaults cannot know: they are evaluated when the package is checked, before a deployment".to_string()
+                        }),
                     (None, name @ (HOST_EXISTS | HOST_ISFILE | HOST_ISDIR)) => {
                         file_test(host.files, name, &call.args)
                     }
@@ -155,7 +162,7 @@ pub(super) fn run(
 pub(super) fn json_dumps(value: MontyObject, limits: &Limits) -> Result<String, String> {
     let constants = BTreeMap::new();
     let host = Host {
-        user_name: "",
+        user_name: None,
         constants: &constants,
         files: None,
     };

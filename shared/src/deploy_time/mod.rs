@@ -223,7 +223,10 @@ fn evaluate(
         MontyObject::String(PACKAGE_ROOT.to_string()),
     ));
     let host = Host {
-        user_name: &context.user_name,
+        user_name: match function {
+            DefaultFunction::Expression { .. } => None,
+            _ => Some(&context.user_name),
+        },
         constants: &module.constants,
         files,
     };

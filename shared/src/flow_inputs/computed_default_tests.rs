@@ -136,6 +136,18 @@ fn a_helper_reading_a_file_is_refused_with_its_line() {
 }
 
 #[test]
+fn a_helper_asking_for_the_user_is_refused() {
+    let module = "import os\nimport getpass\n\ndef user_file():\n    return os.path.join(os.path.dirname(__file__), getpass.getuser() + '.csv')\n";
+    let source = flow(
+        module,
+        "    mine = IncludeFile('mine', default=user_file())",
+    );
+    let error = compile(&package("flow.py", &source, &["alice.csv"])).unwrap_err();
+    assert!(error.starts_with("flow.py:6: "), "{error}");
+    assert!(error.contains("getpass.getuser()"), "{error}");
+}
+
+#[test]
 fn computed_paths_outside_the_package_or_missing_from_it_are_refused() {
     let outside = flow(
         "import os\n",
