@@ -121,6 +121,9 @@ pub fn check(package: &SourcePackage) -> Result<CheckedFlow, Error> {
     compile::check_definitions(&found.module)?;
     // Configs next, as Metaflow resolves them when it loads the flow: the graph's steps
     // carry their decorators with config references already replaced.
+    // Defaults computed by the flow file's functions (`default=script_path("x.csv")`)
+    // first, as Python evaluates them when it defines the class.
+    flow_inputs::evaluate_computed_defaults(&mut found, package).map_err(Box::new)?;
     let constants = &found.module.constants;
     let configs =
         flow_inputs::resolve_configs(found.flow(), constants, package).map_err(Box::new)?;

@@ -15,6 +15,7 @@ use monty_types::{
 
 use super::Limits;
 use super::allocator::SandboxMemory;
+use super::paths::{HOST_EXISTS, HOST_ISDIR, HOST_ISFILE, PackageFiles};
 use super::program::{HOST_GETUSER, HOST_TIME, HOST_TIME_NS};
 
 /// Host calls one evaluation may make: a backstop against code looping on the clock
@@ -23,10 +24,15 @@ const MAX_HOST_CALLS: usize = 1000;
 
 /// What the host knows that the sandboxed code may ask for.
 pub(super) struct Host<'a> {
-    /// The deploying user, for `getpass.getuser()`.
-    pub user_name: &'a str,
+    /// The deploying user, for `getpass.getuser()`; `None` when the code runs before a
+    /// deployment is known (`IncludeFile` / `Config` defaults, evaluated as the package
+    /// is checked), which refuses the call.
+    pub user_name: Option<&'a str>,
     /// Module-level literal constants, served when the code reads them.
     pub constants: &'a BTreeMap<String, serde_json::Value>,
+    /// The package's files, for `os.path.exists` and friends; `None` where the package
+    /// is not known (deploy-time `Parameter` functions), which refuses those calls.
+    pub files: Option<&'a PackageFiles>,
 }
 
 /// Why a run did not produce a value.
@@ -96,7 +102,15 @@ pub(super) fn run(
                     (None, HOST_TIME_NS) => Ok(MontyObject::Int(
                         i64::try_from(epoch().as_nanos()).unwrap_or(i64::MAX),
                     )),
-                    (None, HOST_GETUSER) => Ok(MontyObject::String(host.user_name.to_string())),
+                    (None, HOST_GETUSER) => host
+                        .user_name
+                        .map(|user| MontyObject::String(user.to_string()))
+                        .ok_or_else(|| {
+                            "it asks for the deploying user (getpass.getuser()), which IncludeFile and Config defaults cannot know: they are evaluated when the package is checked, before a deployment".to_string()
+                        }),
+                    (None, name @ (HOST_EXISTS | HOST_ISFILE | HOST_ISDIR)) => {
+                        file_test(host.files, name, &call.args)
+                    }
                     (_, other) => Err(format!("it calls {other}(), which the sandbox cannot run")),
                 };
                 match answer {
@@ -148,8 +162,9 @@ pub(super) fn run(
 pub(super) fn json_dumps(value: MontyObject, limits: &Limits) -> Result<String, String> {
     let constants = BTreeMap::new();
     let host = Host {
-        user_name: "",
+        user_name: None,
         constants: &constants,
+        files: None,
     };
     let inputs = vec![("_dropflow_value".to_string(), value)];
     match run(
@@ -244,6 +259,33 @@ fn answer_os(call: &OsFunctionCall) -> Result<MontyObject, String> {
             ))
         }
     }
+}
+
+/// `os.path.exists` / `isfile` / `isdir` of an absolute, normalised path, answered
+/// from the package's files.
+fn file_test(
+    files: Option<&PackageFiles>,
+    function: &str,
+    args: &[MontyObject],
+) -> Result<MontyObject, String> {
+    let test = function.trim_start_matches("_dropflow_");
+    let path = match args {
+        [MontyObject::String(path)] => path,
+        _ => {
+            return Err(format!(
+                "it calls os.path.{test}() with a value that is not a str path"
+            ));
+        }
+    };
+    let files = files.ok_or_else(|| {
+        format!(
+            "it tests the file system (os.path.{test}('{path}')); only IncludeFile and Config defaults are evaluated against the package's files"
+        )
+    })?;
+    files
+        .answer(function, path)
+        .map(MontyObject::Bool)
+        .ok_or_else(|| format!("it calls {function}(), which the sandbox cannot run"))
 }
 
 fn epoch() -> std::time::Duration {

@@ -9,10 +9,15 @@
 //! The sandbox asks the host for the clock (answered with the current UTC time) and the
 //! environment (answered as empty: the deploying machine's variables mean nothing here);
 //! files, other modules and the network are refused with an error naming the parameter.
+//!
+//! [`evaluate_expression`] runs `IncludeFile` / `Config` defaults computed by the flow
+//! file's functions (`default=script_path("movies.csv")`) the same way, with `__file__`
+//! and `os.path` describing the package (`paths.rs`), for [`crate::flow_inputs`].
 
 mod allocator;
 mod error;
 mod host;
+mod paths;
 mod program;
 mod result;
 mod source;
@@ -26,6 +31,7 @@ use monty_types::{MontyException, MontyObject};
 use serde::{Deserialize, Serialize};
 
 pub use error::{DeployTimeError, RaisedException};
+pub use paths::{PACKAGE_ROOT, PackageFiles, package_relative};
 
 use crate::pipeline::CheckedFlow;
 use crate::python::{FlowClass, ModuleInfo, ParameterDef, ParameterKind, Value};
@@ -91,7 +97,7 @@ pub fn evaluate_flow(
     let mut values = BTreeMap::new();
     for def in &flow.parameters {
         if let Some(function) = deploy_time_function(module, def) {
-            let value = evaluate(module, flow, def, &function, context, limits)?;
+            let value = evaluate(module, flow, def, &function, context, None, limits)?;
             values.insert(def.name.clone(), value);
         }
     }
@@ -126,6 +132,38 @@ fn deploy_time_function<'a>(
     }
 }
 
+/// Evaluates an expression default of `def` (`IncludeFile(default=script_path("x.csv"))`,
+/// `Config(default=config_path())`) once, with no context, as Python does when it
+/// defines the flow class: the module functions it calls run in the sandbox with
+/// `__file__` set to the flow file under [`PACKAGE_ROOT`] and `os.path.exists` and
+/// friends answered from `files`. Returns the value, which must be a `str`.
+pub fn evaluate_expression(
+    module: &ModuleInfo,
+    flow: &FlowClass,
+    def: &ParameterDef,
+    source: &str,
+    files: &PackageFiles,
+    context: &DeployContext,
+    limits: &Limits,
+) -> Result<String, DeployTimeError> {
+    let function = DefaultFunction::Expression {
+        source,
+        line: def.line,
+    };
+    let value = evaluate(module, flow, def, &function, context, Some(files), limits)?;
+    match value {
+        serde_json::Value::String(text) => Ok(text),
+        other => Err(DeployTimeError::WrongType {
+            parameter: def.name.clone(),
+            function: source.to_string(),
+            file: flow.file.clone(),
+            line: def.line,
+            expected: "str",
+            found: other.to_string(),
+        }),
+    }
+}
+
 /// Where a failure is reported: parameter, function, file.
 struct Origin<'a> {
     parameter: &'a str,
@@ -140,6 +178,7 @@ fn evaluate(
     def: &ParameterDef,
     function: &DefaultFunction<'_>,
     context: &DeployContext,
+    files: Option<&PackageFiles>,
     limits: &Limits,
 ) -> Result<serde_json::Value, DeployTimeError> {
     let origin = Origin {
@@ -175,9 +214,21 @@ fn evaluate(
             },
         )
     }));
+    inputs.push((
+        paths::FILE_INPUT.to_string(),
+        MontyObject::String(paths::flow_file_path(&flow.file)),
+    ));
+    inputs.push((
+        paths::CWD_INPUT.to_string(),
+        MontyObject::String(PACKAGE_ROOT.to_string()),
+    ));
     let host = Host {
-        user_name: &context.user_name,
+        user_name: match function {
+            DefaultFunction::Expression { .. } => None,
+            _ => Some(&context.user_name),
+        },
         constants: &module.constants,
+        files,
     };
     let value = host::run(&program.code, &flow.file, inputs, &host, limits)
         .map_err(|failure| failure_error(&origin, &program, limits, failure))?;

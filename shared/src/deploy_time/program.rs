@@ -8,6 +8,7 @@ use std::ops::RangeInclusive;
 
 use crate::python::ModuleInfo;
 
+use super::paths;
 use super::source::{self, Analysis};
 
 /// Standard-library modules monty 0.0.23 implements (`StandardLib` in monty's `modules`).
@@ -52,7 +53,14 @@ pub(super) const HOST_TIME_NS: &str = "_dropflow_time_ns";
 /// Host function: the deploying user (`getpass.getuser()`).
 pub(super) const HOST_GETUSER: &str = "_dropflow_getuser";
 /// Every host function, passed to the program as inputs.
-pub(super) const HOST_FUNCTIONS: &[&str] = &[HOST_TIME, HOST_TIME_NS, HOST_GETUSER];
+pub(super) const HOST_FUNCTIONS: &[&str] = &[
+    HOST_TIME,
+    HOST_TIME_NS,
+    HOST_GETUSER,
+    paths::HOST_EXISTS,
+    paths::HOST_ISFILE,
+    paths::HOST_ISDIR,
+];
 
 /// Inputs carrying the `ParameterContext` fields, in this order.
 pub(super) const CONTEXT_INPUTS: &[&str] = &[
@@ -84,6 +92,14 @@ pub(super) enum DefaultFunction<'a> {
         /// Line of the parameter's assignment.
         line: u32,
     },
+    /// An expression evaluated once, with no context (`IncludeFile(default=
+    /// script_path("movies.csv"))`), as Python evaluates it when the class is defined.
+    Expression {
+        /// Source of the expression.
+        source: &'a str,
+        /// Line of the parameter's assignment.
+        line: u32,
+    },
 }
 
 impl DefaultFunction<'_> {
@@ -92,13 +108,16 @@ impl DefaultFunction<'_> {
         match self {
             DefaultFunction::Named { name, .. } => name,
             DefaultFunction::Lambda { .. } => "<lambda>",
+            DefaultFunction::Expression { source, .. } => source,
         }
     }
 
     /// Line of the function in the flow file.
     pub fn line(&self) -> u32 {
         match self {
-            DefaultFunction::Named { line, .. } | DefaultFunction::Lambda { line, .. } => *line,
+            DefaultFunction::Named { line, .. }
+            | DefaultFunction::Lambda { line, .. }
+            | DefaultFunction::Expression { line, .. } => *line,
         }
     }
 }
@@ -158,7 +177,7 @@ pub(super) fn build(
     let mut placed = Vec::new();
     let mut needs = Needs::default();
 
-    let (call_target, takes_deploy_time) = match function {
+    let (call_target, arguments) = match function {
         DefaultFunction::Named { name, line, source } => {
             let analysis = source::analyze_def(source).map_err(|message| BuildError {
                 line: *line,
@@ -169,7 +188,10 @@ pub(super) fn build(
                 line: *line,
                 text: analysis.source.clone(),
             });
-            (name.to_string(), analysis.takes_deploy_time)
+            (
+                name.to_string(),
+                context_arguments(analysis.takes_deploy_time),
+            )
         }
         DefaultFunction::Lambda { source, line } => {
             let analysis = source::analyze_lambda(source).map_err(|message| BuildError {
@@ -181,7 +203,23 @@ pub(super) fn build(
                 line: *line,
                 text: format!("{LAMBDA_PREFIX}{})", analysis.source),
             });
-            ("_dropflow_default".to_string(), analysis.takes_deploy_time)
+            (
+                "_dropflow_default".to_string(),
+                context_arguments(analysis.takes_deploy_time),
+            )
+        }
+        DefaultFunction::Expression { source, line } => {
+            let lambda = format!("lambda: {source}");
+            let analysis = source::analyze_lambda(&lambda).map_err(|message| BuildError {
+                line: *line,
+                message,
+            })?;
+            needs.absorb(&analysis);
+            placed.push(Placed {
+                line: *line,
+                text: format!("{LAMBDA_PREFIX}{})", analysis.source),
+            });
+            ("_dropflow_default".to_string(), "")
         }
     };
 
@@ -228,12 +266,10 @@ pub(super) fn build(
         flow_lines.push(start..=current - 1);
     }
 
+    code.push_str(paths::OS_SHIM_CODE);
     code.push_str(&imports(module, &needs, &included));
     code.push_str(&context_code());
-    code.push_str(&format!(
-        "{call_target}(_dropflow_context{})\n",
-        if takes_deploy_time { ", True" } else { "" }
-    ));
+    code.push_str(&format!("{call_target}({arguments})\n"));
 
     let unavailable_imports = module
         .imports
@@ -249,6 +285,16 @@ pub(super) fn build(
         flow_lines,
         unavailable_imports,
     })
+}
+
+/// Metaflow calls a deploy-time function as `fun(ctx, True)` when it takes two
+/// arguments, else `fun(ctx)`.
+fn context_arguments(takes_deploy_time: bool) -> &'static str {
+    if takes_deploy_time {
+        "_dropflow_context, True"
+    } else {
+        "_dropflow_context"
+    }
 }
 
 fn top_level(module: &str) -> &str {
@@ -280,6 +326,10 @@ fn imports(module: &ModuleInfo, needs: &Needs, included: &BTreeSet<String>) -> S
     let mut code = String::new();
     for name in free {
         let name = name.as_str();
+        if name == "__file__" {
+            code.push_str(&format!("__file__ = {}\n", paths::FILE_INPUT));
+            continue;
+        }
         if included.contains(name)
             || module.constants.contains_key(name)
             || ruff_python_stdlib::builtins::is_python_builtin(name, 13, false)
@@ -322,6 +372,19 @@ fn imports(module: &ModuleInfo, needs: &Needs, included: &BTreeSet<String>) -> S
                 Some((_, host)) if as_function => code.push_str(&format!("{name} = {host}\n")),
                 _ => code.push_str(&shim_module(name, exports)),
             }
+            continue;
+        }
+        if name == "os" && imported.contains(&"os") {
+            code.push_str(&format!("os = {}\n", paths::OS_SHIM));
+            continue;
+        }
+        // `from os import path` / `from os.path import join` at module level.
+        if name == "path" && module.imports.iter().any(|m| m == "os") {
+            code.push_str(&format!("path = {}.path\n", paths::OS_SHIM));
+            continue;
+        }
+        if module.imports.iter().any(|m| m == "os.path") && paths::PATH_FUNCTIONS.contains(&name) {
+            code.push_str(&format!("{name} = {}.path.{name}\n", paths::OS_SHIM));
             continue;
         }
         if sandbox.contains(&name) {

@@ -22,7 +22,8 @@ pub(super) struct Analysis {
     /// `fun(ctx, deploy_time)` first).
     pub takes_deploy_time: bool,
     /// The source with `datetime.utcnow` rewritten to `datetime.now` (the sandbox's
-    /// clock is UTC, and monty has no `utcnow`).
+    /// clock is UTC, and monty has no `utcnow`) and imports of `os` / `os.path` bound
+    /// to the sandbox's `os` stand-in ([`super::paths::OS_SHIM`]), which adds `os.path`.
     pub source: String,
 }
 
@@ -67,6 +68,8 @@ struct Names {
     attributes: BTreeMap<String, BTreeSet<String>>,
     called: BTreeSet<String>,
     utcnow: Vec<TextRange>,
+    /// Import statements of `os` / `os.path`, and the assignments replacing them.
+    os_imports: Vec<(TextRange, String)>,
 }
 
 impl Names {
@@ -83,10 +86,18 @@ impl Names {
             .filter(|name| free.contains(name))
             .collect();
         let mut rewritten = source.to_string();
-        let mut ranges = self.utcnow;
-        ranges.sort_by_key(|r| std::cmp::Reverse(r.start()));
-        for range in ranges {
-            rewritten.replace_range(range.start().to_usize()..range.end().to_usize(), "now");
+        let mut replacements: Vec<(TextRange, String)> = self
+            .utcnow
+            .into_iter()
+            .map(|range| (range, "now".to_string()))
+            .chain(self.os_imports)
+            .collect();
+        replacements.sort_by_key(|(r, _)| std::cmp::Reverse(r.start()));
+        for (range, text) in replacements {
+            let span = range.start().to_usize()..range.end().to_usize();
+            // A statement over several lines keeps them, as blank lines.
+            let text = text + &"\n".repeat(source[span.clone()].matches('\n').count());
+            rewritten.replace_range(span, &text);
         }
         Analysis {
             free,
@@ -100,6 +111,53 @@ impl Names {
     fn bind(&mut self, name: &str) {
         self.bound.insert(name.to_string());
     }
+}
+
+/// `import os`, `import os.path`, `import os as o` (possibly among other modules) as
+/// assignments from the sandbox's `os` stand-in, on as many lines as the statement had
+/// so the lines after it keep their numbers. `None` when no `os` is imported.
+fn os_import(import: &ruff_python_ast::StmtImport) -> Option<String> {
+    if !import
+        .names
+        .iter()
+        .any(|a| matches!(a.name.as_str(), "os" | "os.path"))
+    {
+        return None;
+    }
+    let parts: Vec<String> = import
+        .names
+        .iter()
+        .map(|alias| match (alias.name.as_str(), &alias.asname) {
+            ("os" | "os.path", None) => format!("os = {}", super::paths::OS_SHIM),
+            ("os", Some(asname)) => format!("{asname} = {}", super::paths::OS_SHIM),
+            ("os.path", Some(asname)) => format!("{asname} = {}.path", super::paths::OS_SHIM),
+            (name, Some(asname)) => format!("import {name} as {asname}"),
+            (name, None) => format!("import {name}"),
+        })
+        .collect();
+    Some(parts.join("; "))
+}
+
+/// `from os import path, getenv` / `from os.path import join as j` as assignments from
+/// the sandbox's `os` stand-in. `None` for other modules.
+fn os_import_from(import: &ruff_python_ast::StmtImportFrom) -> Option<String> {
+    let base = match import.module.as_ref().map(|m| m.as_str()) {
+        Some("os") if import.level == 0 => super::paths::OS_SHIM.to_string(),
+        Some("os.path") if import.level == 0 => format!("{}.path", super::paths::OS_SHIM),
+        _ => return None,
+    };
+    if import.names.iter().any(|alias| alias.name.as_str() == "*") {
+        return None;
+    }
+    let parts: Vec<String> = import
+        .names
+        .iter()
+        .map(|alias| {
+            let bound = alias.asname.as_ref().unwrap_or(&alias.name);
+            format!("{bound} = {base}.{}", alias.name)
+        })
+        .collect();
+    Some(parts.join("; "))
 }
 
 /// `datetime` or `<anything>.datetime`: the receiver of a `utcnow` worth rewriting.
@@ -126,10 +184,16 @@ impl<'a> Visitor<'a> for Names {
                     let bound = alias.asname.as_ref().unwrap_or(&alias.name);
                     self.bind(bound.as_str().split('.').next().unwrap_or_default());
                 }
+                if let Some(text) = os_import(import) {
+                    self.os_imports.push((import.range(), text));
+                }
             }
             Stmt::ImportFrom(import) => {
                 for alias in &import.names {
                     self.bind(alias.asname.as_ref().unwrap_or(&alias.name));
+                }
+                if let Some(text) = os_import_from(import) {
+                    self.os_imports.push((import.range(), text));
                 }
             }
             _ => {}
@@ -234,5 +298,21 @@ mod tests {
             ["PREFIX"]
         );
         assert!(!analysis.takes_deploy_time);
+    }
+
+    #[test]
+    fn os_imports_bind_the_stand_in_and_keep_line_numbers() {
+        let analysis = analyze_def(
+            "def f(name):\n    import os, json\n    from os.path import (\n        join,\n        dirname as d,\n    )\n    return join(d(__file__), name)",
+        )
+        .unwrap();
+        let lines: Vec<&str> = analysis.source.lines().collect();
+        assert_eq!(lines[1], "    os = _dropflow_os; import json");
+        assert_eq!(
+            lines[2],
+            "    join = _dropflow_os.path.join; d = _dropflow_os.path.dirname"
+        );
+        assert_eq!(lines[6], "    return join(d(__file__), name)");
+        assert!(analysis.free.contains("__file__"));
     }
 }

@@ -400,3 +400,38 @@ fn lambda_traceback_shows_the_lambda() {
         raised.traceback
     );
 }
+
+#[test]
+fn parameter_functions_see_file_and_os_path_but_not_the_package() {
+    let values = evaluate(&flow(
+        "import os\n\ndef where(ctx):\n    stem, ext = os.path.splitext(os.path.basename(__file__))\n    return stem + '|' + ext + '|' + os.path.dirname(__file__) + '|' + os.getcwd()\n",
+        "    where = Parameter('where', default=where)\n",
+    ))
+    .unwrap();
+    assert_eq!(values["where"], json!("flow|.py|/package|/package"));
+
+    let error = error(&flow(
+        "import os\n\ndef present(ctx):\n    return str(os.path.exists('data.csv'))\n",
+        "    present = Parameter('present', default=present)\n",
+    ));
+    let text = error.to_string();
+    assert!(text.starts_with("flow.py:5: "), "{text}");
+    assert!(
+        text.contains("it tests the file system (os.path.exists('/package/data.csv'))"),
+        "{text}"
+    );
+}
+
+#[test]
+fn open_in_a_path_helper_is_refused_with_its_line() {
+    let error = error(&flow(
+        "import os\n\ndef first(ctx):\n    with open(os.path.join(os.path.dirname(__file__), 'x.txt')) as f:\n        return f.read()\n",
+        "    first = Parameter('first', default=first)\n",
+    ));
+    let text = error.to_string();
+    assert!(text.starts_with("flow.py:5: "), "{text}");
+    assert!(
+        text.contains("it accesses the file system (open '/package/x.txt')"),
+        "{text}"
+    );
+}

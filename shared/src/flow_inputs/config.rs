@@ -114,7 +114,7 @@ fn resolve_one(
     if let Some(default) = default_file {
         let path = string_value(constants, default).ok_or_else(|| {
             unsupported(format!(
-                "default={} cannot be evaluated without running Python (a default computed by a function is not supported yet). Write the configuration file's path in the package, e.g. default='config.json', or use default_value={{...}}.",
+                "default={} cannot be evaluated without running Python (only string literals, module constants and expressions that call the flow file's functions are evaluated). Write the configuration file's path in the package, e.g. default='config.json', or use default_value={{...}}.",
                 default.describe()
             ))
         })?;

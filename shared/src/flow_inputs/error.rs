@@ -131,6 +131,32 @@ pub enum FlowInputError {
         /// The default as written.
         default: String,
     },
+    /// An `IncludeFile` or `Config` default computed by the flow file's functions
+    /// (`default=script_path("movies.csv")`) that the sandbox could not evaluate.
+    #[error("{error}")]
+    ComputedDefault {
+        /// What went wrong, with the file and line.
+        error: Box<crate::deploy_time::DeployTimeError>,
+    },
+    /// A computed `IncludeFile` or `Config` default that names a path outside the package.
+    #[error(
+        "{file}:{line}: {kind} '{parameter}': default={default} evaluates to '{path}', which is outside the uploaded package (in the sandbox the package root is {root} and __file__ is the flow file under it). Return a path inside the package, e.g. os.path.join(os.path.dirname(__file__), 'data.csv').",
+        root = crate::deploy_time::PACKAGE_ROOT
+    )]
+    ComputedDefaultOutside {
+        /// Flow file.
+        file: String,
+        /// Line of the `IncludeFile(...)` or `Config(...)`.
+        line: u32,
+        /// `IncludeFile` or `Config`.
+        kind: &'static str,
+        /// Parameter name.
+        parameter: String,
+        /// The default as written.
+        default: String,
+        /// What it evaluated to.
+        path: String,
+    },
 }
 
 impl FlowInputError {
@@ -146,6 +172,8 @@ impl FlowInputError {
             FlowInputError::ConfigsTooLarge { .. } => "config.too_large",
             FlowInputError::IncludeFileMissing { .. } => "include_file.missing",
             FlowInputError::IncludeFileDefault { .. } => "include_file.default",
+            FlowInputError::ComputedDefault { error } => error.code(),
+            FlowInputError::ComputedDefaultOutside { .. } => "flow_input.outside_package",
         }
     }
 
@@ -159,7 +187,9 @@ impl FlowInputError {
             | FlowInputError::ConfigUnsupported { file, line, .. }
             | FlowInputError::ConfigKey { file, line, .. }
             | FlowInputError::IncludeFileMissing { file, line, .. }
-            | FlowInputError::IncludeFileDefault { file, line, .. } => (file, Some(*line)),
+            | FlowInputError::IncludeFileDefault { file, line, .. }
+            | FlowInputError::ComputedDefaultOutside { file, line, .. } => (file, Some(*line)),
+            FlowInputError::ComputedDefault { error } => (error.file(), Some(error.line())),
             FlowInputError::ConfigsTooLarge { file, .. } => (file, None),
         }
     }

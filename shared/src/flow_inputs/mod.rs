@@ -7,15 +7,17 @@
 //! (`@resources(cpu=cfg.cpu)`) with their values, and tasks let Metaflow resolve the
 //! same defaults from the same files.
 //!
-//! `pipeline::check` calls [`resolve_configs`], [`substitute`] and
+//! `pipeline::check` calls [`evaluate_computed_defaults`], [`resolve_configs`], [`substitute`] and
 //! [`check_include_files`] in that order, with Metaflow's parameter checks between the
 //! last two (as Metaflow initialises parameters before it reads included files).
 
+mod computed_default;
 mod config;
 mod error;
 mod include_file;
 mod reference;
 
+pub use computed_default::evaluate_computed_defaults;
 pub use config::{ConfigEntry, resolve_configs};
 pub use error::FlowInputError;
 pub use include_file::check_include_files;
@@ -51,5 +53,7 @@ fn package_path(path: &str) -> &str {
     path
 }
 
+#[cfg(test)]
+mod computed_default_tests;
 #[cfg(test)]
 mod tests;
