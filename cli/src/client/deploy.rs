@@ -119,7 +119,9 @@ pub fn metadata(layer: &OptionsLayer) -> BTreeMap<String, String> {
     );
     put(
         "platform",
-        layer.platform.map(|p| if p.is_ec2() { "ec2" } else { "fargate" }.to_string()),
+        layer
+            .platform
+            .map(|p| if p.is_ec2() { "ec2" } else { "fargate" }.to_string()),
     );
     put(
         "assign-public-ip",
