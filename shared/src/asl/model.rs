@@ -205,7 +205,7 @@ pub struct MapState {
     pub items_path: Option<String>,
     /// Where a Distributed Map reads its items from (an S3 object), instead of the input.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub item_reader: Option<ItemReader>,
+    pub item_reader: Option<Box<ItemReader>>,
     /// Each iteration's input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item_selector: Option<serde_json::Value>,

@@ -426,16 +426,18 @@ impl<'a> StateMachineBuilder<'a> {
         State::Map(MapState {
             comment: Some(format!("foreach of {step}, joined by {join}")),
             items_path: (!distributed).then(|| paths::SPLITS.to_string()),
-            item_reader: distributed.then(|| ItemReader {
-                resource: format!("arn:{}:states:::s3:getObject", self.platform.partition),
-                reader_config: ReaderConfig {
-                    input_type: "JSON".to_string(),
-                },
-                parameters: Value::from(
-                    Template::new()
-                        .path("Bucket", &format!("{}.Bucket", paths::ITEMS))
-                        .path("Key", &format!("{}.Key", paths::ITEMS)),
-                ),
+            item_reader: distributed.then(|| {
+                Box::new(ItemReader {
+                    resource: format!("arn:{}:states:::s3:getObject", self.platform.partition),
+                    reader_config: ReaderConfig {
+                        input_type: "JSON".to_string(),
+                    },
+                    parameters: Value::from(
+                        Template::new()
+                            .path("Bucket", &format!("{}.Bucket", paths::ITEMS))
+                            .path("Key", &format!("{}.Key", paths::ITEMS)),
+                    ),
+                })
             }),
             item_selector: Some(
                 Template::new()
