@@ -62,6 +62,7 @@ const FLOWS: &[(&str, &str)] = &[
     ("tests/flows/e2e/catch_error.py", "CatchErrorFlow"),
     ("tests/flows/e2e/fail_for_good.py", "FailForGoodFlow"),
     ("tests/flows/e2e/fail_in_foreach.py", "FailInForeachFlow"),
+    ("tests/flows/e2e/retry_in_foreach.py", "RetryInForeachFlow"),
     ("tests/flows/e2e/inputs", "InputsFlow"),
 ];
 
@@ -347,6 +348,28 @@ fn cases() -> Vec<Case> {
         Case {
             expect: Expect::Fails("ValueError: boom"),
             ..case("fails for good", "FailForGoodFlow", "{}", &[], &[])
+        },
+        // @retry and @catch in a foreach's child executions, as at top level.
+        Case {
+            check: |d| {
+                expect_eq(
+                    &d["data"]["join"]["attempts"],
+                    &json!([[1, 0], [2, 1]]),
+                    "attempts",
+                )?;
+                expect_eq(
+                    &d["data"]["join"]["caught"],
+                    &json!([[1, "caught boom"], [2, null]]),
+                    "caught",
+                )
+            },
+            ..case(
+                "@retry and @catch in a foreach",
+                "RetryInForeachFlow",
+                "{}",
+                &[],
+                &["join"],
+            )
         },
         // The failing task runs in a child execution of the foreach's Distributed Map:
         // its error still reaches the run's own cause.

@@ -1,7 +1,7 @@
 //! The payloads exchanged with the state machine: the three phase requests, their
 //! responses, and the two records that travel between states ([`Ctx`] and [`Task`]).
 //! Field names are fixed by the compiled state machines (`$.task.attempt`,
-//! `$.task.job.JobName`, `$.ctx`, `$.splits`, `$.next`): see
+//! `$.task.job.JobName`, `$.ctx`, `$.items`, `$.splits`, `$.next`): see
 //! [`crate::compile::paths`].
 
 use serde::{Deserialize, Serialize};
