@@ -993,3 +993,97 @@ async fn a_failure_in_nested_distributed_maps_reaches_the_top_execution() {
         json!({"error": "States.ExceedToleratedFailureThreshold", "cause": "The specified tolerated failure threshold was exceeded"})
     );
 }
+
+/// Makes the fixture's foreach task of `lambda` report `width` splits: its
+/// `_foreach_num_splits` blob becomes a (raw) pickle of `width`.
+fn set_foreach_width(lambda: &Lambda, task: &Task, width: i64) {
+    let manifest = &lambda.manifest;
+    let files = datastore::TaskFiles::new(
+        &manifest.datastore_root,
+        &manifest.flow.name,
+        &task.run,
+        &task.step,
+        &task.id,
+    );
+    let data = lambda.store.object(&files.data_json(0)).expect("data.json");
+    let data = artifacts::DataJson::parse(&data).unwrap();
+    let sha = &data.objects[artifacts::FOREACH_NUM_SPLITS];
+    let pickle = serde_pickle::to_vec(&width, serde_pickle::SerOptions::new()).unwrap();
+    lambda.store.insert(
+        &datastore::blob_url(&manifest.datastore_root, &manifest.flow.name, sha),
+        pickle,
+    );
+}
+
+#[tokio::test]
+async fn a_100_000_wide_foreach_starts_from_an_item_list_in_s3() {
+    let lambda = Lambda::new(shape("foreach"));
+    let start = lambda
+        .start_flow("fixture", json!({"Parameters": "{\"width\": 7}"}))
+        .await;
+    set_foreach_width(&lambda, &start, 100_000);
+    let done = lambda.finish(&start).await.unwrap();
+    assert_eq!(done["width"], 100_000);
+    // The Map's input stays tiny; the 588,891-byte list (over a state's 256 KiB) is in S3.
+    assert!(done.to_string().len() < 512, "{done}");
+    let key = done["items"]["Key"].as_str().unwrap();
+    let items = lambda
+        .store
+        .object(&format!("s3://dropflow-bucket/{key}"))
+        .unwrap();
+    assert_eq!(items.len(), 588_891);
+    let items: Vec<u32> = serde_json::from_slice(&items).unwrap();
+    assert_eq!((items[0], items[99_999], items.len()), (0, 99_999, 100_000));
+    // A child, and the join of all 100,000 (its input paths go through a file).
+    let child = lambda
+        .start("square", json!({"ctx": done["ctx"], "index": 99_999}))
+        .await;
+    assert_eq!(child.id, "square-99999");
+    let collect = lambda.start("collect", done.clone()).await;
+    assert!(
+        matches!(collect.inputs, Inputs::File(_)),
+        "{:?}",
+        collect.inputs
+    );
+
+    // Over the cap, the run fails at the split, naming the step, the width and the limit.
+    set_foreach_width(&lambda, &start, 1_000_001);
+    let error = lambda.finish(&start).await.unwrap_err();
+    assert_eq!(error.error_type(), "dropflow.ForeachTooWide");
+    assert!(
+        error
+            .to_string()
+            .starts_with("the foreach of step start (ForeachFlow/sfn-fixture/start/start) is 1000001 wide, over the limit of 1000000:"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_inline_map_foreach_over_its_limit_fails_at_the_split() {
+    let options = DeployOptions {
+        distributed_map: false,
+        ..DeployOptions::default()
+    };
+    let lambda = Lambda::new(manifest_of_file(
+        &repo().join("tests/flows/shapes/foreach.py"),
+        &options,
+    ));
+    let start = lambda
+        .start_flow("fixture", json!({"Parameters": "{\"width\": 7}"}))
+        .await;
+    set_foreach_width(&lambda, &start, 1_001);
+    let error = lambda.finish(&start).await.unwrap_err();
+    assert_eq!(error.error_type(), "dropflow.ForeachTooWide");
+    assert_eq!(
+        error.to_string(),
+        "the foreach of step start (ForeachFlow/sfn-fixture/start/start) is 1001 wide, over the limit of 1000: deploy with distributed_map = true (the default) in dropflow.toml, or without distributed_map = false"
+    );
+    set_foreach_width(&lambda, &start, 1_000);
+    assert_eq!(
+        lambda.finish(&start).await.unwrap()["splits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1_000
+    );
+}
