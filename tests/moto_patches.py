@@ -182,11 +182,79 @@ def check_conditional_puts_are_atomic() -> None:
         if wrong:
             raise AssertionError(f"{len(wrong)} of {rounds} rounds let more than one writer through, first: {wrong[0]}")
 
+#: A Distributed Map over [1, 2, 3] whose child for item 2 fails; the Map's Catch keeps
+#: the error it sees.
+FAILING_CHILD_MAP = {
+    "StartAt": "each",
+    "States": {
+        "each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "route",
+                "States": {
+                    "route": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "boom"}],
+                        "Default": "fine",
+                    },
+                    "boom": {"Type": "Fail", "Error": "ValueError", "Cause": "boom"},
+                    "fine": {"Type": "Pass", "End": True},
+                },
+            },
+            "ResultPath": None,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "caught"}],
+            "End": True,
+        },
+        "caught": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def check_distributed_map_fails_with_a_failed_child() -> None:
+    """A Distributed Map with a failed child execution fails with
+    ``States.ExceedToleratedFailureThreshold`` (AWS's default threshold is 0), which its
+    ``Catch`` sees; moto 5.2.5 let the Map succeed without that child's result."""
+    import json
+    import logging
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(
+            name="failing-child",
+            definition=json.dumps(FAILING_CHILD_MAP),
+            roleArn="arn:aws:iam::123456789012:role/dropflow",
+        )["stateMachineArn"]
+        run = sfn.start_execution(
+            stateMachineArn=machine, input=json.dumps({"items": [1, 2, 3]})
+        )["executionArn"]
+        for _ in range(600):
+            described = sfn.describe_execution(executionArn=run)
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+    output = json.loads(described.get("output") or "{}")
+    expected = {
+        "Error": "States.ExceedToleratedFailureThreshold",
+        "Cause": moto_dropflow.MAP_RUN_THRESHOLD_CAUSE,
+    }
+    if described["status"] != "SUCCEEDED" or output.get("error") != expected:
+        raise AssertionError(
+            f"the Map's Catch saw {output.get('error')} ({described['status']}), not {expected}"
+        )
+
 
 CHECKS = [
     check_describe_jobs_keeps_moto_semantics,
     check_describe_jobs_during_submits,
     check_conditional_puts_are_atomic,
+    check_distributed_map_fails_with_a_failed_child,
 ]
 
 
@@ -197,6 +265,7 @@ def main() -> int:
     if not arguments.unpatched:
         moto_dropflow.patch_batch_describe_snapshot()
         moto_dropflow.patch_s3_atomic_conditional_put()
+        moto_dropflow.patch_distributed_map_failures()
     failures = 0
     for check in CHECKS:
         try:

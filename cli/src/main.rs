@@ -249,6 +249,7 @@ impl DeployFlags {
     fn into_layer(self) -> OptionsLayer {
         OptionsLayer {
             max_workers: self.max_workers,
+            max_workers_per_step: None,
             workflow_timeout: self.workflow_timeout,
             tags: (!self.tags.is_empty()).then_some(self.tags),
             namespace: self.namespace,

@@ -59,6 +59,12 @@ in its own function below, none editing site-packages:
    writes in two steps, so two request threads could both pass the check and both write.
    The compile function's claims (``shared/src/deploy/claim.rs``) rely on exactly one
    winning. PutObject requests are serialised by one lock.
+10. A Distributed Map whose child executions fail beyond its tolerated failure threshold
+   (``ToleratedFailureCount``/``ToleratedFailurePercentage``, both 0 by default: any
+   failed child) fails with ``States.ExceedToleratedFailureThreshold``, as AWS documents
+   it. moto counted the failed item and let the Map state succeed without its output, so
+   the run went on to the join. Its S3 ``ItemReader`` (and ``ResultWriter``) also call
+   127.0.0.1 (item 6).
 
 Everything listens on 127.0.0.1 only. On SIGTERM/SIGINT (or stdin closing, with
 ``--exit-on-stdin-eof``) running jobs are killed, then the process exits.
@@ -938,6 +944,75 @@ def patch_loopback() -> None:
             module.boto_client_for = boto_client_for
 
 
+# ----------------------------------------------------------------------------------------
+# 9. A Distributed Map fails when its child executions do.
+
+#: The cause AWS gives a Map Run that exceeded its tolerated failure threshold.
+MAP_RUN_THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
+
+
+def patch_distributed_map_failures() -> None:
+    """A Distributed Map fails with ``States.ExceedToleratedFailureThreshold`` when more of
+    its child executions failed (or timed out) than it tolerates; see item 10 above.
+
+    AWS fails the Map Run as soon as the threshold is crossed and stops the other
+    children; here the running children finish first (moto runs them to the end), then the
+    Map state fails with AWS's error name, which its ``Catch`` sees as on AWS. The child's
+    own error is not in it: on AWS it is in the child execution's history only.
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+        DistributedIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    # The S3 ItemReader and ResultWriter build their clients at call time: import them now
+    # so patch_loopback (item 6) points them at 127.0.0.1 too.
+    import moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3  # noqa: F401
+    import moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3  # noqa: F401
+
+    original = DistributedIterationComponent._map_run
+
+    def _map_run(self, env, eval_input) -> None:
+        original(self, env, eval_input)
+        record = eval_input.map_run_record
+        items = record.item_counter
+        failed = items.failed.get() + items.timed_out.get()
+        total = items.total.get()
+        tolerated_count = record.tolerated_failure_count or 0
+        tolerated_percentage = record.tolerated_failure_percentage or 0.0
+        if failed == 0 or (
+            failed <= tolerated_count and 100.0 * failed / max(total, 1) <= tolerated_percentage
+        ):
+            return
+        env.stack.pop()  # the children's outputs
+        error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
+        raise FailureEventException(
+            failure_event=FailureEvent(
+                env=env,
+                error_name=error,
+                event_type=HistoryEventType.MapStateFailed,
+                event_details=EventDetails(
+                    mapRunFailedEventDetails=MapRunFailedEventDetails(
+                        error=error.error_name, cause=MAP_RUN_THRESHOLD_CAUSE
+                    )
+                ),
+            )
+        )
+
+    DistributedIterationComponent._map_run = _map_run
+
+
 def import_interpreter() -> None:
     """Imports every Step Functions task module now, so the patches see them all."""
     import importlib
@@ -1032,6 +1107,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_batch_describe_snapshot()
     patch_s3_atomic_conditional_put()
     patch_nested_states_errors()
+    patch_distributed_map_failures()
     patch_loopback()
 
     from moto.moto_api._internal.models import moto_api_backend

@@ -1,7 +1,9 @@
 //! A wide foreach on the local stack, with real Metaflow tasks: `ForeachFlow` deployed by
 //! upload and started with `width` N, run to its end (N `square` tasks, each its own Batch
 //! job and step Lambda phases, joined by `collect`), then read back with Metaflow's Client:
-//! N tasks and the N squares at `end`, or the bench fails.
+//! N tasks and the N squares at `end`, or the bench fails. Also prints the number of
+//! events in the parent execution's history (the foreach is a Distributed Map by default:
+//! it does not grow with the width).
 //!
 //! `cargo bench -p dropflow-tests --bench wide_foreach -- [WIDTH] [MAX_JOBS]` (default
 //! 1000 and 4; needs `bash tests/run.sh --setup-only` once for the venv). Prints the wall
@@ -30,8 +32,10 @@ async fn main() {
     let seconds = wide.took.as_secs_f64();
     println!(
         "wide foreach on the local stack: width {width}, {max_jobs} jobs at once: \
-         {seconds:.0} s, {:.2} s per task; {} read back with the Client",
+         {seconds:.0} s, {:.2} s per task; {} read back with the Client; \
+         {} events in the parent execution's history (AWS fails an execution at 25,000)",
         seconds / width as f64,
-        wide.run
+        wide.run,
+        wide.parent_events
     );
 }

@@ -21,7 +21,9 @@ use dropflow_cli::local::{Options, Registry, Stack};
 use dropflow_tests::{python, repo_root};
 
 mod common;
-use common::{USER, borrowed, deployed, dump, ended, execute, http, s3, stack_env, tarball};
+use common::{
+    USER, borrowed, deployed, dump, ended, execute, history_events, http, s3, stack_env, tarball,
+};
 use serde_json::{Value, json};
 
 /// Batch jobs the stack runs at once (CI has 2 cores).
@@ -59,6 +61,8 @@ const FLOWS: &[(&str, &str)] = &[
     ("tests/flows/e2e/retry_once.py", "RetryOnceFlow"),
     ("tests/flows/e2e/catch_error.py", "CatchErrorFlow"),
     ("tests/flows/e2e/fail_for_good.py", "FailForGoodFlow"),
+    ("tests/flows/e2e/fail_in_foreach.py", "FailInForeachFlow"),
+    ("tests/flows/e2e/retry_in_foreach.py", "RetryInForeachFlow"),
     ("tests/flows/e2e/inputs", "InputsFlow"),
 ];
 
@@ -98,9 +102,15 @@ struct Case {
     /// Steps whose (single) task's artifacts are compared.
     steps: &'static [&'static str],
     expect: Expect,
+    /// For `Expect::Fails`: the failed task (`step/task_id`) the execution's cause names.
+    failed_task: Option<&'static str>,
     /// Extra checks on the deployed run's dump (the local run's equal it).
     check: fn(&Value) -> Result<(), String>,
 }
+
+/// Cases whose parent executions must have the same number of history events: the same
+/// flow at different foreach widths (a Distributed Map's iterations are child executions).
+const SAME_PARENT_HISTORY: [&str; 2] = ["foreach (width 7)", "foreach (width 41)"];
 
 fn no_check(_: &Value) -> Result<(), String> {
     Ok(())
@@ -114,10 +124,13 @@ fn cases() -> Vec<Case> {
         local_args,
         steps,
         expect: Expect::Same,
+        failed_task: None,
         check: no_check,
     };
     vec![
-        // First, as the longest case. Wider than an inline Map's 40 concurrent iterations;
+        // First, as the longest case. Wider than an inline Map's 40 concurrent iterations
+        // (it runs as a Distributed Map, the default, and its parent execution's history
+        // must be as long as the 7-wide case's: `SAME_PARENT_HISTORY`);
         // the join's input paths (41 parents, over 2 KiB) are longer than the job command
         // keeps inline: the step Lambda writes them to S3 and the join task fetches them.
         // (`wide_foreach.rs` runs 1,000 wide, without a local run to compare with.)
@@ -336,6 +349,41 @@ fn cases() -> Vec<Case> {
             expect: Expect::Fails("ValueError: boom"),
             ..case("fails for good", "FailForGoodFlow", "{}", &[], &[])
         },
+        // @retry and @catch in a foreach's child executions, as at top level.
+        Case {
+            check: |d| {
+                expect_eq(
+                    &d["data"]["join"]["attempts"],
+                    &json!([[1, 0], [2, 1]]),
+                    "attempts",
+                )?;
+                expect_eq(
+                    &d["data"]["join"]["caught"],
+                    &json!([[1, "caught boom"], [2, null]]),
+                    "caught",
+                )
+            },
+            ..case(
+                "@retry and @catch in a foreach",
+                "RetryInForeachFlow",
+                "{}",
+                &[],
+                &["join"],
+            )
+        },
+        // The failing task runs in a child execution of the foreach's Distributed Map:
+        // its error still reaches the run's own cause.
+        Case {
+            expect: Expect::Fails("ValueError: boom"),
+            failed_task: Some("work/work-2"),
+            ..case(
+                "fails in a foreach child",
+                "FailInForeachFlow",
+                "{}",
+                &[],
+                &[],
+            )
+        },
     ]
 }
 
@@ -402,6 +450,8 @@ fn local_run(path: &Path, flow: &str, args: &[&str], steps: &[&str]) -> Result<L
 struct Timing {
     deployed: Duration,
     local: Duration,
+    /// Events in the execution's own history.
+    events: usize,
 }
 
 async fn run_case(stack: Arc<Stack>, case: &Case) -> Result<Timing, String> {
@@ -440,6 +490,7 @@ async fn run_case(stack: Arc<Stack>, case: &Case) -> Result<Timing, String> {
     let timing = Timing {
         deployed: deployed_took,
         local: local.took,
+        events: history_events(&stack, execution.execution_arn()).await?,
     };
     let run = format!("{}/sfn-{}", case.flow, execution.name().unwrap_or_default());
     let moto_log = || {
@@ -459,6 +510,11 @@ async fn run_case(stack: Arc<Stack>, case: &Case) -> Result<Timing, String> {
                 "{run}: the cause does not hold {text:?}: {:?}: {cause}",
                 execution.error()
             ));
+        }
+        if let Some(task) = case.failed_task
+            && !cause.starts_with(&format!("{task} attempt 0 failed"))
+        {
+            return Err(format!("{run}: the cause does not name {task}: {cause}"));
         }
         if local.ok || !local.output.contains(text) {
             return Err(format!(
@@ -639,20 +695,36 @@ async fn flows_run_on_the_local_stack_as_they_run_locally() {
         }));
     }
     let mut failures = Vec::new();
-    let mut report = String::from("wall time per flow (deployed execution / local run):\n");
+    let mut report = String::from(
+        "wall time per flow (deployed execution / local run), parent history events:\n",
+    );
+    let mut parent_events = Vec::new();
     for (case, handle) in cases.iter().zip(handles) {
         match handle.await {
-            Ok(Ok(t)) => report.push_str(&format!(
-                "  {:32} {:>6.1} s / {:>5.1} s\n",
-                case.label,
-                t.deployed.as_secs_f64(),
-                t.local.as_secs_f64()
-            )),
+            Ok(Ok(t)) => {
+                report.push_str(&format!(
+                    "  {:32} {:>6.1} s / {:>5.1} s  {:>4} events\n",
+                    case.label,
+                    t.deployed.as_secs_f64(),
+                    t.local.as_secs_f64(),
+                    t.events
+                ));
+                if SAME_PARENT_HISTORY.contains(&case.label) {
+                    parent_events.push((case.label, t.events));
+                }
+            }
             Ok(Err(e)) => failures.push(format!("{}: {e}", case.label)),
             Err(e) => failures.push(format!("{}: panicked: {e}", case.label)),
         }
     }
     report.push_str(&format!("  total {:.1} s\n", total.elapsed().as_secs_f64()));
+    if parent_events.len() == SAME_PARENT_HISTORY.len()
+        && parent_events.iter().any(|(_, n)| *n != parent_events[0].1)
+    {
+        failures.push(format!(
+            "the parent's history grows with the foreach's width: {parent_events:?}"
+        ));
+    }
     eprintln!("{report}");
     assert!(
         failures.is_empty(),

@@ -227,7 +227,19 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
     assert_eq!(start.pathspec, "ForeachFlow/sfn-it-foreach/start/start");
     stack.run_ok(&start);
     let done = stack.finish(&start).await;
-    assert_eq!(done["splits"], json!([0, 1, 2, 3, 4]));
+    // The split indices, for the foreach's Distributed Map (the default) to read from S3.
+    assert_eq!(done["width"], 5);
+    let items = format!(
+        "s3://{}/{}",
+        done["items"]["Bucket"].as_str().unwrap(),
+        done["items"]["Key"].as_str().unwrap()
+    );
+    assert_eq!(
+        items,
+        format!("s3://{BUCKET}/dropflow/runs/ForeachFlow/sfn-it-foreach/start/start/items.json")
+    );
+    let written: Value = serde_json::from_slice(&stack.get(&items).await.unwrap()).unwrap();
+    assert_eq!(written, json!([0, 1, 2, 3, 4]));
     assert_eq!(done["ctx"]["run"], "sfn-it-foreach");
 
     // The start step's retry finds the _parameters task and does not init again.
@@ -243,7 +255,7 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
     let retry: Task = serde_json::from_value(retry["task"].clone()).unwrap();
     assert_eq!((retry.id.as_str(), retry.attempt), ("start", 1));
     stack.run_ok(&retry);
-    assert_eq!(stack.finish(&retry).await["splits"], done["splits"]);
+    assert_eq!(stack.finish(&retry).await["width"], done["width"]);
 
     for index in 0..5u32 {
         let square = stack
@@ -255,12 +267,8 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
         assert_eq!(finished["ctx"]["task"], format!("square/square-{index}"));
     }
 
-    let collect = stack
-        .start(
-            "collect",
-            json!({"ctx": done["ctx"], "splits": done["splits"]}),
-        )
-        .await;
+    // The Map hands the join its own input: the foreach step's finish output.
+    let collect = stack.start("collect", done.clone()).await;
     assert_eq!(
         paths(&collect),
         "sfn-it-foreach/square/:square-0,square-1,square-2,square-3,square-4"
@@ -291,7 +299,7 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
     stack.run_ok(&end);
     let ended = stack.finish(&end).await;
     assert_eq!(ended["ctx"]["task"], "end/end");
-    assert!(ended.get("next").is_none() && ended.get("splits").is_none());
+    assert!(ended.get("next").is_none() && ended.get("width").is_none());
 
     // Every attempt has its record; the start step's first one was retried.
     let record = |task: &Task, attempt: u32| {

@@ -313,6 +313,7 @@ mod tests {
     fn metadata_is_what_the_compile_function_reads() {
         let layer = OptionsLayer {
             max_workers: Some(8),
+            max_workers_per_step: None,
             workflow_timeout: Some(600),
             tags: Some(vec!["team:ml".into(), "x".into()]),
             namespace: Some("ns".into()),

@@ -75,12 +75,13 @@ fn phases(c: &mut Criterion) {
     let finish_square = json!({
         "phase": "finish", "step": "square", "task": square["task"], "batch": {"JobId": "j"},
     });
+    // A foreach join's input is its Map's own: the foreach step's finish output.
     let join_request = json!({
-        "phase": "start", "step": "collect", "input": {"ctx": done["ctx"], "splits": done["splits"]},
+        "phase": "start", "step": "collect", "input": done.clone(),
     });
     let wide_join_request = json!({
         "phase": "start", "step": "collect",
-        "input": {"ctx": done["ctx"], "splits": (0..1000).collect::<Vec<u32>>()},
+        "input": {"ctx": done["ctx"], "width": 1000, "items": done["items"]},
     });
     let failed_start = call(&json!({
         "phase": "start", "step": "start", "input": {},

@@ -10,9 +10,9 @@ mod template;
 mod validate;
 
 pub use model::{
-    Branch, CatchRule, ChoiceRule, ChoiceState, FailState, ItemProcessor, MapState, Mode,
-    ParallelState, ProcessorConfig, ResultPath, ResultWriter, RetryRule, State, StateMachine,
-    States, TaskState, Transition, WaitState,
+    Branch, CatchRule, ChoiceRule, ChoiceState, FailState, ItemProcessor, ItemReader, MapState,
+    Mode, ParallelState, ProcessorConfig, ReaderConfig, ResultPath, ResultWriter, RetryRule, State,
+    StateMachine, States, TaskState, Transition, WaitState,
 };
 pub use template::Template;
 pub use validate::{AslLimitError, MAX_DEFINITION_BYTES, MAX_STATE_NAME_CHARS, check_limits};

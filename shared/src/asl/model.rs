@@ -200,8 +200,12 @@ pub struct MapState {
     /// Optional description.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// The array to iterate.
-    pub items_path: String,
+    /// The array to iterate, in the state input (inline Map).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items_path: Option<String>,
+    /// Where a Distributed Map reads its items from (an S3 object), instead of the input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_reader: Option<Box<ItemReader>>,
     /// Each iteration's input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item_selector: Option<serde_json::Value>,
@@ -257,6 +261,26 @@ pub enum Mode {
     Inline,
     /// Iterations run as child executions (up to 10,000 concurrent, own histories).
     Distributed,
+}
+
+/// A Distributed Map's `ItemReader`: the items are a JSON array in an S3 object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ItemReader {
+    /// `arn:aws:states:::s3:getObject`.
+    pub resource: String,
+    /// `{"InputType": "JSON"}`.
+    pub reader_config: ReaderConfig,
+    /// `{"Bucket.$": ..., "Key.$": ...}`.
+    pub parameters: serde_json::Value,
+}
+
+/// An `ItemReader`'s `ReaderConfig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReaderConfig {
+    /// `JSON`: the object is one JSON array.
+    pub input_type: String,
 }
 
 /// A Distributed Map's `ResultWriter`.

@@ -90,6 +90,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         ..
     } = input;
     check_options(options)?;
+    check_foreach_options(options, graph, &flow.name)?;
     // `pipeline::check` ran these before lint, as Metaflow does; they are cheap, and
     // nothing Metaflow refuses to load may compile.
     load::check_definitions(module)?;
@@ -313,6 +314,74 @@ fn check_options(options: &DeployOptions) -> Result<(), CompileError> {
     for tag in &options.tags {
         if tag.is_empty() || tag.len() > 512 {
             return bad("tags", "each tag must be 1 to 512 characters");
+        }
+    }
+    Ok(())
+}
+
+/// Distributed Map's highest `MaxConcurrency` (child executions at once).
+pub const MAX_DISTRIBUTED_CONCURRENCY: u32 = 10_000;
+
+/// `max_workers` and `[deploy.max_workers_per_step]`: within Distributed Map's bound, and
+/// each entry naming a foreach step of the flow.
+fn check_foreach_options(
+    options: &DeployOptions,
+    graph: &FlowGraph,
+    flow: &str,
+) -> Result<(), CompileError> {
+    let bad = |option: &str, problem: String| {
+        Err(CompileError::BadOption {
+            option: option.to_string(),
+            problem,
+        })
+    };
+    let foreach_steps: Vec<&str> = graph
+        .nodes()
+        .filter(|n| n.node_type == Some(NodeType::Foreach))
+        .map(|n| n.name.as_str())
+        .collect();
+    for (step, workers) in &options.max_workers_per_step {
+        if !foreach_steps.contains(&step.as_str()) {
+            let valid = if foreach_steps.is_empty() {
+                format!("{flow} has no foreach step, so remove the table")
+            } else {
+                format!(
+                    "name one of its foreach steps: {}",
+                    foreach_steps.join(", ")
+                )
+            };
+            return bad(
+                "max_workers_per_step",
+                format!(
+                    "dropflow.toml: [deploy.max_workers_per_step] names {step}, which is not a foreach step of {flow} (a step with self.next(..., foreach=...)): {valid}"
+                ),
+            );
+        }
+        if *workers == 0 {
+            return bad(
+                "max_workers_per_step",
+                format!(
+                    "dropflow.toml: [deploy.max_workers_per_step] {step} = 0: must be at least 1"
+                ),
+            );
+        }
+    }
+    if options.distributed_map {
+        let widest = std::iter::once(("max_workers".to_string(), options.max_workers)).chain(
+            options
+                .max_workers_per_step
+                .iter()
+                .map(|(s, n)| (format!("max_workers_per_step.{s}"), *n)),
+        );
+        for (option, workers) in widest {
+            if workers > MAX_DISTRIBUTED_CONCURRENCY {
+                return bad(
+                    &option,
+                    format!(
+                        "{workers} is over Distributed Map's {MAX_DISTRIBUTED_CONCURRENCY} concurrent child executions: set it to {MAX_DISTRIBUTED_CONCURRENCY} or less"
+                    ),
+                );
+            }
         }
     }
     Ok(())

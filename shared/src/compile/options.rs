@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeployOptions {
-    /// Concurrent tasks per foreach (`--max-workers`, default 100).
+    /// Concurrent tasks per foreach (`--max-workers`, default 100): the Map's
+    /// `MaxConcurrency`.
     pub max_workers: u32,
+    /// `max_workers` for single foreach steps (`[deploy.max_workers_per_step]`, step → N).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub max_workers_per_step: BTreeMap<String, u32>,
     /// Execution timeout in seconds (`--workflow-timeout`).
     pub workflow_timeout: Option<u64>,
     /// Tags added to every run (`--tag`).
@@ -29,7 +33,8 @@ pub struct DeployOptions {
     pub job_queue: Option<String>,
     /// Add `@retry` to every step without one (Metaflow's `--with retry`).
     pub retry_by_default: bool,
-    /// Run every foreach as a Distributed Map (child executions, up to 10,000 wide).
+    /// Run every foreach as a Distributed Map (the default: child executions, items read
+    /// from S3, any width); `false` runs them as inline Maps, for narrow foreaches only.
     pub distributed_map: bool,
     /// Tags put on the AWS resources dropflow creates.
     pub aws_tags: BTreeMap<String, String>,
@@ -84,6 +89,7 @@ impl Default for DeployOptions {
     fn default() -> Self {
         Self {
             max_workers: 100,
+            max_workers_per_step: BTreeMap::new(),
             workflow_timeout: None,
             tags: Vec::new(),
             namespace: None,
@@ -93,12 +99,23 @@ impl Default for DeployOptions {
             image: None,
             job_queue: None,
             retry_by_default: false,
-            distributed_map: false,
+            distributed_map: true,
             aws_tags: BTreeMap::new(),
             user: "dropflow".to_string(),
             platform: ComputePlatform::Ec2,
             assign_public_ip: true,
         }
+    }
+}
+
+impl DeployOptions {
+    /// The concurrency of `step`'s foreach: its `max_workers_per_step` entry, or
+    /// `max_workers`.
+    pub fn max_workers_for(&self, step: &str) -> u32 {
+        self.max_workers_per_step
+            .get(step)
+            .copied()
+            .unwrap_or(self.max_workers)
     }
 }
 
@@ -177,6 +194,8 @@ impl Default for Platform {
 pub struct OptionsLayer {
     /// See [`DeployOptions::max_workers`].
     pub max_workers: Option<u32>,
+    /// See [`DeployOptions::max_workers_per_step`].
+    pub max_workers_per_step: Option<BTreeMap<String, u32>>,
     /// See [`DeployOptions::workflow_timeout`].
     pub workflow_timeout: Option<u64>,
     /// See [`DeployOptions::tags`].
@@ -210,7 +229,7 @@ pub struct OptionsLayer {
 /// `dropflow.toml` could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "{file}: {message}. Valid keys: max_workers, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user, platform, assign_public_ip"
+    "{file}: {message}. Valid keys: max_workers, max_workers_per_step, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user, platform, assign_public_ip"
 )]
 pub struct OptionsError {
     /// The file (or metadata source) that was read.
@@ -231,7 +250,10 @@ impl OptionsLayer {
             file: file.to_string(),
             message: e.message().to_string(),
         };
-        if text.lines().any(|l| l.trim() == "[deploy]") {
+        if text
+            .lines()
+            .any(|l| l.trim() == "[deploy]" || l.trim().starts_with("[deploy."))
+        {
             toml::from_str::<Wrapped>(text)
                 .map(|w| w.deploy)
                 .map_err(error)
@@ -250,6 +272,7 @@ impl OptionsLayer {
         }
         set!(
             max_workers,
+            max_workers_per_step,
             tags,
             production,
             retry_by_default,
@@ -280,6 +303,18 @@ mod tests {
         .apply(&mut options);
         assert_eq!(options.max_workers, 16);
         assert_eq!(options.tags, ["a"]);
+    }
+
+    #[test]
+    fn max_workers_per_step_is_a_table_of_the_deploy_section() {
+        let text = "[deploy]\nmax_workers = 8\n\n[deploy.max_workers_per_step]\ntrain = 500\n";
+        let mut options = DeployOptions::default();
+        OptionsLayer::from_toml("dropflow.toml", text)
+            .unwrap()
+            .apply(&mut options);
+        assert_eq!(options.max_workers_for("train"), 500);
+        assert_eq!(options.max_workers_for("score"), 8);
+        assert!(options.distributed_map, "Distributed Map is the default");
     }
 
     #[test]

@@ -10,9 +10,15 @@
 //! - `S.done`   step Lambda `finish`: reads what the task wrote → `{"ctx", "splits"?, "next"?}`
 //! - `S.split` / `S.foreach` / `S.route`: the Parallel, Map or Choice after a split step
 //!
+//! Foreaches are Distributed Maps by default (`distributed_map = false`: inline Maps):
+//! the foreach step's `finish` writes the split indices to S3 and the Map's `ItemReader`
+//! reads them, so neither the payload nor the parent's history grows with the width.
+//!
 //! Failures: the machine's scope (and each Distributed Map processor, which runs as its
 //! own executions) has `TaskFailed` (step Lambda `fail`: records the failure, fetches the
-//! task's error) and `Failed` (ends with that error and cause). An inline nested scope
+//! task's error) and `Failed` (ends with that error and cause). A child execution's
+//! `fail` also leaves its failure in the run's area, where the parent's `fail` finds it
+//! when the Map Run fails (`States.ExceedToleratedFailureThreshold`). An inline nested scope
 //! ends in `Failed.<first step>` with the failed state's JSON as cause; the enclosing
 //! Parallel or Map catches it and hands it to its own scope's failure path.
 //!
@@ -26,9 +32,9 @@ use serde_json::Value;
 use super::manifest::StepPlan;
 use super::options::{DeployOptions, Platform};
 use crate::asl::{
-    Branch, CatchRule, ChoiceRule, ChoiceState, FailState, ItemProcessor, MapState, Mode,
-    ParallelState, ProcessorConfig, ResultPath, ResultWriter, RetryRule, State, StateMachine,
-    States, TaskState, Template, Transition, WaitState,
+    Branch, CatchRule, ChoiceRule, ChoiceState, FailState, ItemProcessor, ItemReader, MapState,
+    Mode, ParallelState, ProcessorConfig, ReaderConfig, ResultPath, ResultWriter, RetryRule, State,
+    StateMachine, States, TaskState, Template, Transition, WaitState,
 };
 use crate::graph::{FlowGraph, NodeType};
 use crate::naming::state_name;
@@ -43,8 +49,11 @@ pub mod paths {
     pub const BATCH: &str = "$.batch";
     /// Where a caught error is put.
     pub const ERROR: &str = "$.error";
-    /// Foreach split indices returned by `finish` of a foreach step.
+    /// Foreach split indices returned by `finish` of a foreach step (inline Map).
     pub const SPLITS: &str = "$.splits";
+    /// The S3 object (`{"Bucket", "Key"}`) holding a foreach's split indices, written by
+    /// `finish` of a foreach step (Distributed Map's `ItemReader`).
+    pub const ITEMS: &str = "$.items";
     /// The context handed to children.
     pub const CTX: &str = "$.ctx";
     /// The step chosen by a switch, returned by `finish`.
@@ -185,7 +194,7 @@ impl<'a> StateMachineBuilder<'a> {
                     .out_funcs
                     .iter()
                     .map(|child| {
-                        let (start_at, states) = self.nested(child, &join, Mode::Inline);
+                        let (start_at, states) = self.nested(child, &join, Mode::Inline, step);
                         Branch { start_at, states }
                     })
                     .collect();
@@ -210,7 +219,7 @@ impl<'a> StateMachineBuilder<'a> {
                 } else {
                     Mode::Inline
                 };
-                let (start_at, inner) = self.nested(&node.out_funcs[0], &join, mode);
+                let (start_at, inner) = self.nested(&node.out_funcs[0], &join, mode, step);
                 states.insert(
                     state_name(&format!("{step}.foreach")),
                     self.map_state(step, &join, mode, start_at, inner, &scope.on_failure),
@@ -253,11 +262,13 @@ impl<'a> StateMachineBuilder<'a> {
         }
     }
 
-    /// A nested scope (Parallel branch or Map processor) from `step` up to `join`.
-    fn nested(&mut self, step: &str, join: &str, mode: Mode) -> (String, States) {
+    /// A nested scope (Parallel branch or Map processor) from `step` up to `join`, opened
+    /// by `split` (a split or foreach step).
+    fn nested(&mut self, step: &str, join: &str, mode: Mode, split: &str) -> (String, States) {
         let scope = match mode {
-            // Child executions report their own failures.
-            Mode::Distributed => self.reporting_scope(Some(step)),
+            // Child executions report their own failures, and leave them where the
+            // parent's fail phase finds them (a Map Run fails with its own error).
+            Mode::Distributed => self.reporting_scope(Some((step, split))),
             Mode::Inline => {
                 let fail = state_name(&format!("Failed.{step}"));
                 Scope {
@@ -279,12 +290,17 @@ impl<'a> StateMachineBuilder<'a> {
         (state_name(step), states)
     }
 
-    /// A scope whose failures are reported by the step Lambda before the execution ends.
-    fn reporting_scope(&self, first_step: Option<&str>) -> Scope {
-        let suffix = first_step.map(|s| format!(".{s}")).unwrap_or_default();
+    /// A scope whose failures are reported by the step Lambda before the execution ends:
+    /// the whole machine, or (`Some((first step, foreach step))`) a Distributed Map's
+    /// child executions.
+    fn reporting_scope(&self, child_of: Option<(&str, &str)>) -> Scope {
+        let suffix = child_of.map(|(s, _)| format!(".{s}")).unwrap_or_default();
         let report = state_name(&format!("TaskFailed{suffix}"));
         let fail = state_name(&format!("Failed{suffix}"));
-        let payload = Template::new().value("phase", "fail").path("input", "$");
+        let mut payload = Template::new().value("phase", "fail").path("input", "$");
+        if let Some((_, foreach)) = child_of {
+            payload = payload.value("foreach", foreach);
+        }
         let mut task = self.lambda_task(payload);
         task.comment = Some("record the failed task and fetch its error".to_string());
         task.transition = Transition::next(fail.clone());
@@ -409,7 +425,20 @@ impl<'a> StateMachineBuilder<'a> {
         let distributed = mode == Mode::Distributed;
         State::Map(MapState {
             comment: Some(format!("foreach of {step}, joined by {join}")),
-            items_path: paths::SPLITS.to_string(),
+            items_path: (!distributed).then(|| paths::SPLITS.to_string()),
+            item_reader: distributed.then(|| {
+                Box::new(ItemReader {
+                    resource: format!("arn:{}:states:::s3:getObject", self.platform.partition),
+                    reader_config: ReaderConfig {
+                        input_type: "JSON".to_string(),
+                    },
+                    parameters: Value::from(
+                        Template::new()
+                            .path("Bucket", &format!("{}.Bucket", paths::ITEMS))
+                            .path("Key", &format!("{}.Key", paths::ITEMS)),
+                    ),
+                })
+            }),
             item_selector: Some(
                 Template::new()
                     .path("ctx", paths::CTX)
@@ -424,7 +453,7 @@ impl<'a> StateMachineBuilder<'a> {
                 start_at,
                 states,
             },
-            max_concurrency: self.options.max_workers,
+            max_concurrency: self.options.max_workers_for(step),
             result_writer: distributed.then(|| ResultWriter {
                 resource: format!("arn:{}:states:::s3:putObject", self.platform.partition),
                 parameters: Value::from(

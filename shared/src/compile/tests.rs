@@ -144,11 +144,86 @@ fn retry_by_default_adds_metaflows_retry_with_a_two_minute_wait() {
 }
 
 #[test]
+fn foreach_is_a_distributed_map_reading_its_items_from_s3_by_default() {
+    let deployment = compile_source(
+        FOREACH,
+        OptionsLayer {
+            max_workers: Some(7),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let json = definition_json(&deployment);
+    let map = &json["States"]["start.foreach"];
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["Mode"],
+        "DISTRIBUTED"
+    );
+    assert_eq!(map["MaxConcurrency"], 7);
+    assert_eq!(
+        map["ItemsPath"],
+        Value::Null,
+        "items come from S3, not the input"
+    );
+    assert_eq!(
+        map["ItemReader"],
+        serde_json::json!({
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket.$": "$.items.Bucket", "Key.$": "$.items.Key"},
+        })
+    );
+    assert_eq!(
+        map["ItemSelector"],
+        serde_json::json!({"ctx.$": "$.ctx", "index.$": "$$.Map.Item.Value"})
+    );
+    assert_eq!(map["ResultPath"], Value::Null);
+    assert_eq!(map["Catch"][0]["Next"], "TaskFailed");
+    // Child executions report their failures and leave them for the parent's fail phase.
+    let report = &map["ItemProcessor"]["States"]["TaskFailed.square"];
+    assert_eq!(report["Parameters"]["foreach"], "start");
+    assert_eq!(report["Next"], "Failed.square");
+}
+
+#[test]
+fn max_workers_per_step_bounds_one_foreach_and_names_only_foreach_steps() {
+    let layer = |table: &[(&str, u32)]| OptionsLayer {
+        max_workers: Some(9),
+        max_workers_per_step: Some(table.iter().map(|(s, n)| (s.to_string(), *n)).collect()),
+        ..Default::default()
+    };
+    let deployment = compile_source(FOREACH, layer(&[("start", 250)])).unwrap();
+    let json = definition_json(&deployment);
+    assert_eq!(json["States"]["start.foreach"]["MaxConcurrency"], 250);
+
+    for (table, expected) in [
+        (
+            vec![("train", 4)],
+            "deploy option 'max_workers_per_step': dropflow.toml: [deploy.max_workers_per_step] names train, which is not a foreach step of ForeachFlow (a step with self.next(..., foreach=...)): name one of its foreach steps: start",
+        ),
+        (
+            vec![("square", 4)],
+            "deploy option 'max_workers_per_step': dropflow.toml: [deploy.max_workers_per_step] names square, which is not a foreach step of ForeachFlow (a step with self.next(..., foreach=...)): name one of its foreach steps: start",
+        ),
+        (
+            vec![("start", 10_001)],
+            "deploy option 'max_workers_per_step.start': 10001 is over Distributed Map's 10000 concurrent child executions: set it to 10000 or less",
+        ),
+    ] {
+        match compile_source(FOREACH, layer(&table)) {
+            Err(error) => assert_eq!(error.to_string(), expected),
+            Ok(_) => panic!("{table:?} compiled"),
+        }
+    }
+}
+
+#[test]
 fn foreach_is_a_map_bounded_by_max_workers_with_tiny_iteration_results() {
     let deployment = compile_source(
         FOREACH,
         OptionsLayer {
             max_workers: Some(7),
+            distributed_map: Some(false),
             ..Default::default()
         },
     )

@@ -81,6 +81,22 @@ pub enum TaskError {
         /// The limit.
         limit: usize,
     },
+    /// A foreach is wider than the Map it runs in can take.
+    #[error(
+        "the foreach of step {step} ({pathspec}) is {width} wide, over the limit of {limit}: {fix}"
+    )]
+    ForeachTooWide {
+        /// The foreach step.
+        step: String,
+        /// Its task, `Flow/run/step/task`.
+        pathspec: String,
+        /// The number of splits the task asked for.
+        width: u32,
+        /// The largest width its Map takes.
+        limit: u32,
+        /// What to do.
+        fix: String,
+    },
     /// A datastore (S3) call failed.
     #[error(transparent)]
     Storage(#[from] ServiceError),
@@ -100,6 +116,7 @@ impl TaskError {
             TaskError::BadArtifact { .. } => "dropflow.BadArtifact",
             TaskError::JoinInputMissing { .. } => "dropflow.JoinInputMissing",
             TaskError::JobTooLarge { .. } => "dropflow.JobTooLarge",
+            TaskError::ForeachTooWide { .. } => "dropflow.ForeachTooWide",
             TaskError::Storage(_) => "dropflow.StorageError",
         }
     }

@@ -1,6 +1,8 @@
 //! The finish phase: after a task's Batch job succeeded, read what the task wrote
 //! (its attempt's `DONE.lock`, `data.json`, `_task_ok`, and `_foreach_num_splits` for a
-//! foreach step or `_transition` for a switch) and hand its children their context.
+//! foreach step or `_transition` for a switch) and hand its children their context. A
+//! foreach step's split indices go to S3 for its Distributed Map (`items`), or inline
+//! (`splits`) when the deployment runs foreaches as inline Maps.
 
 use futures_util::future::try_join3;
 
@@ -8,12 +10,14 @@ use super::artifacts::{
     ArtifactSource, DataJson, FOREACH_NUM_SPLITS, TASK_OK, TRANSITION, foreach_num_splits, task_ok,
     transition_step,
 };
+use super::datastore::split_s3_url;
 use super::datastore::{Datastore, TaskFiles};
 use super::error::{TaskError, TaskResult};
-use super::protocol::{Ctx, FinishRequest, FinishResponse};
-use super::records::TaskStatus;
+use super::protocol::{Ctx, FinishRequest, FinishResponse, ItemsObject, Task};
+use super::records::{TaskStatus, items_key};
 use super::start::submitted_record;
-use super::{duration_ms, now, step_plan, write_record};
+use super::width::{check_width, items_json};
+use super::{bucket_url, duration_ms, now, step_plan, write_record};
 use crate::compile::Manifest;
 use crate::graph::NodeType;
 
@@ -99,6 +103,16 @@ pub async fn finish<D: Datastore>(
         });
     }
 
+    if let Some(width) = splits {
+        check_width(task, width, manifest.options.distributed_map)?;
+    }
+    let items = match splits {
+        Some(width) if manifest.options.distributed_map => {
+            Some(write_items(store, manifest, task, width).await?)
+        }
+        _ => None,
+    };
+
     let finished_at = now();
     let mut record = submitted_record(manifest, task);
     record.status = TaskStatus::Succeeded;
@@ -117,7 +131,31 @@ pub async fn finish<D: Datastore>(
             foreach: task.foreach.clone(),
             iter: task.iter,
         },
-        splits: splits.map(|n| (0..n).collect()),
+        width: splits,
+        splits: match items {
+            None => splits.map(|n| (0..n).collect()),
+            Some(_) => None,
+        },
+        items,
         next: if is_switch { next } else { None },
+    })
+}
+
+/// Writes a foreach task's split indices to the run's area, for its Distributed Map.
+async fn write_items<D: Datastore>(
+    store: &D,
+    manifest: &Manifest,
+    task: &Task,
+    width: u32,
+) -> TaskResult<ItemsObject> {
+    let key = items_key(&manifest.state_machine, &task.run, &task.step, &task.id);
+    let url = bucket_url(manifest, &key)?;
+    store
+        .put(&url, items_json(width), "application/json")
+        .await?;
+    let (bucket, key) = split_s3_url(&url).expect("bucket_url makes s3:// URLs");
+    Ok(ItemsObject {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
     })
 }

@@ -9,8 +9,9 @@
 //! S.job   batch:submitJob.sync with $.task.job.{JobName,JobQueue,JobDefinition,ContainerOverrides}
 //!           → result reduced to $.batch = {"JobId"}
 //! S.done  {"phase":"finish","step":S,"task":Task,"batch":{"JobId":…}}
-//!           → {"ctx": Ctx, "splits"?: [0..n-1], "next"?: STEP}
-//! TaskFailed {"phase":"fail","input":<state input with "error">}
+//!           → {"ctx": Ctx, "width"?: n, "items"?: {"Bucket","Key"}, "splits"?: [0..n-1],
+//!              "next"?: STEP}
+//! TaskFailed {"phase":"fail","input":<state input with "error">[,"foreach":F]}
 //!           → {"error": NAME, "cause": "S/TASK attempt N failed (…): <end of stderr>"}
 //! ```
 //!
@@ -19,8 +20,8 @@
 //! gets `manifest` and `execution`, and the run id is `sfn-<execution>`); a retry
 //! `{"task": <previous Task>, "error"}` (same task id, `attempt + 1`); `{"ctx", "next"?}`
 //! for a linear step, switch target or loop iteration; `{"ctx", "index"}` for a foreach
-//! child; `[{"ctx"}, …]` for a static join; `{"ctx": <foreach step's ctx>, "splits"}`
-//! for a foreach join.
+//! child; `[{"ctx"}, …]` for a static join; `{"ctx": <foreach step's ctx>, "width",
+//! "items"}` (or `"splits"`) for a foreach join.
 //!
 //! [`Task`] holds the manifest URL, run id, step, task id ([`ids::task_id`]: `start`,
 //! `square-3`, `level2-1-2`, `tick-i4`), pathspec, `attempt` (0-based; the retry Choice
@@ -35,8 +36,11 @@
 //!
 //! **finish** checks the attempt's `DONE.lock` and `data.json` and `_task_ok`, reads
 //! `_foreach_num_splits` (foreach step) or `_transition` (switch), and returns the
-//! children's context. **fail** finds the failed task through nested causes, reads the
-//! end of its `task_stderr.log`, and returns the execution's error and cause. Every
+//! children's context; a foreach step's split indices go to S3 for its Distributed Map
+//! ([`width`]). **fail** finds the failed task through nested causes, reads the end of
+//! its `task_stderr.log`, and returns the execution's error and cause; in a Distributed
+//! Map's child execution it also leaves that failure for the parent, whose own **fail**
+//! (the Map Run failed) reads it back ([`report`]). Every
 //! phase writes the attempt's [`records::TaskRecord`].
 //!
 //! Errors carry a stable name ([`TaskError::error_type`], e.g.
@@ -49,6 +53,7 @@ pub mod datastore;
 mod error;
 mod fail;
 mod finish;
+mod handoff;
 pub mod ids;
 pub mod logs;
 mod manifests;
@@ -59,6 +64,7 @@ mod protocol;
 pub mod records;
 pub mod shell;
 mod start;
+pub mod width;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -68,11 +74,12 @@ pub use datastore::{Datastore, TaskFiles, split_s3_url};
 pub use error::{TaskError, TaskResult};
 pub use fail::{CauseSummary, Failure, batch_summary, fail};
 pub use finish::finish;
+pub use handoff::report;
 pub use manifests::ManifestCache;
 pub use memory::MemoryDatastore;
 pub use protocol::{
     BatchJob, ContainerOverrides, Ctx, EnvVar, ErrorInfo, FailRequest, FailResponse, FinishRequest,
-    FinishResponse, Inputs, JobRequest, Request, StartRequest, StartResponse, Task,
+    FinishResponse, Inputs, ItemsObject, JobRequest, Request, StartRequest, StartResponse, Task,
 };
 pub use start::{StartInput, start};
 
@@ -119,8 +126,8 @@ pub async fn run<D: Datastore>(
                 Some(url) => manifests.load(store, url).await,
                 None => Err(TaskError::InvalidRequest("no task in the failure".into())),
             };
-            let manifest = manifest.as_deref();
-            to_json(&fail(&failure, manifest.map_err(Clone::clone), store).await)
+            let manifest = manifest.as_deref().map_err(Clone::clone);
+            to_json(&report(&request, &failure, manifest, store).await)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The payloads exchanged with the state machine: the three phase requests, their
 //! responses, and the two records that travel between states ([`Ctx`] and [`Task`]).
 //! Field names are fixed by the compiled state machines (`$.task.attempt`,
-//! `$.task.job.JobName`, `$.ctx`, `$.splits`, `$.next`): see
+//! `$.task.job.JobName`, `$.ctx`, `$.items`, `$.splits`, `$.next`): see
 //! [`crate::compile::paths`].
 
 use serde::{Deserialize, Serialize};
@@ -64,12 +64,16 @@ pub struct BatchJob {
     pub job_id: String,
 }
 
-/// `{"phase":"fail","input":<state input with "error">}`.
+/// `{"phase":"fail","input":<state input with "error">[,"foreach":STEP]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailRequest {
     /// The failure state's input: `{"task", "error"}`, or `{…, "error"}` whose cause
     /// nests a scope's failed state as JSON text.
     pub input: Value,
+    /// Set in a Distributed Map's child executions: the foreach step whose Map runs
+    /// them, so the failure is left where that step's parent execution finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<String>,
 }
 
 /// An error as Step Functions' `Catch` records it.
@@ -95,12 +99,29 @@ pub struct StartResponse {
 pub struct FinishResponse {
     /// The context for the children.
     pub ctx: Ctx,
-    /// A foreach step's split indices, `0..n`.
+    /// A foreach step's number of splits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// A foreach step's split indices `0..n` as an S3 object (Distributed Map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<ItemsObject>,
+    /// A foreach step's split indices, `0..n`, inline (inline Map).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub splits: Option<Vec<u32>>,
     /// The step a switch chose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+}
+
+/// Where a foreach's split indices are, as Distributed Map's `ItemReader` reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemsObject {
+    /// The bucket.
+    #[serde(rename = "Bucket")]
+    pub bucket: String,
+    /// The key (a JSON array `[0, 1, …, n-1]`).
+    #[serde(rename = "Key")]
+    pub key: String,
 }
 
 /// The fail phase's result (the Fail state's `ErrorPath` and `CausePath`).

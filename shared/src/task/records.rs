@@ -4,6 +4,10 @@
 //!
 //! Layout, in the deployment bucket (the manifest's bucket):
 //! - `dropflow/runs/<state machine>/<run>/<step>/<task>/<attempt>.json` ([`TaskRecord`])
+//! - `dropflow/runs/<state machine>/<run>/<step>/<task>/items.json`: a foreach step's
+//!   split indices, read by its Distributed Map ([`items_key`])
+//! - `dropflow/runs/<state machine>/<run>/_failures/<foreach step>[-<index>…].json`: a
+//!   failure inside a Distributed Map's child execution, for the parent ([`failure_key`])
 //! - `dropflow/inputs/<state machine>/<run>/<step>/<task>/input-paths` (long
 //!   `--input-paths`) and `.../parameters.env` (large parameter values)
 
@@ -24,6 +28,21 @@ pub fn run_prefix(state_machine: &str, run: &str) -> String {
 pub fn record_key(state_machine: &str, run: &str, step: &str, task: &str, attempt: u32) -> String {
     format!(
         "{}{step}/{task}/{attempt}.json",
+        run_prefix(state_machine, run)
+    )
+}
+
+/// The key of a foreach task's split indices (a JSON array, `[0, 1, …, n-1]`).
+pub fn items_key(state_machine: &str, run: &str, step: &str, task: &str) -> String {
+    format!("{}{step}/{task}/items.json", run_prefix(state_machine, run))
+}
+
+/// The key where a child execution of the Distributed Map of `foreach_step` leaves its
+/// failure; `stack` is the foreach step's own foreach index stack (its task's).
+pub fn failure_key(state_machine: &str, run: &str, foreach_step: &str, stack: &[u32]) -> String {
+    let indices: String = stack.iter().map(|i| format!("-{i}")).collect();
+    format!(
+        "{}_failures/{foreach_step}{indices}.json",
         run_prefix(state_machine, run)
     )
 }

@@ -39,7 +39,8 @@ pub enum StartInput {
     ForeachChild(Ctx, u32),
     /// A static join: the branches' outputs `[{"ctx"}, …]`.
     StaticJoin(Vec<Ctx>),
-    /// A foreach join: `{"ctx": <foreach step's ctx>, "splits": [0..n-1]}`.
+    /// A foreach join: `{"ctx": <foreach step's ctx>, "width": n, "items"}` (Distributed
+    /// Map) or `{"ctx", "splits": [0..n-1]}` (inline Map).
     ForeachJoin(Ctx, u32),
 }
 
@@ -91,6 +92,13 @@ impl StartInput {
                 return Err(bad("input.splits must be 0, 1, ..., n-1".into()));
             }
             return Ok(Self::ForeachJoin(ctx, splits.len() as u32));
+        }
+        if let Some(width) = input.get("width") {
+            let width = width
+                .as_u64()
+                .and_then(|w| u32::try_from(w).ok())
+                .ok_or_else(|| bad(format!("input.width {width} is not a number of splits")))?;
+            return Ok(Self::ForeachJoin(ctx, width));
         }
         if let Some(index) = input.get("index") {
             let index = index

@@ -146,6 +146,51 @@ fn env(task: &Task) -> BTreeMap<&str, &str> {
 }
 
 #[tokio::test]
+async fn inline_map_foreaches_get_their_splits_inline_and_a_width_limit() {
+    let options = DeployOptions {
+        distributed_map: false,
+        ..DeployOptions::default()
+    };
+    let manifest = manifest_of_file(&repo().join("tests/flows/shapes/foreach.py"), &options);
+    let lambda = Lambda::new(manifest);
+    let start = lambda
+        .start_flow("fixture", json!({"Parameters": "{\"width\": 7}"}))
+        .await;
+    let done = lambda.finish(&start).await.unwrap();
+    assert_eq!(done["splits"], json!([0, 1, 2, 3, 4, 5, 6]));
+    assert_eq!(done["width"], 7);
+    assert!(done.get("items").is_none(), "{done}");
+    let collect = lambda
+        .start(
+            "collect",
+            json!({"ctx": done["ctx"], "splits": done["splits"]}),
+        )
+        .await;
+    assert_eq!(
+        input_paths(&collect),
+        "sfn-fixture/square/:square-0,square-1,square-2,square-3,square-4,square-5,square-6"
+    );
+
+    let too_wide = width::check_width(&start, width::INLINE_MAX_WIDTH + 1, false).unwrap_err();
+    assert_eq!(too_wide.error_type(), "dropflow.ForeachTooWide");
+    assert_eq!(
+        too_wide.to_string(),
+        "the foreach of step start (ForeachFlow/sfn-fixture/start/start) is 1001 wide, over the limit of 1000: deploy with distributed_map = true (the default) in dropflow.toml, or without distributed_map = false"
+    );
+    let limit = width::MAX_FOREACH_WIDTH;
+    assert!(width::check_width(&start, limit, true).is_ok());
+    let message = width::check_width(&start, limit + 1, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("step start")
+            && message.contains("1000001 wide")
+            && message.contains("limit of 1000000"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn foreach_flow_runs_start_to_end() {
     let lambda = Lambda::new(shape("foreach"));
     let start = lambda
@@ -189,13 +234,22 @@ async fn foreach_flow_runs_start_to_end() {
     assert_eq!(lambda.record(&start, 0)["status"], "submitted");
 
     let done = lambda.finish(&start).await.unwrap();
+    let items_key = "dropflow/runs/ForeachFlow/sfn-fixture/start/start/items.json";
     assert_eq!(
         done,
         json!({
             "ctx": {"manifest": lambda.manifest.location, "run": "sfn-fixture", "task": "start/start"},
-            "splits": [0, 1, 2, 3, 4, 5, 6],
+            "width": 7,
+            "items": {"Bucket": "dropflow-bucket", "Key": items_key},
         })
     );
+    // What the Distributed Map's ItemReader reads: the split indices.
+    let items = lambda
+        .store
+        .object(&format!("s3://dropflow-bucket/{items_key}"))
+        .expect("the item list is written");
+    let items: Vec<u32> = serde_json::from_slice(&items).unwrap();
+    assert_eq!(items, [0, 1, 2, 3, 4, 5, 6]);
     let record = lambda.record(&start, 0);
     assert_eq!(record["status"], "succeeded");
     assert_eq!(record["batch_job_id"], "job-start");
@@ -223,12 +277,8 @@ async fn foreach_flow_runs_start_to_end() {
         results.push(finished);
     }
 
-    let collect = lambda
-        .start(
-            "collect",
-            json!({"ctx": done["ctx"], "splits": done["splits"]}),
-        )
-        .await;
+    // The Map passes its own input (the foreach step's finish output) to the join.
+    let collect = lambda.start("collect", done.clone()).await;
     assert_eq!(collect.id, "collect");
     assert!(collect.foreach.is_empty());
     assert_eq!(
@@ -871,4 +921,170 @@ async fn manifests_without_a_production_token_still_get_one() {
     let lambda = Lambda::new(manifest);
     let start = lambda.start_flow("old", json!({})).await;
     assert_eq!(env(&start)["METAFLOW_PRODUCTION_TOKEN"], token);
+}
+
+#[tokio::test]
+async fn a_failure_in_nested_distributed_maps_reaches_the_top_execution() {
+    let lambda = Lambda::new(shape("nested_foreach"));
+    let location = lambda.manifest.location.clone();
+    let ctx = |task: &str, foreach: Value| json!({"manifest": location, "run": "sfn-nest", "task": task, "foreach": foreach});
+    // level2-1-2 runs in a child execution of level1-1's Map, itself a child execution
+    // of start's Map.
+    let level2 = lambda
+        .start(
+            "level2",
+            json!({"ctx": ctx("level1/level1-1", json!([1])), "index": 2}),
+        )
+        .await;
+    assert_eq!(level2.id, "level2-1-2");
+    let batch_cause = json!({"JobId": "job-9", "Container": {"ExitCode": 1}}).to_string();
+    let child = lambda
+        .call(json!({"phase": "fail", "foreach": "level1", "input": {
+            "task": level2, "error": {"Error": "States.TaskFailed", "Cause": batch_cause},
+        }}))
+        .await
+        .unwrap();
+    let cause = child["cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with("level2/level2-1-2 attempt 0 failed (Batch job job-9: exit code 1):\n"),
+        "{cause}"
+    );
+    let left = |key: &str| {
+        lambda
+            .store
+            .object(&format!(
+                "s3://dropflow-bucket/dropflow/runs/NestedForeachFlow/sfn-nest/_failures/{key}"
+            ))
+            .map(|body| serde_json::from_slice::<Value>(&body).unwrap())
+    };
+    assert_eq!(left("level1-1.json"), Some(child.clone()));
+
+    // The Map Run of level1-1 fails with Step Functions' own error; the child execution
+    // of start's Map that ran it reports the task's failure and leaves it for the top.
+    let map_run_failed = json!({
+        "Error": "States.ExceedToleratedFailureThreshold",
+        "Cause": "The specified tolerated failure threshold was exceeded",
+    });
+    let middle = lambda
+        .call(json!({"phase": "fail", "foreach": "start", "input": {
+            "ctx": ctx("level1/level1-1", json!([1])), "width": 3, "error": map_run_failed,
+        }}))
+        .await
+        .unwrap();
+    assert_eq!(middle, child);
+    assert_eq!(left("start.json"), Some(child.clone()));
+    let top = lambda
+        .call(json!({"phase": "fail", "input": {
+            "ctx": ctx("start/start", json!([])), "width": 2, "error": map_run_failed,
+        }}))
+        .await
+        .unwrap();
+    assert_eq!(top, child);
+
+    // Another run's Map failing finds nothing left and keeps Step Functions' error.
+    let unrelated = lambda
+        .call(json!({"phase": "fail", "input": {
+            "ctx": {"manifest": location, "run": "sfn-other", "task": "start/start"},
+            "error": map_run_failed,
+        }}))
+        .await
+        .unwrap();
+    assert_eq!(
+        unrelated,
+        json!({"error": "States.ExceedToleratedFailureThreshold", "cause": "The specified tolerated failure threshold was exceeded"})
+    );
+}
+
+/// Makes the fixture's foreach task of `lambda` report `width` splits: its
+/// `_foreach_num_splits` blob becomes a (raw) pickle of `width`.
+fn set_foreach_width(lambda: &Lambda, task: &Task, width: i64) {
+    let manifest = &lambda.manifest;
+    let files = datastore::TaskFiles::new(
+        &manifest.datastore_root,
+        &manifest.flow.name,
+        &task.run,
+        &task.step,
+        &task.id,
+    );
+    let data = lambda.store.object(&files.data_json(0)).expect("data.json");
+    let data = artifacts::DataJson::parse(&data).unwrap();
+    let sha = &data.objects[artifacts::FOREACH_NUM_SPLITS];
+    let pickle = serde_pickle::to_vec(&width, serde_pickle::SerOptions::new()).unwrap();
+    lambda.store.insert(
+        &datastore::blob_url(&manifest.datastore_root, &manifest.flow.name, sha),
+        pickle,
+    );
+}
+
+#[tokio::test]
+async fn a_100_000_wide_foreach_starts_from_an_item_list_in_s3() {
+    let lambda = Lambda::new(shape("foreach"));
+    let start = lambda
+        .start_flow("fixture", json!({"Parameters": "{\"width\": 7}"}))
+        .await;
+    set_foreach_width(&lambda, &start, 100_000);
+    let done = lambda.finish(&start).await.unwrap();
+    assert_eq!(done["width"], 100_000);
+    // The Map's input stays tiny; the 588,891-byte list (over a state's 256 KiB) is in S3.
+    assert!(done.to_string().len() < 512, "{done}");
+    let key = done["items"]["Key"].as_str().unwrap();
+    let items = lambda
+        .store
+        .object(&format!("s3://dropflow-bucket/{key}"))
+        .unwrap();
+    assert_eq!(items.len(), 588_891);
+    let items: Vec<u32> = serde_json::from_slice(&items).unwrap();
+    assert_eq!((items[0], items[99_999], items.len()), (0, 99_999, 100_000));
+    // A child, and the join of all 100,000 (its input paths go through a file).
+    let child = lambda
+        .start("square", json!({"ctx": done["ctx"], "index": 99_999}))
+        .await;
+    assert_eq!(child.id, "square-99999");
+    let collect = lambda.start("collect", done.clone()).await;
+    assert!(
+        matches!(collect.inputs, Inputs::File(_)),
+        "{:?}",
+        collect.inputs
+    );
+
+    // Over the cap, the run fails at the split, naming the step, the width and the limit.
+    set_foreach_width(&lambda, &start, 1_000_001);
+    let error = lambda.finish(&start).await.unwrap_err();
+    assert_eq!(error.error_type(), "dropflow.ForeachTooWide");
+    assert!(
+        error
+            .to_string()
+            .starts_with("the foreach of step start (ForeachFlow/sfn-fixture/start/start) is 1000001 wide, over the limit of 1000000:"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_inline_map_foreach_over_its_limit_fails_at_the_split() {
+    let options = DeployOptions {
+        distributed_map: false,
+        ..DeployOptions::default()
+    };
+    let lambda = Lambda::new(manifest_of_file(
+        &repo().join("tests/flows/shapes/foreach.py"),
+        &options,
+    ));
+    let start = lambda
+        .start_flow("fixture", json!({"Parameters": "{\"width\": 7}"}))
+        .await;
+    set_foreach_width(&lambda, &start, 1_001);
+    let error = lambda.finish(&start).await.unwrap_err();
+    assert_eq!(error.error_type(), "dropflow.ForeachTooWide");
+    assert_eq!(
+        error.to_string(),
+        "the foreach of step start (ForeachFlow/sfn-fixture/start/start) is 1001 wide, over the limit of 1000: deploy with distributed_map = true (the default) in dropflow.toml, or without distributed_map = false"
+    );
+    set_foreach_width(&lambda, &start, 1_000);
+    assert_eq!(
+        lambda.finish(&start).await.unwrap()["splits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1_000
+    );
 }

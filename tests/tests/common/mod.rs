@@ -195,6 +195,29 @@ pub async fn ended(stack: &Stack, arn: &str, timeout: Duration) -> Result<Execut
     }
 }
 
+/// The number of events in the history of the execution `arn` (its own: a Distributed
+/// Map's child executions have theirs).
+pub async fn history_events(stack: &Stack, arn: &str) -> Result<usize, String> {
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let mut events = 0;
+    let mut next_token: Option<String> = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|e| format!("GetExecutionHistory: {e:?}"))?;
+        events += page.events().len();
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+            _ => return Ok(events),
+        }
+    }
+}
+
 /// A blocking HTTP/1.1 request to `base` (`http://127.0.0.1:PORT`): (status, body).
 pub fn http(base: &str, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
     http_with_headers(base, method, path, &[], body)

@@ -10,7 +10,7 @@ use dropflow_cli::local::{Options, Registry, Stack};
 use dropflow_tests::{python, repo_root};
 use serde_json::json;
 
-use super::{borrowed, deployed, dump, execute, s3, stack_env, tarball};
+use super::{borrowed, deployed, dump, execute, history_events, s3, stack_env, tarball};
 
 const FLOW: &str = "ForeachFlow";
 const SOURCE: &str = "tests/flows/shapes/foreach.py";
@@ -21,6 +21,8 @@ pub struct WideRun {
     pub run: String,
     /// From StartExecution to the execution's end.
     pub took: Duration,
+    /// Events in the (parent) execution's history; AWS fails an execution at 25,000.
+    pub parent_events: usize,
 }
 
 /// Runs `ForeachFlow` `width` wide on a fresh local stack running `max_jobs` Batch jobs at
@@ -61,6 +63,7 @@ pub async fn run_wide_foreach(width: usize, max_jobs: usize) -> Result<WideRun, 
         ));
     }
 
+    let parent_events = history_events(&stack, execution.execution_arn()).await?;
     let run = format!("{FLOW}/sfn-{}", execution.name().unwrap_or_default());
     let got = tokio::task::block_in_place(|| {
         dump(&borrowed(&stack_env(&stack)), &repo_root(), &run, &["end"])
@@ -87,5 +90,9 @@ pub async fn run_wide_foreach(width: usize, max_jobs: usize) -> Result<WideRun, 
             ));
         }
     }
-    Ok(WideRun { run, took })
+    Ok(WideRun {
+        run,
+        took,
+        parent_events,
+    })
 }
