@@ -83,6 +83,62 @@ def check_describe_jobs_during_submits() -> None:
         raise AssertionError(f"{len(errors)} of {calls} calls went wrong, first: {errors[0]}")
 
 
+class FakeJobDefinition:
+    """What moto's job definition lookups read: a name, a revision and an ARN."""
+
+    def __init__(self, name: str, revision: int = 1):
+        self.name = name
+        self.revision = revision
+        self.arn = f"arn:aws:batch:us-east-1:123456789012:job-definition/{name}:{revision}"
+
+
+def check_job_definition_lookups_during_registrations() -> None:
+    """Lookups by name answer while other threads register job definitions (deploys of
+    several flows at once); moto 5.2.5 scanned the live table and could raise
+    ``RuntimeError: dictionary changed size during iteration``."""
+    backend = BatchBackend("us-east-1", "123456789012")
+    for index in range(2_000):
+        definition = FakeJobDefinition(f"old-{index}")
+        backend._job_definitions[definition.arn] = definition
+    asked = FakeJobDefinition("asked", revision=3)
+    backend._job_definitions[asked.arn] = asked
+    rounds = 300
+    stop = threading.Event()
+
+    def register_forever() -> None:
+        churn = [FakeJobDefinition(f"churn-{index}") for index in range(100)]
+        while not stop.is_set():
+            for definition in churn:
+                backend._job_definitions[definition.arn] = definition
+            for definition in churn:
+                backend._job_definitions.pop(definition.arn, None)
+
+    registrar = threading.Thread(target=register_forever, daemon=True)
+    previous_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    registrar.start()
+    errors: list[str] = []
+    try:
+        for _ in range(rounds):
+            for lookup in (
+                lambda: backend.get_job_definition_by_name("asked"),
+                lambda: backend.get_job_definitions("asked")[0],
+            ):
+                try:
+                    found = lookup()
+                except RuntimeError as error:
+                    errors.append(f"lookup raised {error}")
+                    continue
+                if found is not asked:
+                    errors.append(f"lookup answered {found}")
+    finally:
+        stop.set()
+        registrar.join()
+        sys.setswitchinterval(previous_interval)
+    if errors:
+        raise AssertionError(f"{len(errors)} of {rounds * 2} lookups went wrong, first: {errors[0]}")
+
+
 def check_describe_jobs_keeps_moto_semantics() -> None:
     """Ids, ARNs, unknown ids and no filter answer as moto's own DescribeJobs does."""
     backend = BatchBackend("us-east-1", "123456789012")
@@ -253,6 +309,7 @@ def check_distributed_map_fails_with_a_failed_child() -> None:
 CHECKS = [
     check_describe_jobs_keeps_moto_semantics,
     check_describe_jobs_during_submits,
+    check_job_definition_lookups_during_registrations,
     check_conditional_puts_are_atomic,
     check_distributed_map_fails_with_a_failed_child,
 ]

@@ -2,7 +2,7 @@
 //! deployed by the compile Lambda's handler, then API Gateway HTTP API (payload v2) events
 //! built on aws_lambda_events' fixture, answered by `dropflow_trigger::handle`.
 //!
-//! moto 5.2.5 cannot start executions on an alias ARN (MEASURED.md), so the handler's
+//! moto 5.2.5 cannot start executions on an alias ARN (`StateMachineDoesNotExist`), so the handler's
 //! adapter is configured with its documented emulator switch
 //! (`start_on_base_state_machine`): runs start on the unqualified state machine. Reading
 //! the alias, resolving its version and validating against that version's manifest are

@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn measured_bytes_decode() {
-        // MEASURED.md: `_foreach_num_splits` 3 is `80 04 4b 03 2e`.
+        // Real Metaflow 2.19 writes `_foreach_num_splits` 3 as `80 04 4b 03 2e`.
         let value = decode_blob(&gzip(&[0x80, 0x04, 0x4b, 0x03, 0x2e])).unwrap();
         assert_eq!(foreach_num_splits(&value), Ok(3));
         let raw = decode_blob(&[0x80, 0x04, 0x4b, 0x07, 0x2e]).unwrap();

@@ -2,7 +2,7 @@
 //! so one store reaches the manifest, Metaflow's datastore root and the task records),
 //! and Metaflow's datastore layout ([`TaskFiles`]).
 //!
-//! Layout (Metaflow 2.19, S3 and local alike, MEASURED.md):
+//! Layout (Metaflow 2.19, S3 and local alike, checked against real Metaflow tasks):
 //! `<root>/<Flow>/<run>/<step>/<task>/<attempt>.{attempt.json,data.json,DONE.lock,
 //! task_stdout.log,task_stderr.log}`; artifacts are content-addressed blobs
 //! `<root>/<Flow>/data/<sha[:2]>/<sha>`, named by `data.json["objects"][name]`.
