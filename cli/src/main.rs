@@ -233,9 +233,10 @@ struct DeployFlags {
     /// Add @retry to every step without one (Metaflow's `--with retry`).
     #[arg(long)]
     with_retry: bool,
-    /// Run foreaches as Distributed Maps.
-    #[arg(long)]
-    distributed_map: bool,
+    /// `false`: foreaches as inline Maps (at most 1,000 wide); `true` (the default):
+    /// Distributed Maps.
+    #[arg(long, value_name = "true|false")]
+    distributed_map: Option<bool>,
     /// Deploying user (`user.<name>` project branches, `context.user_name`); default:
     /// Metaflow's user name (METAFLOW_USER, SUDO_USER, USERNAME, USER).
     #[arg(long)]
@@ -259,7 +260,7 @@ impl DeployFlags {
             image: self.image,
             job_queue: self.job_queue,
             retry_by_default: self.with_retry.then_some(true),
-            distributed_map: self.distributed_map.then_some(true),
+            distributed_map: self.distributed_map,
             aws_tags: None,
             user: self.user,
             platform: self.platform,
