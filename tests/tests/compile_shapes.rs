@@ -1,11 +1,7 @@
 //! Every supported flow shape compiles, passes both independent ASL validators
-//! (statelint and asl-validator), and matches its reviewed snapshot.
-//!
-//! One gap of statelint is bridged: statelint 3.1.0 (the newest on PyPI) does not know
-//! `ItemReader.ReaderConfig.InputType`, which Step Functions requires for a Distributed
-//! Map reading a JSON item list with `s3:getObject` (and without which moto hands the
-//! Map the file's text). statelint checks each definition without that one field;
-//! asl-validator, which knows it, checks the definition whole.
+//! (statelint and asl-validator), and matches its reviewed snapshot
+//! (statelint does not know `ItemReader.ReaderConfig.InputType`: the shared
+//! `validate_asl` bridges that, see `dropflow_tests::validators`.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,43 +10,7 @@ use dropflow::compile::{DeployOptions, Deployment, OptionsLayer, Platform};
 use dropflow::package::{self, Limits};
 use dropflow::pipeline;
 use dropflow_tests::repo_root;
-use dropflow_tests::validators::{asl_validator, statelint};
-use serde_json::Value;
-
-/// Both validators on `json`; statelint without `ReaderConfig.InputType` (see above).
-fn validate_asl(json: &str) -> Result<(), String> {
-    let mut value: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    without_reader_input_type(&mut value);
-    let linted = serde_json::to_string(&value).expect("JSON serialises");
-    let verdicts = [statelint(&linted), asl_validator(json)];
-    let problems: Vec<String> = verdicts.into_iter().filter_map(Result::err).collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
-}
-
-/// Removes `InputType: "JSON"` from every `ItemReader.ReaderConfig` (and the then empty
-/// `ReaderConfig`).
-fn without_reader_input_type(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Object(reader)) = map.get_mut("ItemReader")
-                && let Some(Value::Object(config)) = reader.get_mut("ReaderConfig")
-                && config.get("InputType") == Some(&Value::from("JSON"))
-            {
-                config.remove("InputType");
-                if config.is_empty() {
-                    reader.remove("ReaderConfig");
-                }
-            }
-            map.values_mut().for_each(without_reader_input_type);
-        }
-        Value::Array(items) => items.iter_mut().for_each(without_reader_input_type),
-        _ => {}
-    }
-}
+use dropflow_tests::validators::validate_asl;
 
 fn compile_file(path: &Path, layer: OptionsLayer) -> Deployment {
     let package = package::read_path(path, &Limits::default()).expect("readable");
