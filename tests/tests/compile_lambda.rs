@@ -13,6 +13,7 @@ use dropflow::package::{self, Limits, PackageFormat, SourcePackage};
 use dropflow::pipeline;
 use dropflow_aws::AwsDeployer;
 use dropflow_compile::Response;
+use dropflow_tests::deploy_env;
 use dropflow_tests::moto::{self, Lease};
 use dropflow_tests::repo_root;
 use serde_json::{Value, json};
@@ -23,24 +24,9 @@ const FARGATE_EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/dropflow-fa
 const FIXTURE: &str = include_str!("../../functions/compile/fixtures/example-s3-event.json");
 
 fn config() -> Config {
-    Config::from_lookup(|name| {
-        Some(
-            match name {
-                "DROPFLOW_BUCKET" => BUCKET,
-                "DROPFLOW_STEP_FUNCTION_ARN" => {
-                    "arn:aws:lambda:us-east-1:123456789012:function:dropflow-step"
-                }
-                "DROPFLOW_STATE_MACHINE_ROLE_ARN" => "arn:aws:iam::123456789012:role/dropflow-sfn",
-                "DROPFLOW_SCHEDULER_ROLE_ARN" => {
-                    "arn:aws:iam::123456789012:role/dropflow-scheduler"
-                }
-                "DROPFLOW_JOB_QUEUE" => "dropflow-queue",
-                "DROPFLOW_DEFAULT_IMAGE" => "python:3.12",
-                "DROPFLOW_JOB_EXECUTION_ROLE_ARN" => FARGATE_EXECUTION_ROLE,
-                _ => return None,
-            }
-            .to_string(),
-        )
+    Config::from_lookup(|name| match name {
+        "DROPFLOW_JOB_EXECUTION_ROLE_ARN" => Some(FARGATE_EXECUTION_ROLE.to_string()),
+        _ => deploy_env::compile_variable(BUCKET, name),
     })
     .expect("valid test configuration")
 }

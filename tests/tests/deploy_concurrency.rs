@@ -16,6 +16,7 @@ use aws_config::SdkConfig;
 use dropflow::deploy::Config;
 use dropflow::package::{self, Limits, PackageFormat, SourcePackage};
 use dropflow_aws::AwsDeployer;
+use dropflow_tests::deploy_env;
 use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
 
@@ -119,25 +120,8 @@ impl Drop for PatchedMoto {
 }
 
 fn config() -> Config {
-    Config::from_lookup(|name| {
-        Some(
-            match name {
-                "DROPFLOW_BUCKET" => BUCKET,
-                "DROPFLOW_STEP_FUNCTION_ARN" => {
-                    "arn:aws:lambda:us-east-1:123456789012:function:dropflow-step"
-                }
-                "DROPFLOW_STATE_MACHINE_ROLE_ARN" => "arn:aws:iam::123456789012:role/dropflow-sfn",
-                "DROPFLOW_SCHEDULER_ROLE_ARN" => {
-                    "arn:aws:iam::123456789012:role/dropflow-scheduler"
-                }
-                "DROPFLOW_JOB_QUEUE" => "dropflow-queue",
-                "DROPFLOW_DEFAULT_IMAGE" => "python:3.12",
-                _ => return None,
-            }
-            .to_string(),
-        )
-    })
-    .expect("valid test configuration")
+    Config::from_lookup(|name| deploy_env::compile_variable(BUCKET, name))
+        .expect("valid test configuration")
 }
 
 /// One moto, a versioned bucket, the deployer (shared by the handler tasks) and clients.

@@ -15,6 +15,7 @@ use dropflow::deploy::{Config, SCHEDULE_INPUT};
 use dropflow::package::{PackageFormat, SourcePackage};
 use dropflow::task::records::{TaskRecord, TaskStatus, record_key};
 use dropflow_aws::AwsDeployer;
+use dropflow_tests::deploy_env;
 use dropflow_tests::moto::{self, Lease};
 use dropflow_tests::repo_root;
 use dropflow_trigger::lambda_http::{self, Body};
@@ -51,25 +52,8 @@ if __name__ == '__main__':
 "#;
 
 fn compile_config() -> Config {
-    Config::from_lookup(|name| {
-        Some(
-            match name {
-                "DROPFLOW_BUCKET" => BUCKET,
-                "DROPFLOW_STEP_FUNCTION_ARN" => {
-                    "arn:aws:lambda:us-east-1:123456789012:function:dropflow-step"
-                }
-                "DROPFLOW_STATE_MACHINE_ROLE_ARN" => "arn:aws:iam::123456789012:role/dropflow-sfn",
-                "DROPFLOW_SCHEDULER_ROLE_ARN" => {
-                    "arn:aws:iam::123456789012:role/dropflow-scheduler"
-                }
-                "DROPFLOW_JOB_QUEUE" => "dropflow-queue",
-                "DROPFLOW_DEFAULT_IMAGE" => "python:3.12",
-                _ => return None,
-            }
-            .to_string(),
-        )
-    })
-    .expect("valid test configuration")
+    Config::from_lookup(|name| deploy_env::compile_variable(BUCKET, name))
+        .expect("valid test configuration")
 }
 
 /// An API answer.
