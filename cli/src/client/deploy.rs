@@ -148,15 +148,7 @@ pub async fn deploy(
             .ok_or_else(|| ClientError::Unversioned {
                 bucket: store.bucket().to_string(),
             })?;
-    let report = wait_for_report(store, key, &version_id, timeout).await?;
-    Ok(DeployOutcome {
-        bucket: store.bucket().to_string(),
-        key: key.to_string(),
-        version_id,
-        files: Vec::new(),
-        skipped: Vec::new(),
-        report,
-    })
+    reported(store, key, version_id, timeout).await
 }
 
 /// Deletes `key` (which undeploys what it deployed) and waits for the report.
@@ -171,6 +163,16 @@ pub async fn undeploy(
         .ok_or_else(|| ClientError::Unversioned {
             bucket: store.bucket().to_string(),
         })?;
+    reported(store, key, version_id, timeout).await
+}
+
+/// Waits for the report of `version_id` of `key` (an upload or a delete) and wraps it.
+async fn reported(
+    store: &impl Store,
+    key: &str,
+    version_id: String,
+    timeout: Duration,
+) -> Result<DeployOutcome, ClientError> {
     let report = wait_for_report(store, key, &version_id, timeout).await?;
     Ok(DeployOutcome {
         bucket: store.bucket().to_string(),

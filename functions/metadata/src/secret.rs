@@ -77,13 +77,13 @@ async fn read_secret_string(client: &Client, secret: &str) -> Result<String, Sec
         .secret_id(secret)
         .send()
         .await
-        .map_err(|error| SecretError::Unreadable {
-            secret: secret.to_string(),
-            code: error.code().unwrap_or("unknown").to_string(),
-            message: error
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| error.to_string()),
+        .map_err(|error| {
+            let (code, message) = code_and_message(&error);
+            SecretError::Unreadable {
+                secret: secret.to_string(),
+                code,
+                message,
+            }
         })?;
     match output.secret_string() {
         Some(key) if !key.is_empty() => Ok(key.to_string()),
@@ -107,15 +107,26 @@ pub async fn create_api_key_secret(
         .secret_string(key)
         .send()
         .await
-        .map_err(|error| SecretError::NotCreated {
-            name: name.to_string(),
-            code: error.code().unwrap_or("unknown").to_string(),
-            message: error
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| error.to_string()),
+        .map_err(|error| {
+            let (code, message) = code_and_message(&error);
+            SecretError::NotCreated {
+                name: name.to_string(),
+                code,
+                message,
+            }
         })?;
     Ok(output.arn().unwrap_or(name).to_string())
+}
+
+/// A Secrets Manager error's code (`unknown` when it has none) and message.
+fn code_and_message(error: &(impl ProvideErrorMetadata + std::fmt::Display)) -> (String, String) {
+    (
+        error.code().unwrap_or("unknown").to_string(),
+        error
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| error.to_string()),
+    )
 }
 
 /// A new random API key: 64 hex digits (two version-4 UUIDs, 244 random bits).
