@@ -40,6 +40,44 @@ pub fn validate_asl(definition_json: &str) -> Result<(), String> {
         .join("\n"))
 }
 
+/// Validates many ASL definitions, each named by its label, with one run of each
+/// validator for all of them (a validator's start-up is most of its cost). When either
+/// rejects, each definition is validated alone and the error names the rejected ones
+/// with both tools' verdicts, as [`validate_asl`] gives them.
+///
+/// # Panics
+/// When a validator is not installed (see [`statelint_path`], [`asl_validator_path`]).
+pub fn validate_asl_all(definitions: &[(String, String)]) -> Result<(), String> {
+    let files: Vec<_> = definitions
+        .iter()
+        .map(|(_, json)| definition_file(json))
+        .collect();
+    let for_statelint: Vec<_> = definitions
+        .iter()
+        .map(|(_, json)| definition_file(&without_reader_input_type(json)))
+        .collect();
+    let paths = |files: &[tempfile::NamedTempFile]| -> Vec<PathBuf> {
+        files.iter().map(|f| f.path().to_path_buf()).collect()
+    };
+    let statelint_ok = run_on(&statelint_path(), &[], &paths(&for_statelint)).accepted;
+    let asl_validator_ok = run_on(&asl_validator_path(), &["--json-path"], &paths(&files)).accepted;
+    if statelint_ok && asl_validator_ok {
+        return Ok(());
+    }
+    let rejected: Vec<String> = definitions
+        .iter()
+        .filter_map(|(label, json)| {
+            validate_asl(json)
+                .err()
+                .map(|report| format!("{label}:\n{report}"))
+        })
+        .collect();
+    if rejected.is_empty() {
+        return Err("the validators rejected the batch but accept each definition alone".into());
+    }
+    Err(rejected.join("\n\n"))
+}
+
 /// Panics with both validators' output unless `definition_json` passes both.
 #[track_caller]
 pub fn assert_valid_asl(definition_json: &str) {
@@ -161,22 +199,27 @@ impl Verdict {
 /// Runs `tool ARGS FILE`; exit status 0 means accepted. A tool that cannot be started is a
 /// broken install, not a verdict, so that panics.
 fn run(tool: &Path, args: &[&str], file: &Path) -> Verdict {
+    run_on(tool, args, &[file.to_path_buf()])
+}
+
+/// Runs `tool ARGS FILE1 ARGS FILE2 ...` (`args` before every file: asl-validator takes
+/// `--json-path` once per file; statelint takes the files alone).
+fn run_on(tool: &Path, args: &[&str], files: &[PathBuf]) -> Verdict {
     let name = tool.file_name().map_or_else(
         || tool.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let out = Command::new(tool)
-        .args(args)
-        .arg(file)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap_or_else(|err| {
-            panic!(
-                "validator {name} could not be started ({}): {err}; run `bash tests/run.sh` \
+    let mut command = Command::new(tool);
+    for file in files {
+        command.args(args).arg(file);
+    }
+    let out = command.env("NO_COLOR", "1").output().unwrap_or_else(|err| {
+        panic!(
+            "validator {name} could not be started ({}): {err}; run `bash tests/run.sh` \
                  once (it installs the pinned validators; asl-validator also needs node on PATH)",
-                tool.display()
-            )
-        });
+            tool.display()
+        )
+    });
     let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
     output.push_str(&String::from_utf8_lossy(&out.stderr));
     if out.status.code().is_none() {
@@ -353,6 +396,28 @@ mod tests {
         assert!(both.contains("--- asl-validator accepted"), "{both}");
         validate_asl(&INTEGER_BACKOFF_RATE.replace("\"BackoffRate\": 2", "\"BackoffRate\": 2.0"))
             .unwrap();
+    }
+
+    /// One run of each tool for many definitions; a rejection names the rejected ones only.
+    #[test]
+    fn a_batch_passes_when_all_pass_and_names_each_rejected_definition() {
+        let named = |label: &str, json: &str| (label.to_string(), json.to_string());
+        validate_asl_all(&[named("good", GOOD), named("good again", GOOD)]).unwrap();
+        let err = validate_asl_all(&[
+            named("good", GOOD),
+            named("missing next", MISSING_NEXT_TARGET),
+            named("integer backoff", INTEGER_BACKOFF_RATE),
+        ])
+        .unwrap_err();
+        assert!(
+            err.contains("missing next:\n--- statelint REJECTED"),
+            "{err}"
+        );
+        assert!(
+            err.contains("integer backoff:\n--- statelint REJECTED"),
+            "{err}"
+        );
+        assert!(!err.contains("good:"), "{err}");
     }
 
     #[test]

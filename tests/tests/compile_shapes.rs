@@ -10,7 +10,7 @@ use dropflow::compile::{DeployOptions, Deployment, OptionsLayer, Platform};
 use dropflow::package::{self, Limits};
 use dropflow::pipeline;
 use dropflow_tests::repo_root;
-use dropflow_tests::validators::validate_asl;
+use dropflow_tests::validators::validate_asl_all;
 
 fn compile_file(path: &Path, layer: OptionsLayer) -> Deployment {
     let package = package::read_path(path, &Limits::default()).expect("readable");
@@ -40,16 +40,19 @@ fn stem(path: &Path) -> String {
 fn every_shape_compiles_to_valid_asl_and_matches_its_snapshot() {
     let files = corpus();
     assert!(files.len() >= 15, "corpus went missing: {files:?}");
+    let mut definitions = Vec::new();
     for path in files {
         let deployment = compile_file(&path, OptionsLayer::default());
         let json = deployment.definition.to_json_pretty();
-        validate_asl(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         insta::assert_snapshot!(format!("{}.asl", stem(&path)), json);
+        definitions.push((path.display().to_string(), json));
     }
+    validate_asl_all(&definitions).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
 fn distributed_map_and_retry_by_default_variants_are_valid_asl() {
+    let mut definitions = Vec::new();
     for name in ["foreach", "nested_foreach", "switch_in_foreach"] {
         let path = repo_root().join(format!("tests/flows/shapes/{name}.py"));
         let deployment = compile_file(
@@ -62,7 +65,6 @@ fn distributed_map_and_retry_by_default_variants_are_valid_asl() {
             },
         );
         let json = deployment.definition.to_json_pretty();
-        validate_asl(&json).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
             json.contains("\"Mode\": \"DISTRIBUTED\""),
             "{name} uses a Distributed Map"
@@ -71,12 +73,15 @@ fn distributed_map_and_retry_by_default_variants_are_valid_asl() {
             json.contains("\"TimeoutSeconds\": 3600"),
             "{name} carries the workflow timeout"
         );
-        insta::assert_snapshot!(format!("{name}.distributed.asl"), json);
+        insta::assert_snapshot!(format!("{name}.distributed.asl"), json.as_str());
+        definitions.push((name.to_string(), json));
     }
+    validate_asl_all(&definitions).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
 fn inline_map_variants_are_valid_asl() {
+    let mut definitions = Vec::new();
     for name in [
         "foreach",
         "nested_foreach",
@@ -93,14 +98,15 @@ fn inline_map_variants_are_valid_asl() {
             },
         );
         let json = deployment.definition.to_json_pretty();
-        validate_asl(&json).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
             json.contains("\"Mode\": \"INLINE\"") && !json.contains("\"Mode\": \"DISTRIBUTED\""),
             "{name}: every foreach is an inline Map"
         );
         assert!(json.contains("\"ItemsPath\": \"$.splits\""), "{name}");
-        insta::assert_snapshot!(format!("{name}.inline.asl"), json);
+        insta::assert_snapshot!(format!("{name}.inline.asl"), json.as_str());
+        definitions.push((name.to_string(), json));
     }
+    validate_asl_all(&definitions).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
