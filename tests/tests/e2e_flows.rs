@@ -110,7 +110,7 @@ struct Case {
 
 /// Cases whose parent executions must have the same number of history events: the same
 /// flow at different foreach widths (a Distributed Map's iterations are child executions).
-const SAME_PARENT_HISTORY: [&str; 2] = ["foreach (width 7)", "foreach (width 41)"];
+const SAME_PARENT_HISTORY: [&str; 2] = ["foreach (width 7)", "foreach (width 16)"];
 
 fn no_check(_: &Value) -> Result<(), String> {
     Ok(())
@@ -128,23 +128,22 @@ fn cases() -> Vec<Case> {
         check: no_check,
     };
     vec![
-        // First, as the longest case. Wider than an inline Map's 40 concurrent iterations
-        // (it runs as a Distributed Map, the default, and its parent execution's history
-        // must be as long as the 7-wide case's: `SAME_PARENT_HISTORY`);
-        // the join's input paths (41 parents, over 2 KiB) are longer than the job command
-        // keeps inline: the step Lambda writes them to S3 and the join task fetches them.
-        // (`wide_foreach.rs` runs 1,000 wide, without a local run to compare with.)
+        // First, as the longest case. A Distributed Map (the default) whose parent
+        // execution's history must be as long as the 7-wide case's:
+        // `SAME_PARENT_HISTORY`. (`wide_foreach.rs`, run by `tests/soak.sh`, goes 1,000+
+        // wide without a local run to compare with; `step_lambda.rs` covers a join whose
+        // input paths are too long for the job command and go through S3.)
         Case {
             check: |d| {
-                expect_eq(&d["tasks"]["square"], &json!(41), "square tasks")?;
-                let squares: Vec<u64> = (1..=41).map(|i| i * i).collect();
+                expect_eq(&d["tasks"]["square"], &json!(16), "square tasks")?;
+                let squares: Vec<u64> = (1..=16).map(|i| i * i).collect();
                 expect_eq(&d["data"]["end"]["squares"], &json!(squares), "squares")
             },
             ..case(
-                "foreach (width 41)",
+                "foreach (width 16)",
                 "ForeachFlow",
-                r#"{"Parameters": "{\"width\": 41}"}"#,
-                &["--width", "41"],
+                r#"{"Parameters": "{\"width\": 16}"}"#,
+                &["--width", "16"],
                 &["collect", "end"],
             )
         },
