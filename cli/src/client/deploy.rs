@@ -185,7 +185,9 @@ async fn reported(
 }
 
 /// Reads `reports/<key under flows/>.json` until it is the report of `version_id`. A report of another
-/// version (an older upload, a concurrent one) is not this upload's and is waited past.
+/// version (an older upload, a concurrent one) is not this upload's and is waited past; as
+/// a concurrent upload's report may have replaced this one's, the object's earlier versions
+/// are looked through too (the bucket is versioned).
 pub async fn wait_for_report(
     store: &impl Store,
     key: &str,
@@ -195,16 +197,33 @@ pub async fn wait_for_report(
     // Reports are keyed by the upload's key relative to `flows/`.
     let report_key = report_key(key.strip_prefix(FLOWS_PREFIX).unwrap_or(key));
     let started = Instant::now();
+    let read = |bytes: Vec<u8>| {
+        serde_json::from_slice::<DeployReport>(&bytes).map_err(|e| ClientError::BadReport {
+            bucket: store.bucket().to_string(),
+            key: report_key.clone(),
+            message: e.to_string(),
+        })
+    };
+    // Report versions already read and found to be another upload's.
+    let mut others = std::collections::HashSet::new();
     loop {
         if let Some(bytes) = store.get(&report_key).await? {
-            let report: DeployReport =
-                serde_json::from_slice(&bytes).map_err(|e| ClientError::BadReport {
-                    bucket: store.bucket().to_string(),
-                    key: report_key.clone(),
-                    message: e.to_string(),
-                })?;
+            let report = read(bytes)?;
             if report.version_id.as_deref() == Some(version_id) {
                 return Ok(report);
+            }
+            // Another upload's report: a concurrent upload of the same key may have
+            // overwritten this one's, which is then an earlier version of the object.
+            for version in store.versions(&report_key).await? {
+                if !others.insert(version.clone()) {
+                    continue;
+                }
+                if let Some(bytes) = store.get_version(&report_key, &version).await? {
+                    let report = read(bytes)?;
+                    if report.version_id.as_deref() == Some(version_id) {
+                        return Ok(report);
+                    }
+                }
             }
         }
         if started.elapsed() >= timeout {
@@ -236,6 +255,8 @@ mod tests {
         objects: Mutex<BTreeMap<String, Vec<u8>>>,
         versions: Mutex<u32>,
         reads: Mutex<u32>,
+        /// Earlier versions of the report object, by version id.
+        overwritten: Mutex<BTreeMap<String, Vec<u8>>>,
     }
 
     impl Store for Bucket {
@@ -277,6 +298,23 @@ mod tests {
         async fn delete(&self, _: &str) -> Result<Option<String>, ClientError> {
             Ok(None)
         }
+        async fn versions(&self, _: &str) -> Result<Vec<String>, ClientError> {
+            Ok(self
+                .overwritten
+                .lock()
+                .unwrap()
+                .keys()
+                .rev()
+                .cloned()
+                .collect())
+        }
+        async fn get_version(
+            &self,
+            _: &str,
+            version_id: &str,
+        ) -> Result<Option<Vec<u8>>, ClientError> {
+            Ok(self.overwritten.lock().unwrap().get(version_id).cloned())
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -302,6 +340,38 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(error, ClientError::Unversioned { .. }), "{error}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_report_overwritten_by_a_concurrent_uploads_is_found_in_earlier_versions() {
+        let bucket = Bucket::default();
+        // The report of v1 was written, then replaced by v2's before it was read.
+        let mut own = Report::new(EventKind::Created, "flows/f.tar.gz", Some("v1"), None);
+        own.status = Status::Deployed;
+        let mut other = Report::new(EventKind::Created, "flows/f.tar.gz", Some("v2"), None);
+        other.status = Status::Unchanged;
+        bucket
+            .overwritten
+            .lock()
+            .unwrap()
+            .insert("r1".into(), own.to_json().into_bytes());
+        bucket
+            .objects
+            .lock()
+            .unwrap()
+            .insert(report_key("f.tar.gz"), other.to_json().into_bytes());
+        *bucket.reads.lock().unwrap() = 2; // no report is written on a read
+        let report = wait_for_report(&bucket, "flows/f.tar.gz", "v1", Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(report.status, ReportStatus::Deployed);
+        let error = wait_for_report(&bucket, "flows/f.tar.gz", "v3", Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::ReportTimeout { .. }),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,0 +1,171 @@
+"""The extension as a Metaflow user drives it, on a local stack already up in the working
+directory (`.dropflow/local.json`): `python flow.py dropflow create --local` of a broken
+flow (non-zero, the lint text with file:line) and of ParameterFlow (twice at once);
+`trigger` with a wrong value (non-zero, the reason, nothing started); then Metaflow's
+Deployer API: `Deployer(...).dropflow(local=True).create()` (a RuntimeError with the
+lint text for the broken flow; unchanged for ParameterFlow), `trigger(alpha=0.5)`, the
+run followed to its end and its artifact read with Metaflow's Client;
+`from_deployment`, `list_deployed_flows` and `get_triggered_run`, which Metaflow's Step
+Functions deployer does not implement; `delete`.
+
+Run by `cli/tests/metaflow_extension.rs`: python local_stack_check.py FLOW BROKEN_FLOW
+with the extension on PYTHONPATH and DROPFLOW_BIN naming the `dropflow` command."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def client_environment():
+    """Metaflow's Client pointed at the local stack: its metadata service (with its key)
+    and its S3."""
+    with open(os.path.join(".dropflow", "local.json")) as f:
+        stack = json.load(f)
+    return {
+        "METAFLOW_DEFAULT_METADATA": "service",
+        "METAFLOW_SERVICE_URL": stack["metadata_url"],
+        "METAFLOW_SERVICE_AUTH_KEY": stack["metadata_auth_key"],
+        "METAFLOW_S3_ENDPOINT_URL": stack["s3_endpoint"],
+        "AWS_ENDPOINT_URL": stack["s3_endpoint"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": stack["region"],
+    }
+
+
+def flow_command(flow, *args):
+    """`python FLOW ARGS`; its exit code and output."""
+    done = subprocess.run(
+        [sys.executable, flow] + list(args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
+    output = "exit %d\nstdout:\n%s\nstderr:\n%s" % (
+        done.returncode,
+        done.stdout,
+        done.stderr,
+    )
+    print("$ python %s %s\n%s" % (os.path.basename(flow), " ".join(args), output))
+    return done.returncode, done.stdout + done.stderr
+
+
+def timed(label, started):
+    print("[%5.1f s] %s" % (time.time() - started, label), flush=True)
+
+
+def main(flow, broken):
+    started = time.time()
+    os.environ.update(client_environment())
+
+    # A broken flow: refused by the compile function, its lint text with file:line.
+    code, output = flow_command(broken, "dropflow", "create", "--local")
+    assert code != 0, output
+    assert (
+        "flow.py:11: Step work is missing a self.next() transition to the next step."
+        in output
+    ), output
+    timed("broken flow refused", started)
+
+    # The flow, deployed with the command twice at once (S3 events come at least once
+    # and concurrently): both succeed, one deploys, the other finds it deployed.
+    creating = [
+        subprocess.Popen(
+            [sys.executable, flow, "dropflow", "create", "--local"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            universal_newlines=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = []
+    for process in creating:
+        output, _ = process.communicate()
+        outputs.append((process.returncode, output))
+    print("$ python parameter_flow.py dropflow create --local  (twice at once)")
+    for code, output in outputs:
+        print("exit %d\n%s" % (code, output))
+        assert code == 0, output
+        assert "State Machine ParameterFlow version" in output, output
+    statuses = [
+        output.split("for flow ParameterFlow: ")[1].split(" ")[0] for _, output in outputs
+    ]
+    # The second is `unchanged` (or `ignored`, were its S3 event the older one).
+    assert "deployed" in statuses, statuses
+    assert set(statuses) <= {"deployed", "unchanged", "ignored"}, statuses
+    timed("created", started)
+
+    # A value the parameter's type refuses: the reason, nothing started.
+    code, output = flow_command(flow, "dropflow", "trigger", "--local", "--alpha", "fast")
+    assert code != 0, output
+    refused = "Invalid value for '--alpha': fast is not a valid floating point value"
+    assert refused in output, output
+    code, output = flow_command(flow, "dropflow", "list-runs", "--local")
+    assert code == 0, output
+    assert "No executions for ParameterFlow found on dropflow." in output, output
+    timed("wrong parameter refused", started)
+
+    # Metaflow's Deployer API.
+    from metaflow import Deployer, namespace
+    from metaflow_extensions.dropflow.plugins.dropflow_command import DropflowCommandError
+    from metaflow_extensions.dropflow.plugins.dropflow_deployer_objects import (
+        DropflowDeployedFlow,
+    )
+
+    try:
+        Deployer(broken, show_output=False).dropflow(local=True).create()
+        raise AssertionError("a broken flow was created")
+    except RuntimeError as e:
+        assert "flow.py:11: Step work is missing a self.next()" in str(e), e
+    timed("Deployer create of the broken flow refused", started)
+
+    deployed = Deployer(flow, show_output=False).dropflow(local=True).create()
+    assert deployed.name == "ParameterFlow", deployed.name
+    assert deployed.flow_name == "ParameterFlow", deployed.flow_name
+    info = deployed.deployer.additional_info
+    assert info["status"] == "unchanged", info
+    timed("Deployer create (unchanged)", started)
+    try:
+        deployed.trigger(alpha="fast")
+        raise AssertionError("a refused value started a run")
+    except DropflowCommandError as e:
+        assert "fast is not a valid floating point value" in str(e), e
+    assert deployed.list_runs() == [], [r.pathspec for r in deployed.list_runs()]
+
+    triggered = deployed.trigger(alpha=0.5)
+    assert triggered.pathspec.startswith("ParameterFlow/sfn-"), triggered.pathspec
+    timed("triggered %s" % triggered.pathspec, started)
+    status = triggered.wait_for_completion(check_interval=1, timeout=240)
+    assert status == "SUCCEEDED", status
+    timed("finished: %s" % status, started)
+
+    namespace(None)
+    run = triggered.run
+    assert run is not None and run.successful, run
+    assert run["end"].task.data.alpha == 0.5, run["end"].task.data.alpha
+    timed("Client read alpha=0.5 from %s" % run.pathspec, started)
+
+    runs = deployed.list_runs(states=["SUCCEEDED"])
+    assert [r.pathspec for r in runs] == [triggered.pathspec], [r.pathspec for r in runs]
+
+    # What Metaflow's Step Functions deployer leaves unimplemented.
+    found = DropflowDeployedFlow.from_deployment("ParameterFlow", local=True)
+    assert (found.name, found.flow_name) == ("ParameterFlow", "ParameterFlow")
+    assert [r.pathspec for r in found.list_runs()] == [triggered.pathspec]
+    listed = list(DropflowDeployedFlow.list_deployed_flows("ParameterFlow", local=True))
+    assert [f.name for f in listed] == ["ParameterFlow"], [f.name for f in listed]
+    again = DropflowDeployedFlow.get_triggered_run(
+        "ParameterFlow", triggered.run_id, local=True
+    )
+    assert again.status == "SUCCEEDED"
+
+    # Deleted: the flow is gone from the stack.
+    assert deployed.delete()
+    assert list(DropflowDeployedFlow.list_deployed_flows(None, local=True)) == []
+    timed("deleted", started)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
