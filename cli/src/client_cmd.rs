@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dropflow::compile::OptionsLayer;
 use dropflow_cli::client::deploy::{self, DeployOutcome, FLOWS_PREFIX};
 use dropflow_cli::client::error::ClientError;
 use dropflow_cli::client::report::ReportStatus;
@@ -15,6 +14,7 @@ use dropflow_cli::client::{Connection, params};
 use dropflow_cli::pack;
 use dropflow_cli::target::{self, TargetFlags};
 use dropflow_cli::username::get_username;
+use dropflow_compiler::compile::OptionsLayer;
 
 use crate::output::{self, emit};
 

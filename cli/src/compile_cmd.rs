@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use dropflow::compile::{DeployOptions, Deployment, OptionsLayer, Platform};
-use dropflow::package::{self, Limits};
-use dropflow::pipeline;
 use dropflow_cli::pack;
 use dropflow_cli::username::get_username;
+use dropflow_compiler::compile::{DeployOptions, Deployment, OptionsLayer, Platform};
+use dropflow_compiler::package::{self, Limits};
+use dropflow_compiler::pipeline;
 
 /// Compiles the flow at `path` with `flags` over its dropflow.toml. The user defaults to
 /// Metaflow's user name, as `dropflow deploy` records it, so the preview names what an

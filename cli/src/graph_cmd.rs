@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use dropflow::package::{self, Limits};
-use dropflow::pipeline;
+use dropflow_compiler::package::{self, Limits};
+use dropflow_compiler::pipeline;
 
 /// Prints the Mermaid flowchart of the flow at `path`.
 pub fn run(path: &Path) -> Result<(), String> {

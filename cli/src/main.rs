@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use dropflow::compile::OptionsLayer;
 use dropflow_cli::target::TargetFlags;
+use dropflow_compiler::compile::OptionsLayer;
 
 /// Deploy Metaflow flows to AWS Step Functions by uploading them to S3.
 #[derive(Debug, Parser)]
@@ -243,7 +243,7 @@ struct DeployFlags {
     user: Option<String>,
     /// `fargate`: every step gets a Fargate job definition (default `ec2`).
     #[arg(long)]
-    platform: Option<dropflow::compile::ComputePlatform>,
+    platform: Option<dropflow_compiler::compile::ComputePlatform>,
 }
 
 impl DeployFlags {

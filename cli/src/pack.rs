@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use dropflow::package::{PackageFormat, SourcePackage};
+use dropflow_compiler::package::{PackageFormat, SourcePackage};
 
 /// Metaflow's `DEFAULT_PACKAGE_SUFFIXES`.
 pub const DEFAULT_SUFFIXES: &str = ".py,.R,.RDS";
@@ -280,7 +280,7 @@ impl Walk<'_> {
 mod tests {
     use std::fs;
 
-    use dropflow::package::{Limits, read_bytes};
+    use dropflow_compiler::package::{Limits, read_bytes};
 
     use super::*;
 

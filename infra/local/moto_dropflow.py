@@ -60,7 +60,7 @@ in its own function below, none editing site-packages:
    S3: moto 5.2.5 checks the condition and answers ``412 PreconditionFailed`` (and
    ``404 NoSuchKey`` for ``If-Match`` on an absent key) as AWS does, but checks and
    writes in two steps, so two request threads could both pass the check and both write.
-   The compile function's claims (``shared/src/deploy/claim.rs``) rely on exactly one
+   The compile function's claims (``shared/deploy/src/claim.rs``) rely on exactly one
    winning. PutObject requests are serialised by one lock.
 10. A Distributed Map whose child executions fail beyond its tolerated failure threshold
    (``ToleratedFailureCount``/``ToleratedFailurePercentage``, both 0 by default: any

@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use dropflow::package::{PackageFormat, SourcePackage};
 use dropflow_cli::local::{Options, Registry, Stack};
+use dropflow_compiler::package::{PackageFormat, SourcePackage};
 use dropflow_tests::{python, repo_root};
 use serde_json::Value;
 

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aws_config::SdkConfig;
-use dropflow::compile::{DeployOptions, OptionsLayer};
-use dropflow::deploy::{Config, metadata::options_from_metadata};
-use dropflow::package::{self, Limits, PackageFormat, SourcePackage};
-use dropflow::pipeline;
-use dropflow_aws::AwsDeployer;
+use dropflow_compile::AwsDeployer;
 use dropflow_compile::Response;
+use dropflow_compiler::compile::{DeployOptions, OptionsLayer};
+use dropflow_compiler::package::{self, Limits, PackageFormat, SourcePackage};
+use dropflow_compiler::pipeline;
+use dropflow_deploy::{Config, metadata::options_from_metadata};
 use dropflow_tests::deploy_env;
 use dropflow_tests::moto::{self, Lease};
 use dropflow_tests::repo_root;
@@ -53,7 +53,7 @@ impl Stack {
     async fn new() -> Self {
         let moto = moto::shared();
         let sdk: SdkConfig = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
-        let deployer = dropflow_aws::deployer(config(), &sdk);
+        let deployer = dropflow_compile::deployer(config(), &sdk);
         let s3 = deployer.objects.client().clone();
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
         s3.put_bucket_versioning()
@@ -315,7 +315,11 @@ fn flow_file(path: &Path) -> Vec<u8> {
 
 /// What the upload should have deployed: the pipeline run here with the same options,
 /// and the deploy-time values recorded in the manifest.
-fn expected(upload: &Upload, key: &str, manifest: &Value) -> dropflow::compile::Deployment {
+fn expected(
+    upload: &Upload,
+    key: &str,
+    manifest: &Value,
+) -> dropflow_compiler::compile::Deployment {
     let package = package::read_bytes(key, &upload.bytes, &Limits::default()).unwrap();
     let checked = pipeline::check(&package).unwrap();
     let mut options = DeployOptions {
@@ -345,7 +349,7 @@ async fn deploy_and_check(
     stack: &mut Stack,
     path: &Path,
     key: &str,
-) -> (Value, dropflow::compile::Deployment) {
+) -> (Value, dropflow_compiler::compile::Deployment) {
     let upload = stack.upload(key, flow_file(path), &[], None).await;
     let report = stack.deliver_one(&upload.event).await;
     assert_eq!(

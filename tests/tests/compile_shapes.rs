@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dropflow::compile::{DeployOptions, Deployment, OptionsLayer, Platform};
-use dropflow::package::{self, Limits};
-use dropflow::pipeline;
+use dropflow_compiler::compile::{DeployOptions, Deployment, OptionsLayer, Platform};
+use dropflow_compiler::package::{self, Limits};
+use dropflow_compiler::pipeline;
 use dropflow_tests::repo_root;
 use dropflow_tests::validators::validate_asl_all;
 

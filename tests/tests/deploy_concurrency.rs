@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use dropflow::deploy::Config;
-use dropflow::package::{self, Limits, PackageFormat, SourcePackage};
-use dropflow_aws::AwsDeployer;
+use dropflow_compile::AwsDeployer;
+use dropflow_compiler::package::{self, Limits, PackageFormat, SourcePackage};
+use dropflow_deploy::Config;
 use dropflow_tests::deploy_env;
 use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
@@ -137,7 +137,7 @@ impl Stack {
     async fn new() -> Self {
         let moto = shared_moto();
         let sdk: SdkConfig = dropflow_aws::static_sdk_config(&moto.guard.url(), "us-east-1");
-        let deployer = dropflow_aws::deployer(config(), &sdk);
+        let deployer = dropflow_compile::deployer(config(), &sdk);
         let s3 = deployer.objects.client().clone();
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
         s3.put_bucket_versioning()

@@ -8,11 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use dropflow::asl::{Mode, State, StateMachine, States};
-use dropflow::compile::{DeployOptions, OptionsLayer, Platform};
-use dropflow::package::{self, Limits};
-use dropflow::pipeline;
-use dropflow::task::width::{INLINE_MAX_WIDTH, items_json};
+use dropflow_compiler::asl::{Mode, State, StateMachine, States};
+use dropflow_compiler::compile::{DeployOptions, OptionsLayer, Platform};
+use dropflow_compiler::package::{self, Limits};
+use dropflow_compiler::pipeline;
+use dropflow_task::width::{INLINE_MAX_WIDTH, items_json};
 use dropflow_tests::repo_root;
 
 /// AWS fails an execution whose history reaches 25,000 events.

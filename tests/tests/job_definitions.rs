@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use dropflow::compile::{
+use dropflow_compiler::compile::{
     BATCH_ATTRIBUTES, ComputePlatform, DeployOptions, Deployment, JobDefinition, Platform,
     RESOURCES_ATTRIBUTES,
 };
-use dropflow::deploy::JobDefinitions;
-use dropflow::package::{self, Limits};
-use dropflow::pipeline;
+use dropflow_compiler::package::{self, Limits};
+use dropflow_compiler::pipeline;
+use dropflow_deploy::JobDefinitions;
 use dropflow_tests::moto;
 use serde_json::Value;
 
@@ -260,7 +260,7 @@ fn every_metaflow_batch_attribute_is_mapped_or_warned_about() {
     );
     assert_eq!(
         metaflow, BATCH_ATTRIBUTES,
-        "Metaflow's @batch attributes changed: map, warn about or refuse each new one in shared/src/compile/batch_settings.rs"
+        "Metaflow's @batch attributes changed: map, warn about or refuse each new one in shared/compiler/src/compile/batch_settings.rs"
     );
     let samples = batch_samples();
     for attribute in &metaflow {

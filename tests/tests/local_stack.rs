@@ -20,8 +20,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use dropflow::package::{PackageFormat, SourcePackage};
 use dropflow_cli::local::{InvokeError, Options, Registry, Stack};
+use dropflow_compiler::package::{PackageFormat, SourcePackage};
 use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
 
@@ -766,7 +766,7 @@ async fn the_seed_parameter_flow_runs_end_to_end_with_real_metaflow_tasks() {
     );
 
     // As the issue checks it: the latest run, its tags (Metaflow's production namespace).
-    let token = dropflow::naming::production_token("ParameterFlow");
+    let token = dropflow_compiler::naming::production_token("ParameterFlow");
     let read = client(
         &stack,
         &format!(

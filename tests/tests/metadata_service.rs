@@ -12,12 +12,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use dropflow::metadata::body::NewRun;
-use dropflow::metadata::model::Id;
 use dropflow_metadata::secret::create_api_key_secret;
 use dropflow_metadata::{
     DynamoService, LocalServer, MetadataConfig, SecretError, dynamo_service, resolve_api_key,
 };
+use dropflow_metadata_service::body::NewRun;
+use dropflow_metadata_service::model::Id;
 use dropflow_tests::{moto, python, repo_root};
 use serde_json::{Value, json};
 
@@ -299,7 +299,7 @@ fn metaflow_runs_against_the_service_and_the_client_reads_it_back() {
     let fresh = stack.fresh_service();
     let answer = stack.runtime.block_on(
         fresh.handle(
-            &dropflow::metadata::Request::new("GET", "/metadata/flows/ForeachFlow/runs/1")
+            &dropflow_metadata_service::Request::new("GET", "/metadata/flows/ForeachFlow/runs/1")
                 .header("x-api-key", API_KEY),
         ),
     );

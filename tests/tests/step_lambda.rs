@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use dropflow::compile::{DeployOptions, Manifest, Platform};
-use dropflow::package::{self, Limits};
-use dropflow::pipeline;
-use dropflow::task::artifacts::{self, Pickle};
-use dropflow::task::{Datastore, EnvVar, Inputs, Task, TaskFiles, command, ids};
 use dropflow_aws::S3Datastore;
+use dropflow_compiler::compile::{DeployOptions, Manifest, Platform};
+use dropflow_compiler::package::{self, Limits};
+use dropflow_compiler::pipeline;
 use dropflow_step::{Deps, handle};
+use dropflow_task::artifacts::{self, Pickle};
+use dropflow_task::{Datastore, EnvVar, Inputs, Task, TaskFiles, command, ids};
 use dropflow_tests::moto::{self, Lease};
 use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
@@ -200,7 +200,7 @@ impl Stack {
         let data = artifacts::DataJson::parse(&data).unwrap();
         let sha = &data.objects[name];
         let blob = self
-            .get(&dropflow::task::datastore::blob_url(
+            .get(&dropflow_task::datastore::blob_url(
                 root,
                 &self.manifest.flow.name,
                 sha,
@@ -303,7 +303,7 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
 
     // Every attempt has its record; the start step's first one was retried.
     let record = |task: &Task, attempt: u32| {
-        let key = dropflow::task::records::record_key(
+        let key = dropflow_task::records::record_key(
             &stack.manifest.state_machine,
             &task.run,
             &task.step,

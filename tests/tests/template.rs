@@ -398,7 +398,7 @@ fn functions_get_the_variables_they_read() {
             .map(String::from)
             .collect()
     };
-    let compile = read("shared/src/deploy/config.rs");
+    let compile = read("shared/deploy/src/config.rs");
     assert!(compile.len() >= 9, "{compile:?}");
     assert_eq!(variables("CompileFunction"), compile);
     let mut metadata = read("functions/metadata/src/config.rs");

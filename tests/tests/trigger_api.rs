@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_sfn::types::RoutingConfigurationListItem;
-use dropflow::deploy::{Config, SCHEDULE_INPUT};
-use dropflow::package::{PackageFormat, SourcePackage};
-use dropflow::task::records::{TaskRecord, TaskStatus, record_key};
-use dropflow_aws::AwsDeployer;
+use dropflow_compile::AwsDeployer;
+use dropflow_compiler::package::{PackageFormat, SourcePackage};
+use dropflow_deploy::{Config, SCHEDULE_INPUT};
+use dropflow_task::records::{TaskRecord, TaskStatus, record_key};
 use dropflow_tests::deploy_env;
 use dropflow_tests::moto::{self, Lease};
 use dropflow_tests::repo_root;
@@ -79,7 +79,7 @@ impl Stack {
     async fn new() -> Self {
         let moto = moto::shared();
         let sdk = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
-        let deployer = dropflow_aws::deployer(compile_config(), &sdk);
+        let deployer = dropflow_compile::deployer(compile_config(), &sdk);
         let s3 = deployer.objects.client().clone();
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
         s3.put_bucket_versioning()
@@ -963,7 +963,7 @@ async fn the_schedule_input_passes_the_same_validation_with_defaults() {
         // its owner (dropflow-takeover).
         .deploy("hourly_flow.tgz", "hourly_flow.py", &with_parameters, &[])
         .await;
-    let manifest: dropflow::compile::Manifest = {
+    let manifest: dropflow_compiler::compile::Manifest = {
         let key = format!(
             "deployments/HourlyFlow/{}/deployment.json",
             report["version"].as_str().unwrap()
@@ -1279,7 +1279,7 @@ async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
     .unwrap();
     let plan = &manifest["steps"]["start"];
     assert_eq!(plan["runtime"]["job_queue"], "dropflow-queue");
-    let job_name = dropflow::task::ids::job_name("ParameterFlow", &run_id, "start", 0);
+    let job_name = dropflow_task::ids::job_name("ParameterFlow", &run_id, "start", 0);
     let job = batch
         .submit_job()
         .job_name(&job_name)
@@ -1346,7 +1346,7 @@ async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
     // A job still running (none by that name yet) keeps the record's word.
     let next = TaskRecord {
         attempt: 1,
-        job_name: dropflow::task::ids::job_name("ParameterFlow", &run_id, "start", 1),
+        job_name: dropflow_task::ids::job_name("ParameterFlow", &run_id, "start", 1),
         ..record
     };
     stack

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dropflow::compile::{DeployOptions, Deployment, ParameterSpec, Platform};
-use dropflow::package::{self, Limits};
-use dropflow::pipeline;
+use dropflow_compiler::compile::{DeployOptions, Deployment, ParameterSpec, Platform};
+use dropflow_compiler::package::{self, Limits};
+use dropflow_compiler::pipeline;
 use dropflow_tests::{python, validators::validate_asl};
 
 /// The tutorials directory of the test venv's Metaflow.

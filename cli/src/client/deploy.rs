@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use dropflow::compile::OptionsLayer;
-use dropflow::deploy::metadata::{METADATA_PREFIX, USER_KEY};
-use dropflow::deploy::state::report_key;
+use dropflow_compiler::compile::OptionsLayer;
+use dropflow_deploy::metadata::{METADATA_PREFIX, USER_KEY};
+use dropflow_deploy::state::report_key;
 use serde::{Deserialize, Serialize};
 
 use super::error::ClientError;
@@ -83,7 +83,7 @@ fn shortened(names: &[String]) -> String {
 }
 
 /// The S3 object metadata carrying `layer` (the keys the compile function reads with
-/// [`dropflow::deploy::metadata::options_from_metadata`]).
+/// [`dropflow_deploy::metadata::options_from_metadata`]).
 pub fn metadata(layer: &OptionsLayer) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     let mut put = |key: &str, value: Option<String>| {
@@ -243,8 +243,8 @@ pub async fn wait_for_report(
 mod tests {
     use std::sync::Mutex;
 
-    use dropflow::deploy::metadata::options_from_metadata;
-    use dropflow::deploy::report::{EventKind, Report, Status};
+    use dropflow_deploy::metadata::options_from_metadata;
+    use dropflow_deploy::report::{EventKind, Report, Status};
 
     use super::*;
 
@@ -398,7 +398,7 @@ mod tests {
             distributed_map: Some(false),
             aws_tags: Some([("k".to_string(), "v".to_string())].into_iter().collect()),
             user: Some("alice".into()),
-            platform: Some(dropflow::compile::ComputePlatform::Fargate),
+            platform: Some(dropflow_compiler::compile::ComputePlatform::Fargate),
             assign_public_ip: Some(false),
         };
         let map = metadata(&layer);

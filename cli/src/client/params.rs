@@ -2,12 +2,12 @@
 //! `step-functions trigger` reads them (its click options, one per `Parameter`) and
 //! checked against the deployed flow's parameters before anything starts, with the text
 //! Metaflow's click prints for each mistake. Values are converted by the library's
-//! [`dropflow::task::parameters::convert`], the function the start step uses.
+//! [`dropflow_task::parameters::convert`], the function the start step uses.
 
 use serde_json::{Map, Value};
 
-use dropflow::compile::ParameterType;
-use dropflow::task::parameters::convert;
+use dropflow_compiler::compile::ParameterType;
+use dropflow_task::parameters::convert;
 
 use super::types::FlowParameter;
 

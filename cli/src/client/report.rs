@@ -1,12 +1,12 @@
 //! The compile function's deploy report (`reports/<key>.json`) as the client reads it:
-//! the fields of the library's [`dropflow::deploy::Report`] that `deploy` and `undeploy`
+//! the fields of the library's [`dropflow_deploy::Report`] that `deploy` and `undeploy`
 //! show, typed. (The library type is write-only: it derives `Serialize` alone.)
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// What happened to the deployment (the library's [`dropflow::deploy::Status`]).
+/// What happened to the deployment (the library's [`dropflow_deploy::Status`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportStatus {
@@ -173,8 +173,8 @@ impl fmt::Display for DeployReport {
 
 #[cfg(test)]
 mod tests {
-    use dropflow::deploy::report::{EventKind, Report, Status};
-    use dropflow::pipeline::Finding;
+    use dropflow_compiler::pipeline::Finding;
+    use dropflow_deploy::report::{EventKind, Report, Status};
 
     use super::*;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use dropflow::compile::{ParameterType, ScheduleInfo};
+use dropflow_compiler::compile::{ParameterType, ScheduleInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

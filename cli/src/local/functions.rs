@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use dropflow::deploy::Config;
-use dropflow::task::JobSettings;
+use dropflow_deploy::Config;
+use dropflow_task::JobSettings;
 use serde_json::Value;
 
 use super::error::LocalError;
@@ -47,7 +47,7 @@ pub fn builtin(
     metadata_auth_key: &str,
 ) -> Registry {
     let mut registry = Registry::new();
-    let deployer = Arc::new(dropflow_aws::deployer(config.clone(), sdk));
+    let deployer = Arc::new(dropflow_compile::deployer(config.clone(), sdk));
     registry.register(COMPILE_FUNCTION, move |payload: Value| {
         let deployer = deployer.clone();
         async move {

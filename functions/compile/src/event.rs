@@ -2,7 +2,7 @@
 //! version id, sequencer and uploader.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use dropflow::deploy::ObjectEvent;
+use dropflow_deploy::ObjectEvent;
 
 /// What a record announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

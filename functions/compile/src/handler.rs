@@ -1,6 +1,6 @@
 //! The handler: every record handled on its own, a report each, one response.
 
-use dropflow::deploy::{
+use dropflow_deploy::{
     Deployer, JobDefinitions, ObjectStore, Report, Schedules, StateMachines, Status,
 };
 use lambda_runtime::Diagnostic;
@@ -159,7 +159,7 @@ fn log(report: &Report) {
 
 #[cfg(test)]
 mod tests {
-    use dropflow::deploy::{Config, memory};
+    use dropflow_deploy::{Config, memory};
     use serde_json::{Value, json};
 
     use super::*;

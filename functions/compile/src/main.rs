@@ -1,7 +1,7 @@
 //! `dropflow-compile`: the compile Lambda's entry point. Reads and validates the
 //! configuration at cold start (every problem in one message), then serves S3 events.
 
-use dropflow::deploy::Config;
+use dropflow_deploy::Config;
 use lambda_runtime::{LambdaEvent, service_fn};
 use tracing_subscriber::EnvFilter;
 
@@ -30,7 +30,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "compile Lambda configured"
     );
     let sdk = dropflow_aws::load_sdk_config().await;
-    let deployer = dropflow_aws::deployer(config, &sdk);
+    let deployer = dropflow_compile::deployer(config, &sdk);
     let deployer = &deployer;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use dropflow::metadata::ServiceConfig;
+use dropflow_metadata_service::ServiceConfig;
 
 /// Where API Gateway mounts the service when no prefix is configured: beside the
 /// trigger API's `/flows/…` routes on the same HTTP API.

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
     ScalarAttributeType, TableStatus,
 };
-use dropflow::metadata::store::{Item, MetadataStore, ServiceError, ServiceResult};
+use dropflow_metadata_service::store::{Item, MetadataStore, ServiceError, ServiceResult};
 
 /// The table, through one SDK client.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! back. The stage name is removed from the path (as the trigger API does), then the
 //! service strips its mount prefix (`/metadata`).
 
-use dropflow::metadata::{MetadataService, MetadataStore, Request};
+use dropflow_metadata_service::{MetadataService, MetadataStore, Request};
 use lambda_http::http::{self, HeaderValue};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
@@ -67,7 +67,7 @@ pub async fn handle_lambda<S: MetadataStore>(
 
 #[cfg(test)]
 mod tests {
-    use dropflow::metadata::{MemoryStore, MetadataService, ServiceConfig};
+    use dropflow_metadata_service::{MemoryStore, MetadataService, ServiceConfig};
     use serde_json::{Value, json};
 
     use super::*;

@@ -2,7 +2,7 @@
 //! `from metaflow import Flow` reads runs deployed by dropflow without a
 //! metaflow-service container or PostgreSQL.
 //!
-//! The API itself (routes, JSON shapes, rules) is [`dropflow::metadata`]; this crate
+//! The API itself (routes, JSON shapes, rules) is [`dropflow_metadata_service`]; this crate
 //! hosts it: [`DynamoStore`] (the store on one pk/sk table), [`handle_lambda`] (API
 //! Gateway HTTP API, payload v2, mounted at `/metadata` next to the trigger API),
 //! [`local::serve`] and [`LocalServer`] (a plain HTTP listener for the local stack and
@@ -16,7 +16,7 @@ mod respond;
 pub mod secret;
 
 pub use config::{ConfigError, MetadataConfig};
-pub use dropflow::metadata::{MetadataService, ServiceConfig};
+pub use dropflow_metadata_service::{MetadataService, ServiceConfig};
 pub use dynamodb::DynamoStore;
 pub use lambda::handle_lambda;
 pub use local::LocalServer;

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dropflow::metadata::{MetadataService, MetadataStore, Request};
+use dropflow_metadata_service::{MetadataService, MetadataStore, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -63,7 +63,7 @@ async fn answer<S: MetadataStore>(
             return hyper::Response::builder()
                 .status(413)
                 .header("Content-Type", "application/json")
-                .header(dropflow::metadata::VERSION_HEADER, version)
+                .header(dropflow_metadata_service::VERSION_HEADER, version)
                 .body(Full::new(Bytes::from_static(
                     br#"{"error": "too_large", "message": "the request body is larger than 8 MiB"}"#,
                 )))

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use dropflow::metadata::{MetadataService, MetadataStore, Request, Response};
+use dropflow_metadata_service::{MetadataService, MetadataStore, Request, Response};
 
 /// The answer's parts: status, headers (content type, `METADATA_SERVICE_VERSION`,
 /// `Allow` on a 405) and body.
@@ -18,8 +18,8 @@ pub async fn respond<S: MetadataStore>(
 ) -> Response {
     let started = Instant::now();
     let response = match service.dispatch(request).await {
-        Ok(dropflow::metadata::Reply::Json(value)) => Response::json(200, &value),
-        Ok(dropflow::metadata::Reply::Text(text)) => Response::text(200, &text),
+        Ok(dropflow_metadata_service::Reply::Json(value)) => Response::json(200, &value),
+        Ok(dropflow_metadata_service::Reply::Text(text)) => Response::text(200, &text),
         Err(error) => {
             match &error.source {
                 Some(source) => tracing::error!(

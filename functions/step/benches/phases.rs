@@ -8,11 +8,11 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dropflow::compile::{DeployOptions, Manifest, Platform};
-use dropflow::package::{self, Limits};
-use dropflow::pipeline;
-use dropflow::task::MemoryDatastore;
+use dropflow_compiler::compile::{DeployOptions, Manifest, Platform};
+use dropflow_compiler::package::{self, Limits};
+use dropflow_compiler::pipeline;
 use dropflow_step::{Deps, handle};
+use dropflow_task::MemoryDatastore;
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {

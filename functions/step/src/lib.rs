@@ -1,14 +1,14 @@
 //! The step Lambda: invoked by the state machine around each Metaflow task, in three
 //! phases chosen by the payload's `"phase"` (`start`, `finish`, `fail`). Thin by design:
-//! the protocol and its tests live in [`dropflow::task`], S3 in `dropflow-aws`. This
+//! the protocol and its tests live in [`dropflow_task`], S3 in `dropflow-aws`. This
 //! crate keeps the warm state ([`Deps`]: the datastore client, the manifests read so
 //! far and the [`JobSettings`] read from the environment by [`settings_from_env`]), logs
 //! one line per invocation, and gives errors their stable `errorType`.
 
 use std::time::Instant;
 
-use dropflow::task::{self, Datastore, JobSettings, ManifestCache, TaskError};
 use dropflow_aws::S3Datastore;
+use dropflow_task::{self as task, Datastore, JobSettings, ManifestCache, TaskError};
 use serde_json::Value;
 
 /// What a warm Lambda keeps between invocations.
@@ -136,7 +136,7 @@ pub async fn handle<D: Datastore>(request: Value, deps: &Deps<D>) -> Result<Valu
 
 #[cfg(test)]
 mod tests {
-    use dropflow::task::MemoryDatastore;
+    use dropflow_task::MemoryDatastore;
     use serde_json::json;
 
     use super::*;

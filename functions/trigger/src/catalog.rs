@@ -4,9 +4,9 @@
 //! reports `reports/<upload key>.json`. Which version runs is the `live` alias's business:
 //! [`live_version`] asks Step Functions, so a rollback made by moving the alias is seen.
 
-use dropflow::compile::Manifest;
-use dropflow::deploy::ServiceError;
-use dropflow::deploy::state::{
+use dropflow_contract::Manifest;
+use dropflow_deploy::ServiceError;
+use dropflow_deploy::state::{
     DEPLOYMENTS_PREFIX, DeploymentState, current_key, read_json, report_key,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};

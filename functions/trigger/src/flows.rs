@@ -1,7 +1,7 @@
 //! The flow routes: `GET /flows` (what is deployed) and `GET /flows/{flow}` (one
 //! deployment: parameters, schedule, versions, last report).
 
-use dropflow::compile::ParameterSpec;
+use dropflow_contract::ParameterSpec;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
@@ -17,7 +17,7 @@ pub async fn list(deps: &Deps) -> Answer {
     let flows: Vec<Value> = stream::iter(states)
         .map(|state| async move {
             let report = catalog::last_report(deps, &state).await?;
-            Ok::<_, dropflow::deploy::ServiceError>(json!({
+            Ok::<_, dropflow_deploy::ServiceError>(json!({
                 "name": state.state_machine,
                 "flow": state.flow,
                 "version": state.version,

@@ -4,19 +4,19 @@
 //! (`{"Parameters": "{\"alpha\": 0.5}"}`, as the console and schedules send it), or empty.
 //! Reading the values and checking them against the manifest's [`ParameterSpec`]s (types
 //! as Metaflow's click types convert, required parameters without a default, unknown
-//! names) is the step Lambda's own code, [`dropflow::task::parameters`], so a run the API
+//! names) is the step Lambda's own code, [`dropflow_task::parameters`], so a run the API
 //! accepts is a run the start step accepts. This module adds what only the API needs: the
 //! body's bytes (not JSON → 400), the execution input in Metaflow's form written as
 //! Python writes it, with only the values given (defaults are applied by the run, as in
 //! Metaflow), and Metaflow's 20 KiB limit on it.
 
-use dropflow::compile::ParameterSpec;
-use dropflow::task::parameters::{self as task, Checked};
+use dropflow_contract::ParameterSpec;
+use dropflow_task::parameters::{self as task, Checked};
 use serde_json::{Map, Value};
 
 use crate::pyjson;
 
-pub use dropflow::task::parameters::Problem;
+pub use dropflow_task::parameters::Problem;
 
 /// Metaflow's limit on the execution input (`step-functions trigger`: "Length of parameter
 /// names and values shouldn't exceed 20480 as imposed by AWS Step Functions").
@@ -143,7 +143,7 @@ fn contains_nul(value: &Value) -> bool {
     }
 }
 
-/// Checks given values against the deployed parameters (`dropflow::task::parameters`),
+/// Checks given values against the deployed parameters (`dropflow_task::parameters`),
 /// then writes the execution input and checks its size.
 pub fn check(given: Map<String, Value>, specs: &[ParameterSpec]) -> Result<ValidInput, InputError> {
     let unpassable = unpassable_values(&given);
@@ -172,7 +172,7 @@ pub fn check(given: Map<String, Value>, specs: &[ParameterSpec]) -> Result<Valid
 mod tests {
     use serde_json::json;
 
-    use dropflow::compile::ParameterType;
+    use dropflow_contract::ParameterType;
 
     use super::*;
 
@@ -268,11 +268,11 @@ mod tests {
         ] {
             let input = validate(body.as_bytes(), &no_required).unwrap();
             assert!(input.values.is_empty());
-            assert_eq!(input.input, dropflow::deploy::SCHEDULE_INPUT);
+            assert_eq!(input.input, dropflow_deploy::SCHEDULE_INPUT);
             assert_eq!(input.effective["max-depth"], json!(3));
         }
         assert!(matches!(
-            validate(dropflow::deploy::SCHEDULE_INPUT.as_bytes(), &specs()),
+            validate(dropflow_deploy::SCHEDULE_INPUT.as_bytes(), &specs()),
             Err(InputError::Invalid { .. })
         ));
     }

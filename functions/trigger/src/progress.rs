@@ -14,10 +14,10 @@
 
 use std::collections::BTreeMap;
 
-use dropflow::compile::Manifest;
-use dropflow::deploy::ServiceError;
-use dropflow::deploy::state::read_json;
-use dropflow::task::records::{TaskRecord, run_prefix};
+use dropflow_contract::Manifest;
+use dropflow_deploy::ServiceError;
+use dropflow_deploy::state::read_json;
+use dropflow_task::records::{TaskRecord, run_prefix};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 

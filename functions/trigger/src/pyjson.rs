@@ -165,10 +165,7 @@ mod tests {
             metaflow_input(&values),
             r#"{"Parameters": "{\"alpha\": 0.5}"}"#
         );
-        assert_eq!(
-            metaflow_input(&Map::new()),
-            dropflow::deploy::SCHEDULE_INPUT
-        );
+        assert_eq!(metaflow_input(&Map::new()), dropflow_deploy::SCHEDULE_INPUT);
     }
 
     #[test]

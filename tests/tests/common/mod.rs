@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use dropflow::package::{PackageFormat, SourcePackage};
 use dropflow_cli::local::Stack;
+use dropflow_compiler::package::{PackageFormat, SourcePackage};
 use dropflow_tests::python;
 use serde_json::Value;
 
@@ -100,9 +100,12 @@ pub fn s3(stack: &Stack) -> aws_sdk_s3::Client {
 /// A `.tar.gz` of one flow file, or of a directory's files (a multi-file package).
 pub fn tarball(path: &Path) -> Vec<u8> {
     if path.is_dir() {
-        return dropflow::package::read_path(path, &dropflow::package::Limits::default())
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-            .to_tar_gz();
+        return dropflow_compiler::package::read_path(
+            path,
+            &dropflow_compiler::package::Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_tar_gz();
     }
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     SourcePackage {

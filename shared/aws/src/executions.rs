@@ -1,0 +1,368 @@
+//! Executions over Step Functions, for the trigger API: start a run on a state machine's
+//! alias, read the alias and the version it routes to, describe, list and stop runs.
+//! Every "absent" or "already exists" answer is read from a typed SDK error and returned
+//! as a value; any other failure is a [`dropflow_contract::ports::ServiceError`] (for logs, never for clients).
+
+use aws_config::SdkConfig;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineError;
+use aws_sdk_sfn::operation::describe_state_machine_alias::DescribeStateMachineAliasError;
+use aws_sdk_sfn::operation::list_executions::ListExecutionsError;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
+use aws_sdk_sfn::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_sfn::types::ExecutionStatus;
+use dropflow_contract::ports::ServiceResult;
+
+use crate::error::service_error;
+
+/// Step Functions executions.
+#[derive(Debug, Clone)]
+pub struct SfnExecutions {
+    client: aws_sdk_sfn::Client,
+    start_on_base: bool,
+}
+
+/// Where a run starts: the alias (production), or the unqualified state machine when
+/// [`SfnExecutions::start_on_base_state_machine`] is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartTarget {
+    /// `<state machine ARN>:live`.
+    pub alias_arn: String,
+    /// The unqualified state machine ARN.
+    pub state_machine_arn: String,
+}
+
+/// What `StartExecution` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// Started (or, for the same name and input while it runs, Step Functions' idempotent
+    /// answer for the run already started).
+    Started {
+        /// The execution's ARN.
+        execution_arn: String,
+        /// RFC 3339.
+        start_date: String,
+    },
+    /// An execution with this name exists (finished, or with another input).
+    AlreadyExists,
+    /// The state machine (or alias) does not exist, or is being deleted.
+    StateMachineMissing,
+    /// The account's open-execution limit is reached: retry later.
+    LimitExceeded,
+}
+
+/// One execution as `DescribeExecution` or `ListExecutions` tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Execution {
+    /// ARN.
+    pub execution_arn: String,
+    /// Name (the run id without `sfn-`).
+    pub name: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, `PENDING_REDRIVE`.
+    pub status: String,
+    /// RFC 3339.
+    pub start_date: Option<String>,
+    /// RFC 3339, once finished.
+    pub stop_date: Option<String>,
+    /// Version it runs, when started through a version or an alias.
+    pub version_arn: Option<String>,
+    /// Alias it was started through.
+    pub alias_arn: Option<String>,
+    /// Input (JSON), from `DescribeExecution` only.
+    pub input: Option<String>,
+    /// Error name of a failed run.
+    pub error: Option<String>,
+    /// Its cause.
+    pub cause: Option<String>,
+}
+
+/// One page of `ListExecutions`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecutionPage {
+    /// Newest first.
+    pub executions: Vec<Execution>,
+    /// Token of the next page.
+    pub next_token: Option<String>,
+}
+
+/// What `ListExecutions` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListOutcome {
+    /// A page.
+    Page(ExecutionPage),
+    /// The `next_token` was not one Step Functions issued (or it expired).
+    InvalidToken,
+    /// The state machine does not exist.
+    StateMachineMissing,
+}
+
+/// What `StopExecution` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// Stopped at this date (RFC 3339).
+    Stopped {
+        /// RFC 3339.
+        stop_date: String,
+    },
+    /// No such execution.
+    DoesNotExist,
+}
+
+/// A published state machine version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// Version ARN.
+    pub arn: String,
+    /// Its description (dropflow writes `dropflow <version> from <key>`).
+    pub description: Option<String>,
+}
+
+impl SfnExecutions {
+    /// A client from `sdk`; runs start on the alias.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_sfn::Client::new(sdk),
+            start_on_base: false,
+        }
+    }
+
+    /// **Emulator workaround, never for AWS.** moto 5.2.5 cannot `StartExecution` on an
+    /// alias ARN (`StateMachineDoesNotExist`) nor on a version ARN; with this set, runs
+    /// start on the unqualified state machine instead (whose definition moto keeps equal
+    /// to the latest version). Everything else (reading the alias, validating against its
+    /// version's manifest) is unchanged.
+    pub fn start_on_base_state_machine(mut self, enabled: bool) -> Self {
+        self.start_on_base = enabled;
+        self
+    }
+
+    /// Whether the emulator workaround is on.
+    pub fn starts_on_base_state_machine(&self) -> bool {
+        self.start_on_base
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &aws_sdk_sfn::Client {
+        &self.client
+    }
+
+    /// The version ARN the alias routes to (the one with the largest weight); `None` when
+    /// the alias does not exist.
+    pub async fn alias_version(&self, alias_arn: &str) -> ServiceResult<Option<String>> {
+        match self
+            .client
+            .describe_state_machine_alias()
+            .state_machine_alias_arn(alias_arn)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output
+                .routing_configuration()
+                .iter()
+                .max_by_key(|route| route.weight())
+                .map(|route| route.state_machine_version_arn().to_string())),
+            Err(error) => match error.into_service_error() {
+                DescribeStateMachineAliasError::ResourceNotFound(_)
+                | DescribeStateMachineAliasError::InvalidArn(_) => Ok(None),
+                error => Err(service_error(
+                    format!("states:DescribeStateMachineAlias {alias_arn}"),
+                    error,
+                )),
+            },
+        }
+    }
+
+    /// A published version; `None` when it does not exist.
+    pub async fn version(&self, version_arn: &str) -> ServiceResult<Option<VersionInfo>> {
+        match self
+            .client
+            .describe_state_machine()
+            .state_machine_arn(version_arn)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(VersionInfo {
+                arn: version_arn.to_string(),
+                description: output.description().map(String::from),
+            })),
+            Err(error) => match error.into_service_error() {
+                DescribeStateMachineError::StateMachineDoesNotExist(_)
+                | DescribeStateMachineError::InvalidArn(_) => Ok(None),
+                error => Err(service_error(
+                    format!("states:DescribeStateMachine {version_arn}"),
+                    error,
+                )),
+            },
+        }
+    }
+
+    /// Starts execution `name` with `input` on `target`'s alias (or on the base state
+    /// machine under the emulator workaround).
+    pub async fn start(
+        &self,
+        target: &StartTarget,
+        name: &str,
+        input: &str,
+    ) -> ServiceResult<StartOutcome> {
+        let arn = if self.start_on_base {
+            &target.state_machine_arn
+        } else {
+            &target.alias_arn
+        };
+        match self
+            .client
+            .start_execution()
+            .state_machine_arn(arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(StartOutcome::Started {
+                execution_arn: output.execution_arn().to_string(),
+                start_date: date(output.start_date()),
+            }),
+            Err(error) => match error.into_service_error() {
+                StartExecutionError::ExecutionAlreadyExists(_) => Ok(StartOutcome::AlreadyExists),
+                StartExecutionError::StateMachineDoesNotExist(_)
+                | StartExecutionError::StateMachineDeleting(_) => {
+                    Ok(StartOutcome::StateMachineMissing)
+                }
+                StartExecutionError::ExecutionLimitExceeded(_) => Ok(StartOutcome::LimitExceeded),
+                error => Err(service_error(
+                    format!("states:StartExecution {arn} {name}"),
+                    error,
+                )),
+            },
+        }
+    }
+
+    /// Describes an execution; `None` when it does not exist.
+    pub async fn describe(&self, execution_arn: &str) -> ServiceResult<Option<Execution>> {
+        let output = match self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) => {
+                return match error.into_service_error() {
+                    DescribeExecutionError::ExecutionDoesNotExist(_)
+                    | DescribeExecutionError::InvalidArn(_) => Ok(None),
+                    error => Err(service_error(
+                        format!("states:DescribeExecution {execution_arn}"),
+                        error,
+                    )),
+                };
+            }
+        };
+        Ok(Some(Execution {
+            execution_arn: output.execution_arn().to_string(),
+            name: output.name().unwrap_or_default().to_string(),
+            status: output.status().as_str().to_string(),
+            start_date: Some(date(output.start_date())),
+            stop_date: output.stop_date().map(date),
+            version_arn: output.state_machine_version_arn().map(String::from),
+            alias_arn: output.state_machine_alias_arn().map(String::from),
+            input: output.input().map(String::from),
+            error: output.error().map(String::from),
+            cause: output.cause().map(String::from),
+        }))
+    }
+
+    /// One page of the state machine's executions (all versions and aliases), newest
+    /// first, optionally only those with `status`.
+    pub async fn list(
+        &self,
+        state_machine_arn: &str,
+        status: Option<&str>,
+        limit: i32,
+        next_token: Option<&str>,
+    ) -> ServiceResult<ListOutcome> {
+        let output = match self
+            .client
+            .list_executions()
+            .state_machine_arn(state_machine_arn)
+            .set_status_filter(status.map(ExecutionStatus::from))
+            .max_results(limit)
+            .set_next_token(next_token.map(String::from))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) => {
+                return match error.into_service_error() {
+                    ListExecutionsError::InvalidToken(_) => Ok(ListOutcome::InvalidToken),
+                    ListExecutionsError::StateMachineDoesNotExist(_)
+                    | ListExecutionsError::ResourceNotFound(_) => {
+                        Ok(ListOutcome::StateMachineMissing)
+                    }
+                    error => Err(service_error(
+                        format!("states:ListExecutions {state_machine_arn}"),
+                        error,
+                    )),
+                };
+            }
+        };
+        let executions = output
+            .executions()
+            .iter()
+            .map(|item| Execution {
+                execution_arn: item.execution_arn().to_string(),
+                name: item.name().to_string(),
+                status: item.status().as_str().to_string(),
+                start_date: Some(date(item.start_date())),
+                stop_date: item.stop_date().map(date),
+                version_arn: item.state_machine_version_arn().map(String::from),
+                alias_arn: item.state_machine_alias_arn().map(String::from),
+                ..Execution::default()
+            })
+            .collect();
+        Ok(ListOutcome::Page(ExecutionPage {
+            executions,
+            next_token: output
+                .next_token()
+                .filter(|token| !token.is_empty())
+                .map(String::from),
+        }))
+    }
+
+    /// Stops an execution, recording `error` and `cause` on it.
+    pub async fn stop(
+        &self,
+        execution_arn: &str,
+        error: &str,
+        cause: &str,
+    ) -> ServiceResult<StopOutcome> {
+        match self
+            .client
+            .stop_execution()
+            .execution_arn(execution_arn)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(StopOutcome::Stopped {
+                stop_date: date(output.stop_date()),
+            }),
+            Err(error) => match error.into_service_error() {
+                StopExecutionError::ExecutionDoesNotExist(_)
+                | StopExecutionError::InvalidArn(_) => Ok(StopOutcome::DoesNotExist),
+                error => Err(service_error(
+                    format!("states:StopExecution {execution_arn}"),
+                    error,
+                )),
+            },
+        }
+    }
+}
+
+/// RFC 3339 (`2026-11-02T10:00:00Z`, with fractional seconds when there are any).
+fn date(date: &DateTime) -> String {
+    date.fmt(DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| date.secs().to_string())
+}

@@ -1,0 +1,32 @@
+//! dropflow's AWS adapters: the [`dropflow_contract::ports`] of the deploy logic implemented over the AWS SDK
+//! (S3, Step Functions, Batch, EventBridge Scheduler), and one SDK configuration loader
+//! for every Lambda. Each adapter is a thin translation: requests built from dropflow's
+//! types, "not found" read from typed SDK errors (`into_service_error()`), never from
+//! message text, and any other failure returned as a [`ServiceError`] with the service's
+//! error code. The trigger API's reads and runs use the same crate: [`SfnExecutions`]
+//! (start, describe, list and stop executions; the alias and its version) and
+//! [`S3Objects::list`].
+
+mod batch;
+mod config;
+mod datastore;
+mod error;
+mod executions;
+mod listing;
+mod s3;
+mod scheduler;
+mod sfn;
+
+pub use batch::BatchJobDefinitions;
+pub use config::{load_sdk_config, static_sdk_config};
+pub use datastore::S3Datastore;
+pub use executions::{
+    Execution, ExecutionPage, ListOutcome, SfnExecutions, StartOutcome, StartTarget, StopOutcome,
+    VersionInfo,
+};
+pub use listing::{ListedObject, Listing};
+pub use s3::S3Objects;
+pub use scheduler::SchedulerSchedules;
+pub use sfn::SfnStateMachines;
+
+pub use dropflow_contract::ServiceError;

@@ -1,0 +1,41 @@
+//! The one contract between dropflow's compile side and its runtime side: what the
+//! compiler writes and the step, trigger and metadata sides read back.
+//!
+//! - [`manifest`]: one deployed version ([`Manifest`], its [`StepPlan`]s), with the types
+//!   it holds: [`options`], [`parameters`], [`step_runtime`], [`job_definition`],
+//!   [`node_type`];
+//! - [`protocol`] and [`paths`]: the step Lambda's payloads and where the state machine
+//!   keeps them;
+//! - [`report`]: the outcome of one deploy event;
+//! - [`service`]: a failed AWS call, as every side reports it, and [`ports`]: the small
+//!   traits the deploy logic sees AWS through (implemented by `dropflow-aws`);
+//! - [`token`]: Metaflow's production token of a state machine.
+//!
+//! Lean on purpose: serde, no parser, no AWS client.
+
+pub mod job_definition;
+pub mod manifest;
+pub mod node_type;
+pub mod options;
+pub mod parameters;
+pub mod paths;
+pub mod ports;
+pub mod protocol;
+pub mod report;
+pub mod service;
+pub mod step_runtime;
+pub mod token;
+
+pub use manifest::{FlowInfo, MANIFEST_SCHEMA, Manifest, ProjectInfo, ScheduleInfo, StepPlan};
+pub use node_type::NodeType;
+pub use options::{ComputePlatform, DeployOptions, OptionsError, OptionsLayer, Platform};
+pub use parameters::{DeployTimeDefault, ParameterSpec, ParameterType};
+pub use report::{Finding, Report, Status};
+pub use service::{ServiceError, ServiceResult};
+pub use step_runtime::{
+    CATCH_ERROR_RETRIES, DEFAULT_TIMEOUT_SECONDS, MAX_ATTEMPTS, Resources, RetryPlan, StepRuntime,
+};
+pub use token::production_token;
+
+/// dropflow's version, recorded in manifests and reports and mixed into version ids.
+pub const DROPFLOW_VERSION: &str = env!("CARGO_PKG_VERSION");

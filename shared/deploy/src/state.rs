@@ -1,0 +1,211 @@
+//! What the compile Lambda remembers between events, as small JSON objects in the bucket:
+//!
+//! - `deployments/<state machine>/current.json` ([`DeploymentState`]): what is deployed
+//!   under that name, from which upload;
+//! - `sources/<key>.json` ([`SourceRecord`]): the newest event handled for an upload key and
+//!   what that key deploys, kept after removal as a tombstone so a late, older event is
+//!   still recognised as older; while an event is being handled it also holds that
+//!   handler's [`Claim`];
+//! - `deployments/<state machine>/owner.json` ([`OwnerRecord`]): the upload key that owns
+//!   the state machine (only it may update or delete it), and the claim of the handler
+//!   changing it;
+//! - `deployments/<state machine>/<version>/{deployment.json,code.tar.gz}`: immutable
+//!   per version (written by the compiler's manifest locations).
+//!
+//! Keys are relative to the flows prefix: `flows/team/a.tgz` is `team/a.tgz` here.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use super::ports::{ConditionalPutError, ObjectStore, Precondition, ServiceError, ServiceResult};
+use dropflow_compiler::compile::ScheduleInfo;
+
+/// Prefix of deployment manifests, code packages and per-state-machine state.
+pub const DEPLOYMENTS_PREFIX: &str = "deployments/";
+/// Prefix of per-upload records.
+pub const SOURCES_PREFIX: &str = "sources/";
+/// Prefix of reports.
+pub const REPORTS_PREFIX: &str = "reports/";
+/// The alias schedules and the trigger API start executions on.
+pub const LIVE_ALIAS: &str = "live";
+
+/// Key of a state machine's [`DeploymentState`].
+pub fn current_key(state_machine: &str) -> String {
+    format!("{DEPLOYMENTS_PREFIX}{state_machine}/current.json")
+}
+
+/// Key of a state machine's [`OwnerRecord`].
+pub fn owner_key(state_machine: &str) -> String {
+    format!("{DEPLOYMENTS_PREFIX}{state_machine}/owner.json")
+}
+
+/// Key of an upload's [`SourceRecord`].
+pub fn source_key(flow_key: &str) -> String {
+    format!("{SOURCES_PREFIX}{flow_key}.json")
+}
+
+/// Key of an upload's report.
+pub fn report_key(flow_key: &str) -> String {
+    format!("{REPORTS_PREFIX}{flow_key}.json")
+}
+
+/// Key of a flow's latest report.
+pub fn latest_report_key(flow: &str) -> String {
+    format!("{REPORTS_PREFIX}latest/{flow}.json")
+}
+
+/// The key of an `s3://bucket/key` URI in `bucket`.
+pub fn key_of(uri: &str, bucket: &str) -> Option<String> {
+    uri.strip_prefix("s3://")?
+        .strip_prefix(bucket)?
+        .strip_prefix('/')
+        .map(String::from)
+}
+
+/// What is deployed under one state machine name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentState {
+    /// State machine name.
+    pub state_machine: String,
+    /// Its unqualified ARN.
+    pub state_machine_arn: String,
+    /// Content-derived version id of the deployed compile.
+    pub version: String,
+    /// Digest of everything the version depends on except deploy-time values: an upload
+    /// with the same fingerprint is the same deployment (deploy-time functions such as
+    /// `datetime.now()` are not re-run for it).
+    pub fingerprint: String,
+    /// ARN of the published state machine version.
+    pub version_arn: String,
+    /// ARN of the `live` alias.
+    pub alias_arn: String,
+    /// Flow class name.
+    pub flow: String,
+    /// Upload key (relative to the flows prefix) that deployed it.
+    pub source_key: String,
+    /// Its S3 sequencer.
+    pub sequencer: Option<String>,
+    /// Its S3 version id.
+    pub version_id: Option<String>,
+    /// The schedule, when the flow has one.
+    pub schedule: Option<ScheduleInfo>,
+    /// `s3://` URI of the manifest.
+    pub manifest: String,
+}
+
+/// The newest event handled for one upload key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// Upload key, relative to the flows prefix.
+    pub key: String,
+    /// Sequencer of the newest event handled (created or removed).
+    pub sequencer: Option<String>,
+    /// S3 version id of that event's object.
+    pub version_id: Option<String>,
+    /// `deployed`, `unchanged`, `failed` or `undeployed`.
+    pub status: String,
+    /// State machine the key deploys (kept when a newer upload fails; `None` once removed).
+    pub state_machine: Option<String>,
+    /// Flow class name, when known.
+    pub flow: Option<String>,
+    /// The handler working on an event for this key, if any ([`super::claim`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+}
+
+impl SourceRecord {
+    /// A record for `key` with nothing handled yet.
+    pub fn empty(key: &str) -> Self {
+        Self {
+            key: key.to_string(),
+            sequencer: None,
+            version_id: None,
+            status: "pending".into(),
+            state_machine: None,
+            flow: None,
+            claim: None,
+        }
+    }
+}
+
+/// Who owns a state machine: the one upload key whose events may change or delete it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerRecord {
+    /// State machine name.
+    pub state_machine: String,
+    /// The owning upload key, relative to the flows prefix.
+    pub source_key: String,
+    /// The handler changing the state machine now, if any ([`super::claim`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+}
+
+/// A handler's exclusive, time-limited right to act on a record's subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Unique per handler invocation.
+    pub token: String,
+    /// The S3 sequencer of the event being handled.
+    pub sequencer: Option<String>,
+    /// The upload key being handled.
+    pub source_key: String,
+    /// When the claim lapses (milliseconds since the Unix epoch): after it, the holder is
+    /// taken to have crashed and another handler may take over.
+    pub expires_at_ms: u64,
+}
+
+/// Reads a JSON record; `None` when absent. A record that does not parse is an error
+/// (never silently treated as absent: that could reorder deployments).
+pub async fn read_json<T: DeserializeOwned>(
+    store: &impl ObjectStore,
+    key: &str,
+) -> ServiceResult<Option<T>> {
+    let Some(object) = store.get(key, None).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&object.bytes)
+        .map(Some)
+        .map_err(|e| ServiceError::new(format!("read {key}"), format!("not valid JSON: {e}")))
+}
+
+/// Reads a JSON record with its entity tag, for a compare-and-swap write; `None` when absent.
+pub async fn read_tagged<T: DeserializeOwned>(
+    store: &impl ObjectStore,
+    key: &str,
+) -> ServiceResult<Option<(T, String)>> {
+    let Some(object) = store.get(key, None).await? else {
+        return Ok(None);
+    };
+    let etag = object.etag.clone().ok_or_else(|| {
+        ServiceError::new(format!("read {key}"), "the store returned no entity tag")
+    })?;
+    serde_json::from_slice(&object.bytes)
+        .map(|value| Some((value, etag)))
+        .map_err(|e| ServiceError::new(format!("read {key}"), format!("not valid JSON: {e}")))
+}
+
+/// Writes a JSON record only if `precondition` holds; returns its new entity tag.
+pub async fn write_json_if<T: Serialize>(
+    store: &impl ObjectStore,
+    key: &str,
+    value: &T,
+    precondition: &Precondition,
+) -> Result<String, ConditionalPutError> {
+    store
+        .put_if(key, json_bytes(value), "application/json", precondition)
+        .await
+}
+
+fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("records serialise");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Writes a JSON record (pretty-printed, newline-terminated).
+pub async fn write_json<T: Serialize>(
+    store: &impl ObjectStore,
+    key: &str,
+    value: &T,
+) -> ServiceResult<()> {
+    store.put(key, json_bytes(value), "application/json").await
+}
