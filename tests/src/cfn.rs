@@ -179,14 +179,14 @@ impl<'t> Resolver<'t> {
                     .as_array()
                     .expect("Fn::Join joins a list")
                     .iter()
-                    .map(|item| text(item))
+                    .map(text_of)
                     .collect();
                 Value::String(parts.join(separator))
             }
             "Fn::Split" => {
                 let args = args();
                 let separator = args[0].as_str().expect("Fn::Split's separator");
-                let whole = text(&self.resolve(&args[1]));
+                let whole = text_of(&self.resolve(&args[1]));
                 Value::Array(
                     whole
                         .split(separator)
@@ -244,10 +244,6 @@ impl<'t> Resolver<'t> {
         out.push_str(rest);
         out
     }
-}
-
-fn text(value: &Value) -> String {
-    text_of(value)
 }
 
 fn text_of(value: &Value) -> String {

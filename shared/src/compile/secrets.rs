@@ -44,10 +44,10 @@ pub(super) fn secrets_environment(
         argument: argument.into(),
         problem,
     };
-    if let Some(role) = literal(decorator, "role").map_err(|p| fail("role", p))? {
-        if !role.is_null() {
-            return Err(fail("role", no_roles()));
-        }
+    if let Some(role) = literal(decorator, "role").map_err(|p| fail("role", p))?
+        && !role.is_null()
+    {
+        return Err(fail("role", no_roles()));
     }
     let sources = match literal(decorator, "sources").map_err(|p| fail("sources", p))? {
         None | Some(Json::Null) => Vec::new(),

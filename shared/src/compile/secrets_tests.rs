@@ -129,6 +129,11 @@ fn sources_the_job_role_cannot_read_are_refused_with_file_line_and_fix() {
             "which dropflow cannot evaluate without running Python",
         ),
         (
+            r#"@secrets(source=["dropflow/flows/db"])"#,
+            prefix,
+            "Decorator 'secrets' does not support the attribute 'source'",
+        ),
+        (
             r#"@secrets(sources=[3])"#,
             prefix,
             "each must be a string or a dict",

@@ -324,6 +324,28 @@ mod tests {
     }
 
     #[test]
+    fn the_secrets_prefix_is_unchecked_when_unset_and_empty_means_none() {
+        let with = |value: Option<&str>| {
+            let mut pairs = VALID.to_vec();
+            if let Some(value) = value {
+                pairs.push(("DROPFLOW_JOB_SECRETS_PREFIX", value));
+            }
+            let config = Config::from_lookup(env(&pairs)).unwrap();
+            assert_eq!(
+                config.platform().job_secrets_prefix,
+                config.job_secrets_prefix
+            );
+            config.job_secrets_prefix
+        };
+        assert_eq!(with(None), None);
+        assert_eq!(with(Some("")), Some(String::new()));
+        assert_eq!(
+            with(Some(" dropflow/flows/\n")),
+            Some("dropflow/flows/".to_string())
+        );
+    }
+
+    #[test]
     fn every_problem_is_listed() {
         let error = Config::from_lookup(env(&[
             ("DROPFLOW_BUCKET", "s3://Bad"),
