@@ -10,6 +10,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+pub mod cfn;
 pub mod deploy_env;
 pub mod moto;
 pub mod validators;

@@ -49,12 +49,24 @@ impl Moto {
     /// # Panics
     /// When moto is not installed or does not become ready in time (its log is shown).
     pub fn start() -> Self {
-        let server = moto_server_path();
+        Self::spawn(&moto_server_path(), &[])
+    }
+
+    /// Starts `script` (a Python file that patches moto and then runs moto's server with
+    /// the `-H HOST -p PORT` it is given) with the test venv's Python, on a free port.
+    ///
+    /// # Panics
+    /// As [`Moto::start`].
+    pub fn start_script(script: &std::path::Path) -> Self {
+        Self::spawn(&crate::python(), &[script.as_os_str()])
+    }
+
+    fn spawn(program: &std::path::Path, args: &[&std::ffi::OsStr]) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("dropflow-moto-{port}.log"));
         // The watchdog: moto runs in the background; when our end of stdin closes (drop, or
         // the test process exiting for any reason) `read` returns and moto is killed.
-        let script = r#""$0" -H 127.0.0.1 -p "$1" >"$2" 2>&1 &
+        let script = r#""$0" "$@" -H 127.0.0.1 -p "$DROPFLOW_MOTO_PORT" >"$DROPFLOW_MOTO_LOG" 2>&1 &
 moto=$!
 read -r _ignored
 kill "$moto" 2>/dev/null
@@ -62,14 +74,15 @@ wait "$moto" 2>/dev/null
 exit 0"#;
         let mut child = Command::new("sh")
             .args(["-c", script])
-            .arg(&server)
-            .arg(port.to_string())
-            .arg(&log)
+            .arg(program)
+            .args(args)
+            .env("DROPFLOW_MOTO_PORT", port.to_string())
+            .env("DROPFLOW_MOTO_LOG", &log)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
         let stdin = child.stdin.take();
         let mut moto = Self {
             port,

@@ -13,7 +13,8 @@
 //! - the seed's ParameterFlow runs end to end with real Metaflow tasks registering through
 //!   the stack's metadata service (`metadata_url`), and Metaflow's Client reads `alpha` and
 //!   the production tags back through that service only; a `@batch` step (on a queue the
-//!   stack does not have) runs on the local Batch.
+//!   stack does not have) runs on the local Batch, and a `@secrets` step reads its secret
+//!   from the emulator's Secrets Manager.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -796,7 +797,7 @@ async fn the_seed_parameter_flow_runs_end_to_end_with_real_metaflow_tasks() {
 /// A `@batch` step naming a queue the local stack does not have.
 const BATCH_STEP_FLOW: &str = r#"import os
 
-from metaflow import FlowSpec, batch, step
+from metaflow import FlowSpec, batch, secrets, step
 
 
 class BatchStepFlow(FlowSpec):
@@ -806,9 +807,10 @@ class BatchStepFlow(FlowSpec):
         self.job = os.environ["AWS_BATCH_JOB_ID"]
         self.next(self.end)
 
+    @secrets(sources=["dropflow/flows/local-test"])
     @step
     def end(self):
-        pass
+        self.token = os.environ["LOCAL_TEST_TOKEN"]
 
 
 if __name__ == "__main__":
@@ -816,8 +818,17 @@ if __name__ == "__main__":
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_batch_decorated_step_runs_on_the_local_batch() {
+async fn a_batch_decorated_step_runs_on_the_local_batch_and_secrets_reads_its_secret() {
     let (_dir, stack) = stack(Registry::new()).await;
+    // `end` has @secrets: Metaflow reads this from the emulator's Secrets Manager (under
+    // the local stack's JobSecretsPrefix, dropflow/flows/).
+    aws_sdk_secretsmanager::Client::new(stack.sdk())
+        .create_secret()
+        .name("dropflow/flows/local-test")
+        .secret_string(r#"{"LOCAL_TEST_TOKEN": "t0ken"}"#)
+        .send()
+        .await
+        .unwrap();
     let tarball = tarball_of("batch_step_flow.py", BATCH_STEP_FLOW.as_bytes().to_vec());
     put(&stack, "flows/batch_step_flow.tgz", tarball).await;
     let sfn = aws_sdk_sfn::Client::new(stack.sdk());
@@ -846,10 +857,11 @@ async fn a_batch_decorated_step_runs_on_the_local_batch() {
              import json\n\
              namespace(None)\n\
              run = Run('BatchStepFlow/{run_id}')\n\
-             print(json.dumps({{'job': run['start'].task.data.job, 'successful': run.successful}}))\n"
+             print(json.dumps({{'job': run['start'].task.data.job, 'token': run['end'].task.data.token, 'successful': run.successful}}))\n"
         ),
     );
     assert_eq!(read["successful"], true, "{read}");
+    assert_eq!(read["token"], "t0ken", "{read}");
     let job = read["job"].as_str().unwrap();
     let batch = aws_sdk_batch::Client::new(stack.sdk());
     let described = batch.describe_jobs().jobs(job).send().await.unwrap();

@@ -16,6 +16,10 @@ use super::registry::{InvokeError, Registry};
 /// The image job definitions name; the local Batch runs commands on the host instead.
 pub const LOCAL_IMAGE: &str = "dropflow-local/host-python";
 
+/// The secret names `@secrets` may read on the local stack (the template's default
+/// `JobSecretsPrefix`).
+pub const JOB_SECRETS_PREFIX: &str = "dropflow/flows/";
+
 /// The deployment settings (`DROPFLOW_*`) of the local functions.
 pub fn config(options: &Options) -> Result<Config, LocalError> {
     let step_arn = options.function_arn(STEP_FUNCTION);
@@ -29,6 +33,9 @@ pub fn config(options: &Options) -> Result<Config, LocalError> {
             "DROPFLOW_SCHEDULER_ROLE_ARN" => scheduler_role.as_str(),
             "DROPFLOW_JOB_QUEUE" => JOB_QUEUE,
             "DROPFLOW_DEFAULT_IMAGE" => LOCAL_IMAGE,
+            // The template's default JobSecretsPrefix: @secrets reads secrets stored
+            // under it in the emulator's Secrets Manager.
+            "DROPFLOW_JOB_SECRETS_PREFIX" => JOB_SECRETS_PREFIX,
             _ => return None,
         };
         Some(value.to_string())

@@ -30,13 +30,30 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// A configuration with fixed credentials and endpoint, for local emulators (tests and
 /// benchmarks), which accept any credentials.
 pub fn static_sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
+    credentials_sdk_config(endpoint_url, region, "testing", "testing", None)
+}
+
+/// A configuration for `endpoint_url` with the given credentials (an IAM user's key, or
+/// temporary credentials with their session token): what a test uses to act as one
+/// role on an emulator that enforces IAM.
+pub fn credentials_sdk_config(
+    endpoint_url: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<&str>,
+) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(http_client())
         .region(Region::new(region.to_string()))
         .endpoint_url(endpoint_url)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "static",
+            access_key_id,
+            secret_access_key,
+            session_token.map(str::to_string),
+            None,
+            "static",
         )))
         .build()
 }

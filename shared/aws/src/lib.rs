@@ -18,7 +18,7 @@ mod scheduler;
 mod sfn;
 
 pub use batch::BatchJobDefinitions;
-pub use config::{load_sdk_config, static_sdk_config};
+pub use config::{credentials_sdk_config, load_sdk_config, static_sdk_config};
 pub use datastore::S3Datastore;
 pub use executions::{
     Execution, ExecutionPage, ListOutcome, SfnExecutions, StartOutcome, StartTarget, StopOutcome,

@@ -153,6 +153,12 @@ pub struct Platform {
     /// steps on them get Fargate job definitions.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fargate_queues: Vec<String>,
+    /// `DROPFLOW_JOB_SECRETS_PREFIX`: the secret names the job role may read (the
+    /// template's `JobSecretsPrefix`); every `@secrets` source must be under it (empty:
+    /// no secrets). `None` (no stack, e.g. `dropflow compile`): not checked. Not part of
+    /// the version id: it decides what is accepted, not what is deployed.
+    #[serde(skip)]
+    pub job_secrets_prefix: Option<String>,
 }
 
 impl Platform {
@@ -183,6 +189,7 @@ impl Default for Platform {
             partition: "aws".to_string(),
             execution_role_arn: None,
             fargate_queues: Vec::new(),
+            job_secrets_prefix: None,
         }
     }
 }

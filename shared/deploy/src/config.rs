@@ -38,6 +38,9 @@ pub struct Config {
     pub execution_role_arn: Option<String>,
     /// `DROPFLOW_FARGATE_QUEUES` (optional, comma-separated): job queues on Fargate.
     pub fargate_queues: Vec<String>,
+    /// `DROPFLOW_JOB_SECRETS_PREFIX` (optional; set, even empty, it is enforced): the
+    /// secret names the job role may read; `@secrets` sources outside it are refused.
+    pub job_secrets_prefix: Option<String>,
 }
 
 /// Every problem found in the environment, one line each.
@@ -76,7 +79,7 @@ impl Config {
     }
 
     /// Reads and validates settings from `lookup` (an environment); an empty value counts
-    /// as unset.
+    /// as unset, except `DROPFLOW_JOB_SECRETS_PREFIX`'s (no secrets at all).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         let get = |name: &str| {
@@ -200,6 +203,9 @@ impl Config {
                     .collect()
             })
             .unwrap_or_default();
+        // Not `get`: an empty value is meaningful here (no secrets at all).
+        let job_secrets_prefix =
+            lookup("DROPFLOW_JOB_SECRETS_PREFIX").map(|p| p.trim().to_string());
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -217,6 +223,7 @@ impl Config {
             managed_by,
             execution_role_arn,
             fargate_queues,
+            job_secrets_prefix,
         })
     }
 
@@ -239,6 +246,7 @@ impl Config {
             partition: self.partition().to_string(),
             execution_role_arn: self.execution_role_arn.clone(),
             fargate_queues: self.fargate_queues.clone(),
+            job_secrets_prefix: self.job_secrets_prefix.clone(),
         }
     }
 
@@ -313,6 +321,28 @@ mod tests {
         assert_eq!(config.flow_key("flows/a/b.tgz"), Some("a/b.tgz"));
         assert_eq!(config.flow_key("flows/a/"), None);
         assert_eq!(config.flow_key("other/a.tgz"), None);
+    }
+
+    #[test]
+    fn the_secrets_prefix_is_unchecked_when_unset_and_empty_means_none() {
+        let with = |value: Option<&str>| {
+            let mut pairs = VALID.to_vec();
+            if let Some(value) = value {
+                pairs.push(("DROPFLOW_JOB_SECRETS_PREFIX", value));
+            }
+            let config = Config::from_lookup(env(&pairs)).unwrap();
+            assert_eq!(
+                config.platform().job_secrets_prefix,
+                config.job_secrets_prefix
+            );
+            config.job_secrets_prefix
+        };
+        assert_eq!(with(None), None);
+        assert_eq!(with(Some("")), Some(String::new()));
+        assert_eq!(
+            with(Some(" dropflow/flows/\n")),
+            Some("dropflow/flows/".to_string())
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod job_definition;
 mod load;
 mod parameter_checks;
 mod parameters;
+mod secrets;
 mod state_machine;
 mod steps;
 
@@ -188,6 +189,10 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
             steps::step_runtime(flow, &node.step, &image, &queue, options.retry_by_default)?;
         if runtime.job_role_arn.is_none() {
             runtime.job_role_arn = platform.job_role_arn.clone();
+        }
+        // @environment wins over what @secrets needs, as Metaflow's own environment does.
+        for (name, value) in secrets::secrets_environment(flow, &node.step, platform)? {
+            runtime.environment.entry(name).or_insert(value);
         }
         let container = batch_settings::container_settings(
             flow,
@@ -409,5 +414,7 @@ pub fn version_id(source_digest: &str, options: &DeployOptions, platform: &Platf
     data_encoding::HEXLOWER.encode(&hasher.finalize())[..16].to_string()
 }
 
+#[cfg(test)]
+mod secrets_tests;
 #[cfg(test)]
 mod tests;

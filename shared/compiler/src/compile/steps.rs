@@ -18,6 +18,7 @@ const ATTRIBUTES: &[(&str, &[&str])] = &[
     ("catch", &["var", "print_exception"]),
     ("timeout", &["seconds", "minutes", "hours"]),
     ("environment", &["vars"]),
+    ("secrets", &["sources", "role", "allow_override"]),
 ];
 
 /// Refuses an attribute a step decorator does not have, as Metaflow does when it
