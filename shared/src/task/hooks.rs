@@ -297,3 +297,7 @@ pub async fn hooked<D: Datastore>(
         cause,
     })
 }
+
+#[cfg(test)]
+#[path = "hooks_tests.rs"]
+mod tests;
