@@ -77,9 +77,15 @@ async fn exit_hooks_run_after_success_and_after_a_failure_with_the_run() {
     // The successful run: SUCCEEDED, its on_success hook got the run, which succeeded.
     let run = run_of(&ok);
     assert_eq!(ok.status(), &ExecutionStatus::Succeeded, "{:?}", ok.cause());
+    let record = object(&stack, &format!("{}/on_success/0.json", records(&run))).await;
     let hook = object(&stack, &format!("hook-results/{run}/on_success_hook.json"))
         .await
-        .unwrap();
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\nthe hooks' record: {record:?}\nexecution output: {:?}",
+                ok.output()
+            )
+        });
     assert_eq!(hook["pathspec"], format!("{FLOW}/{run}"));
     assert_eq!(hook["successful"], true);
     assert!(missing(&stack, &format!("hook-results/{run}/on_error_hook.json")).await);

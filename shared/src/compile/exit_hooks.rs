@@ -41,11 +41,12 @@ impl ExitHooks {
 
 /// How a run ended, as far as exit hooks care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     /// The end step succeeded: `on_success` hooks.
+    #[serde(rename = "on_success")]
     Success,
     /// A task failed for good: `on_error` hooks.
+    #[serde(rename = "on_error")]
     Error,
 }
 

@@ -4,7 +4,7 @@
 //! where they run.
 //!
 //! ```text
-//! ExitHook.on_X       {"phase":"hook","on":"success"|"error","manifest":URL,"execution":NAME}
+//! ExitHook.on_X       {"phase":"hook","on":"on_success"|"on_error","manifest":URL,"execution":NAME}
 //!                       → HookJob at $.hook
 //! ExitHook.on_X.job   batch:submitJob.sync with $.hook.job.*; id → $.hook.batch, any
 //!                       error caught into $.hook.error

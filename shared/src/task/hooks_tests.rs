@@ -13,6 +13,10 @@ use crate::package::{self, Limits};
 use crate::pipeline;
 
 fn manifest() -> Manifest {
+    deployment().manifest
+}
+
+fn deployment() -> crate::compile::Deployment {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/flows/shapes/exit_hooks.py");
     let package = package::read_path(&path, &Limits::default()).expect("readable flow");
     let checked = pipeline::check(&package).expect("checks");
@@ -23,7 +27,6 @@ fn manifest() -> Manifest {
         &BTreeMap::new(),
     )
     .expect("compiles")
-    .manifest
 }
 
 struct Lambda {
@@ -72,7 +75,7 @@ async fn the_hook_phase_runs_each_function_with_the_runs_pathspec_on_the_start_s
     let lambda = Lambda::new();
     let job: HookJob = serde_json::from_value(
         lambda
-            .call(lambda.hook_request("hook", "error"))
+            .call(lambda.hook_request("hook", "on_error"))
             .await
             .unwrap(),
     )
@@ -98,7 +101,7 @@ async fn the_hook_phase_runs_each_function_with_the_runs_pathspec_on_the_start_s
 
     let success: HookJob = serde_json::from_value(
         lambda
-            .call(lambda.hook_request("hook", "success"))
+            .call(lambda.hook_request("hook", "on_success"))
             .await
             .unwrap(),
     )
@@ -110,18 +113,18 @@ async fn the_hook_phase_runs_each_function_with_the_runs_pathspec_on_the_start_s
 async fn the_hooked_phase_records_success_and_a_failure_with_the_end_of_the_hooks_log() {
     let lambda = Lambda::new();
     let job = lambda
-        .call(lambda.hook_request("hook", "error"))
+        .call(lambda.hook_request("hook", "on_error"))
         .await
         .unwrap();
 
-    let mut ok = lambda.hook_request("hooked", "success");
+    let mut ok = lambda.hook_request("hooked", "on_success");
     ok["hook"] = json!({"batch": {"JobId": "j-1"}});
     ok["hook"]
         .as_object_mut()
         .unwrap()
         .extend(job.as_object().unwrap().clone());
     let report = lambda.call(ok).await.unwrap();
-    assert_eq!(report, json!({"on": "success", "status": "succeeded"}));
+    assert_eq!(report, json!({"on": "on_success", "status": "succeeded"}));
     let record = lambda.record("on_success").await;
     assert_eq!(record["status"], "succeeded");
     assert_eq!(record["batch_job_id"], "j-1");
@@ -136,7 +139,7 @@ async fn the_hooked_phase_records_success_and_a_failure_with_the_end_of_the_hook
         b"exit hook notify: starting\nRuntimeError: no pager\nexit hook notify failed (exit code 1)\n"
             .to_vec(),
     );
-    let mut failed = lambda.hook_request("hooked", "error");
+    let mut failed = lambda.hook_request("hooked", "on_error");
     let cause = json!({"JobId": "j-2", "Container": {"ExitCode": 1}}).to_string();
     failed["hook"] = job;
     failed["hook"]["error"] = json!({"Error": "States.TaskFailed", "Cause": cause});
@@ -156,7 +159,7 @@ async fn the_hooked_phase_records_success_and_a_failure_with_the_end_of_the_hook
 #[tokio::test]
 async fn a_hook_job_that_could_not_be_built_is_recorded_and_unknown_outcomes_are_refused() {
     let lambda = Lambda::new();
-    let mut never = lambda.hook_request("hooked", "error");
+    let mut never = lambda.hook_request("hooked", "on_error");
     never["hook"] =
         json!({"Error": "dropflow.ManifestNotFound", "Cause": "{\"errorMessage\": \"gone\"}"});
     lambda.call(never).await.unwrap();
@@ -184,4 +187,32 @@ async fn a_hook_job_that_could_not_be_built_is_recorded_and_unknown_outcomes_are
         error.to_string().contains("has no on_success exit hooks"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn the_compiled_hook_states_payloads_are_what_the_phases_read() {
+    let lambda = Lambda::new();
+    let definition = serde_json::to_value(&deployment().definition).unwrap();
+    for on in ["on_success", "on_error"] {
+        let payload = |state: &str| {
+            let mut payload = definition["States"][state]["Parameters"].clone();
+            let fields = payload.as_object_mut().unwrap();
+            assert_eq!(
+                fields.remove("execution.$"),
+                Some(json!("$$.Execution.Name"))
+            );
+            fields.insert("execution".into(), json!("abc"));
+            payload
+        };
+        let job = lambda
+            .call(payload(&format!("ExitHook.{on}")))
+            .await
+            .unwrap();
+        let mut done = payload(&format!("ExitHook.{on}.done"));
+        let fields = done.as_object_mut().unwrap();
+        assert_eq!(fields.remove("hook.$"), Some(json!("$.hook")));
+        fields.insert("hook".into(), job);
+        let report = lambda.call(done).await.unwrap();
+        assert_eq!(report, json!({"on": on, "status": "succeeded"}));
+    }
 }
