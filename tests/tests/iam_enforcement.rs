@@ -22,8 +22,8 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use dropflow_compiler::compile::Manifest;
-use dropflow_deploy::Config;
 use dropflow_compiler::package::{PackageFormat, SourcePackage};
+use dropflow_deploy::Config;
 use dropflow_task::Task;
 use dropflow_tests::cfn::{self, Values};
 use dropflow_tests::moto::Moto;
@@ -508,7 +508,8 @@ async fn each_function_works_with_its_template_role_and_is_refused_the_rest() {
     );
 
     // The compile function deploys it with CompileRole.
-    let deployer = dropflow_compile::deployer(compile_config(&metadata_secret), who.sdk("CompileRole"));
+    let deployer =
+        dropflow_compile::deployer(compile_config(&metadata_secret), who.sdk("CompileRole"));
     let response = dropflow_compile::handle(
         &deployer,
         s3_event("flows/iam_flow.tgz", upload.version_id()),

@@ -4,6 +4,8 @@
 //! - [`manifest`]: one deployed version ([`Manifest`], its [`StepPlan`]s), with the types
 //!   it holds: [`options`], [`parameters`], [`step_runtime`], [`job_definition`],
 //!   [`node_type`];
+//! - [`exit_hooks`]: the functions a run calls once it has ended, [`hook_protocol`]: the
+//!   step Lambda's payloads that run them;
 //! - [`protocol`] and [`paths`]: the step Lambda's payloads and where the state machine
 //!   keeps them;
 //! - [`report`]: the outcome of one deploy event;
@@ -13,6 +15,8 @@
 //!
 //! Lean on purpose: serde, no parser, no AWS client.
 
+pub mod exit_hooks;
+pub mod hook_protocol;
 pub mod job_definition;
 pub mod manifest;
 pub mod node_type;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::exit_hooks::ExitHooks;
 use crate::job_definition::JobDefinition;
 use crate::node_type::NodeType;
 use crate::options::DeployOptions;
@@ -52,6 +53,9 @@ pub struct Manifest {
     pub schedule: Option<ScheduleInfo>,
     /// Per-step graph facts and runtime settings.
     pub steps: BTreeMap<String, StepPlan>,
+    /// `@exit_hook` functions, run after the run ends.
+    #[serde(default, skip_serializing_if = "ExitHooks::is_empty")]
+    pub exit_hooks: ExitHooks,
     /// Batch job definitions to register (one per step).
     pub job_definitions: Vec<JobDefinition>,
     /// Deploy options in effect.

@@ -17,6 +17,10 @@ pub enum Request {
     Finish(Box<FinishRequest>),
     /// A task (or a nested scope) failed for good: record it and surface its error.
     Fail(FailRequest),
+    /// The run ended: the Batch job running its exit hooks.
+    Hook(crate::hook_protocol::HookRequest),
+    /// The exit hooks ran (or could not): record how they went.
+    Hooked(Box<crate::hook_protocol::HookedRequest>),
 }
 
 impl Request {

@@ -35,7 +35,7 @@ const INPUT_PATHS_FILE: &str = ".dropflow-input-paths";
 const PARAMETERS_FILE: &str = ".dropflow-parameters.env";
 
 /// Downloads `s3://$1/$2` to `$3`, honouring an emulator's endpoint.
-const FETCH_FUNCTION: &str = r#"fetch() { python -c 'import boto3,os,sys;e=os.environ.get("METAFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL");boto3.client("s3",**({"endpoint_url":e} if e else {})).download_file(*sys.argv[1:])' "$@"; }"#;
+pub(super) const FETCH_FUNCTION: &str = r#"fetch() { python -c 'import boto3,os,sys;e=os.environ.get("METAFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL");boto3.client("s3",**({"endpoint_url":e} if e else {})).download_file(*sys.argv[1:])' "$@"; }"#;
 
 /// What the step Lambda's configuration adds to every job.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -15,6 +15,8 @@
 //!           → {"error": NAME, "cause": "S/TASK attempt N failed (…): <end of stderr>"}
 //! ```
 //!
+//! Flows with `@exit_hook` add the `hook` and `hooked` phases ([`hooks`]).
+//!
 //! **start** inputs ([`StartInput`]): the execution input for the flow's start step
 //! (`{"Parameters": "<json>"}`, plain `{"alpha": 0.5}` or `{}`; the start step also
 //! gets `manifest` and `execution`, and the run id is `sfn-<execution>`); a retry
@@ -54,6 +56,7 @@ mod error;
 mod fail;
 mod finish;
 mod handoff;
+pub mod hooks;
 pub mod ids;
 pub mod logs;
 mod manifests;
@@ -127,6 +130,14 @@ pub async fn run<D: Datastore>(
             };
             let manifest = manifest.as_deref().map_err(Clone::clone);
             to_json(&report(&request, &failure, manifest, store).await)
+        }
+        Request::Hook(request) => {
+            let manifest = manifests.load(store, &request.manifest).await?;
+            to_json(&hooks::hook(&request, &manifest, settings)?)
+        }
+        Request::Hooked(request) => {
+            let manifest = manifests.load(store, &request.manifest).await?;
+            to_json(&hooks::hooked(&request, &manifest, store).await?)
         }
     }
 }

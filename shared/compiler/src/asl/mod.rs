@@ -12,7 +12,7 @@ mod validate;
 pub use model::{
     Branch, CatchRule, ChoiceRule, ChoiceState, FailState, ItemProcessor, ItemReader, MapState,
     Mode, ParallelState, ProcessorConfig, ReaderConfig, ResultPath, ResultWriter, RetryRule, State,
-    StateMachine, States, TaskState, Transition, WaitState,
+    StateMachine, States, SucceedState, TaskState, Transition, WaitState,
 };
 pub use template::Template;
 pub use validate::{AslLimitError, MAX_DEFINITION_BYTES, MAX_STATE_NAME_CHARS, check_limits};

@@ -51,6 +51,17 @@ pub enum State {
     Wait(WaitState),
     /// Stops the execution as failed.
     Fail(FailState),
+    /// Stops the execution (or scope) as succeeded.
+    Succeed(SucceedState),
+}
+
+/// A `Succeed` state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SucceedState {
+    /// Optional description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// Where a state goes next.
@@ -375,7 +386,7 @@ impl State {
                 .chain(p.catch.iter().map(|c| c.next.as_str()))
                 .collect(),
             State::Wait(w) => w.transition.target().into_iter().collect(),
-            State::Fail(_) => Vec::new(),
+            State::Fail(_) | State::Succeed(_) => Vec::new(),
         }
     }
 

@@ -76,6 +76,16 @@ pub enum CompileError {
         /// What is wrong.
         message: String,
     },
+    /// `@exit_hook` used as Metaflow refuses it, or with what dropflow cannot run.
+    #[error("{file}:{line}: @exit_hook: {message}")]
+    ExitHook {
+        /// Flow file.
+        file: String,
+        /// Line of the decorator.
+        line: u32,
+        /// Metaflow's message, or what dropflow cannot do, and the fix.
+        message: String,
+    },
     /// A step decorator where Metaflow refuses it: below `@step`, on a method without
     /// `@step`, or on the flow class (Metaflow's `BadStepDecoratorException`).
     #[error(
@@ -243,6 +253,7 @@ impl CompileError {
             CompileError::BadParameter { .. } => "compile.bad_parameter",
             CompileError::Parameters { .. } => "compile.parameters",
             CompileError::Schedule { .. } => "compile.schedule",
+            CompileError::ExitHook { .. } => "compile.exit_hook",
             CompileError::Naming { .. } => "compile.naming",
             CompileError::BadStepDecorator { .. } => "compile.bad_step_decorator",
             CompileError::BadFlowDecorator { .. } => "compile.bad_flow_decorator",

@@ -4,6 +4,8 @@
 mod batch_settings;
 mod decorators;
 mod error;
+mod exit_hooks;
+mod hook_states;
 mod job_definition;
 mod load;
 mod parameter_checks;
@@ -23,6 +25,7 @@ pub use dropflow_contract::{
     OptionsLayer, Platform, ProjectInfo, ScheduleInfo, StepPlan,
 };
 pub use error::CompileError;
+pub use exit_hooks::{ExitHooks, RunOutcome};
 pub use job_definition::{
     ContainerProperties, Device, EfsVolume, EphemeralStorage, FargatePlatformConfiguration,
     HostPath, JobDefinition, KeyValue, LinuxParameters, LogConfiguration, MountPoint,
@@ -97,6 +100,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
     load::check_initialization(flow, module)?;
     steps::check_flow_decorators(flow)?;
     let mut warnings = Vec::new();
+    let exit_hooks = exit_hooks::exit_hooks(flow, module, &mut warnings)?;
     for ignored in &flow.ignored_parameters {
         warnings.push(format!(
             "{}:{}: {} = {}(...) is not a parameter: Metaflow ignores class attributes named {} or starting with '_', so runs cannot set '{}'. Rename the attribute to make it a parameter.",
@@ -255,6 +259,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         platform,
         &manifest_location,
     )
+    .with_exit_hooks(&exit_hooks)
     .build(comment);
     if let Some(error) = check_limits(&definition).into_iter().next() {
         return Err(CompileError::AslLimit {
@@ -290,6 +295,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
             .collect(),
         schedule,
         steps: plans,
+        exit_hooks,
         job_definitions,
         options: options.clone(),
     };

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use super::error::CompileError;
-use dropflow_contract::options::Platform;
 use crate::python::{Decorator, FlowClass, StepDef};
+use dropflow_contract::options::Platform;
 
 /// The only backend the stack's job role can read.
 pub const BACKEND: &str = "aws-secrets-manager";

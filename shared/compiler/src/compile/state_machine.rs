@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
+use super::exit_hooks::ExitHooks;
 use crate::asl::{
     Branch, CatchRule, ChoiceRule, ChoiceState, FailState, ItemProcessor, ItemReader, MapState,
     Mode, ParallelState, ProcessorConfig, ReaderConfig, ResultPath, ResultWriter, RetryRule, State,
@@ -48,6 +49,7 @@ pub struct StateMachineBuilder<'a> {
     options: &'a DeployOptions,
     platform: &'a Platform,
     manifest_location: &'a str,
+    exit_hooks: Option<&'a ExitHooks>,
     emitted: HashSet<String>,
 }
 
@@ -60,6 +62,11 @@ struct Scope {
 }
 
 impl<'a> StateMachineBuilder<'a> {
+    /// The manifest's location, which the step Lambda's phases are given.
+    pub(super) fn manifest_location(&self) -> &str {
+        self.manifest_location
+    }
+
     /// A builder over a graph that passed lint and the step plans computed from it.
     pub fn new(
         graph: &'a FlowGraph,
@@ -74,8 +81,15 @@ impl<'a> StateMachineBuilder<'a> {
             options,
             platform,
             manifest_location,
+            exit_hooks: None,
             emitted: HashSet::new(),
         }
+    }
+
+    /// Runs `hooks` after the run ends (see [`super::hook_states`]).
+    pub fn with_exit_hooks(mut self, hooks: &'a ExitHooks) -> Self {
+        self.exit_hooks = Some(hooks).filter(|h| !h.is_empty());
+        self
     }
 
     /// Builds the whole machine.
@@ -89,6 +103,14 @@ impl<'a> StateMachineBuilder<'a> {
         let scope = self.reporting_scope(None);
         self.visit(&start, &mut states, &scope, None);
         states.extend(scope.closing);
+        if let Some(hooks) = self.exit_hooks {
+            let end = self
+                .graph
+                .end_step
+                .as_deref()
+                .expect("linted graph has an end step");
+            super::hook_states::add(&self, hooks, end, &mut states);
+        }
         StateMachine {
             comment: Some(comment),
             start_at: state_name(&start),
@@ -311,7 +333,7 @@ impl<'a> StateMachineBuilder<'a> {
 
     /// A direct invocation of the step Lambda: the payload is the state's `Parameters`
     /// and the function's result is the state's result.
-    fn lambda_task(&self, payload: Template) -> TaskState {
+    pub(super) fn lambda_task(&self, payload: Template) -> TaskState {
         TaskState {
             comment: None,
             resource: self.platform.step_function_arn.clone(),
@@ -341,7 +363,18 @@ impl<'a> StateMachineBuilder<'a> {
     }
 
     fn job_state(&self, done: &str, on_failure: &str) -> State {
-        let job = |field: &str| format!("{}.job.{field}", paths::TASK);
+        self.batch_job_state(paths::TASK, paths::BATCH, done, on_failure)
+    }
+
+    /// A `batch:submitJob.sync` state for the job at `{from}.job`, its id put at `into`.
+    pub(super) fn batch_job_state(
+        &self,
+        from: &str,
+        into: &str,
+        done: &str,
+        on_failure: &str,
+    ) -> State {
+        let job = |field: &str| format!("{from}.job.{field}");
         State::Task(TaskState {
             comment: None,
             resource: format!(
@@ -358,7 +391,7 @@ impl<'a> StateMachineBuilder<'a> {
             ),
             // Keep only the job id of Batch's (large) job description.
             result_selector: Some(Template::new().path("JobId", "$.JobId").into()),
-            result_path: Some(ResultPath::Path(paths::BATCH.to_string())),
+            result_path: Some(ResultPath::Path(into.to_string())),
             output_path: None,
             retry: vec![RetryRule {
                 // Batch's SubmitJob admission limit (≈50/s): back off, not an attempt.
@@ -451,7 +484,8 @@ impl<'a> StateMachineBuilder<'a> {
     }
 }
 
-fn catch_all(next: &str) -> CatchRule {
+/// Catches every error into `$.error` and goes to `next`.
+pub(super) fn catch_all(next: &str) -> CatchRule {
     CatchRule {
         error_equals: vec!["States.ALL".into()],
         result_path: paths::ERROR.to_string(),

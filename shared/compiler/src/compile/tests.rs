@@ -255,7 +255,6 @@ fn unsupported_decorators_are_refused_with_file_line_and_reason() {
     for (source, name) in [
         (flow_with("@trigger(event='x')", ""), "trigger"),
         (flow_with("@trigger_on_finish(flow='Other')", ""), "trigger_on_finish"),
-        (flow_with("@exit_hook(on_error=[x])", ""), "exit_hook"),
         (on_start("@kubernetes"), "kubernetes"),
         (
             "from metaflow import *\nclass F(FlowSpec):\n    @step\n    def start(self):\n        self.next(self.train, num_parallel=2)\n\n    @parallel\n    @step\n    def train(self):\n        self.next(self.join)\n\n    @step\n    def join(self, inputs):\n        self.next(self.end)\n\n    @step\n    def end(self):\n        pass\n".to_string(),
