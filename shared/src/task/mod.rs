@@ -62,6 +62,7 @@ pub mod parameters;
 pub mod paths;
 mod protocol;
 pub mod records;
+pub mod saved_logs;
 pub mod shell;
 mod start;
 pub mod width;
@@ -70,7 +71,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use command::JobSettings;
-pub use datastore::{Datastore, TaskFiles, split_s3_url};
+pub use datastore::{Datastore, Ranged, TaskFiles, split_s3_url};
 pub use error::{TaskError, TaskResult};
 pub use fail::{CauseSummary, Failure, batch_summary, fail};
 pub use finish::finish;
