@@ -62,6 +62,7 @@ pub mod parameters;
 pub mod paths;
 mod protocol;
 pub mod records;
+pub mod resume;
 pub mod saved_logs;
 pub mod shell;
 mod start;
