@@ -639,7 +639,9 @@ fn failed_task_log(stack: &Stack, flow: &str, run: &str, text: &str) -> Result<(
     let path = format!("/flows/{flow}/runs/{run_id}/logs?step=nosuchstep");
     let (status, answer) =
         tokio::task::block_in_place(|| http(&stack.endpoints().api_url, "GET", &path, ""))?;
-    if status != 404 || !answer.contains("no step \"nosuchstep\"") {
+    let body: Value = serde_json::from_str(&answer).unwrap_or_default();
+    let message = body["message"].as_str().unwrap_or_default();
+    if status != 404 || !message.contains("has no step \"nosuchstep\"") {
         return Err(format!("GET {path}: {status} {answer}"));
     }
     Ok(())
