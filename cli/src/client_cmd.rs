@@ -1,4 +1,5 @@
-//! The client commands: `deploy`, `undeploy`, `run`, `runs`, `status`, `stop`, `flows`,
+//! The client commands: `deploy`, `undeploy`, `run`, `runs`, `status`, `stop`, `logs`,
+//! `flows`,
 //! each printing one output type (`--json` for scripts) and exiting non-zero when the
 //! deployment failed or the run did not succeed.
 
@@ -10,7 +11,7 @@ use dropflow_cli::client::deploy::{self, DeployOutcome, FLOWS_PREFIX};
 use dropflow_cli::client::error::ClientError;
 use dropflow_cli::client::report::ReportStatus;
 use dropflow_cli::client::types::{RunDetail, RunOutcome};
-use dropflow_cli::client::{Connection, params};
+use dropflow_cli::client::{Connection, LogQuery, params};
 use dropflow_cli::pack;
 use dropflow_cli::target::{self, TargetFlags};
 use dropflow_cli::username::get_username;
@@ -211,6 +212,52 @@ pub async fn stop(
     Ok(true)
 }
 
+/// `dropflow logs FLOW RUN [STEP[/TASK]]`: a task's saved log, printed as it is read
+/// (the whole page document with `--json`).
+pub async fn logs(
+    flow: &str,
+    run_id: &str,
+    query: &LogQuery,
+    flags: &TargetFlags,
+    json: bool,
+) -> Result<Succeeded, ClientError> {
+    let api = connect(flags).await?.api()?;
+    let whole = api
+        .log(flow, run_id, query, |page| {
+            if !json {
+                output::text(&page.log.text);
+            }
+        })
+        .await?;
+    if json {
+        output::line(&serde_json::to_string_pretty(&whole).expect("a log page serialises"));
+    }
+    Ok(true)
+}
+
+/// `STEP` or `STEP/TASK` (`dropflow logs`'s optional word), merged with `--step`/`--task`.
+pub fn log_target(
+    word: Option<&str>,
+    step: Option<String>,
+    task: Option<String>,
+) -> Result<(Option<String>, Option<String>), String> {
+    let Some(word) = word else {
+        return Ok((step, task));
+    };
+    if step.is_some() || task.is_some() {
+        return Err(format!(
+            "give the task either as {word:?} or with --step/--task, not both"
+        ));
+    }
+    match word.split_once('/') {
+        None => Ok((Some(word.to_string()), None)),
+        Some((step, task)) if !step.is_empty() && !task.is_empty() && !task.contains('/') => {
+            Ok((Some(step.to_string()), Some(task.to_string())))
+        }
+        Some(_) => Err(format!("{word:?} is not STEP or STEP/TASK")),
+    }
+}
+
 /// `dropflow flows`.
 pub async fn flows(flags: &TargetFlags, json: bool) -> Result<Succeeded, ClientError> {
     let api = connect(flags).await?.api()?;
@@ -226,5 +273,25 @@ mod tests {
     fn keys_go_under_flows() {
         assert_eq!(flow_key("f.tar.gz"), "flows/f.tar.gz");
         assert_eq!(flow_key("flows/team/f.tar.gz"), "flows/team/f.tar.gz");
+    }
+
+    #[test]
+    fn a_log_is_named_by_step_and_task_or_by_flags() {
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            log_target(Some("work/work-2"), None, None),
+            Ok((some("work"), some("work-2")))
+        );
+        assert_eq!(
+            log_target(Some("start"), None, None),
+            Ok((some("start"), None))
+        );
+        assert_eq!(
+            log_target(None, some("work"), some("work-1")),
+            Ok((some("work"), some("work-1")))
+        );
+        assert!(log_target(Some("a/b/c"), None, None).is_err());
+        assert!(log_target(Some("/b"), None, None).is_err());
+        assert!(log_target(Some("a"), some("b"), None).is_err());
     }
 }

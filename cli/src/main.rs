@@ -1,5 +1,5 @@
 //! `dropflow`: deploy a flow and see its report (`deploy`, `undeploy`), run and follow it
-//! (`run`, `runs`, `status`, `stop`, `flows`), preview what it deploys as (`compile`),
+//! (`run`, `runs`, `status`, `stop`, `logs`, `flows`), preview what it deploys as (`compile`),
 //! look at its graph (`graph`), and run the whole service on 127.0.0.1 (`local up|down`).
 
 mod client_cmd;
@@ -162,6 +162,34 @@ enum Command {
         flow: String,
         /// Run id (`sfn-...`).
         run_id: String,
+        #[command(flatten)]
+        api: ApiArg,
+        #[command(flatten)]
+        common: ClientArgs,
+    },
+    /// Print a task's saved log (stdout, or stderr with --stderr): `dropflow logs FLOW RUN`
+    /// reads the run's failed task, `... RUN STEP` the step's only task, `... STEP/TASK`
+    /// one task of a foreach.
+    Logs {
+        /// State machine name or flow class name.
+        flow: String,
+        /// Run id (`sfn-...`).
+        run_id: String,
+        /// `STEP` or `STEP/TASK` (or use --step and --task).
+        #[arg(value_name = "STEP[/TASK]")]
+        target: Option<String>,
+        /// The step.
+        #[arg(long)]
+        step: Option<String>,
+        /// The task id (`work-2` in a foreach).
+        #[arg(long)]
+        task: Option<String>,
+        /// The attempt (0 for the first; default: the newest).
+        #[arg(long)]
+        attempt: Option<u32>,
+        /// The task's stderr instead of its stdout.
+        #[arg(long)]
+        stderr: bool,
         #[command(flatten)]
         api: ApiArg,
         #[command(flatten)]
@@ -369,6 +397,35 @@ fn main() -> ExitCode {
             &common.flags(Some(&api), None),
             common.json,
         )),
+        Command::Logs {
+            flow,
+            run_id,
+            target,
+            step,
+            task,
+            attempt,
+            stderr,
+            api,
+            common,
+        } => client_cmd::log_target(target.as_deref(), step, task).and_then(|(step, task)| {
+            let query = dropflow_cli::client::LogQuery {
+                step,
+                task,
+                attempt,
+                stream: if stderr {
+                    dropflow_task::saved_logs::LogStream::Stderr
+                } else {
+                    dropflow_task::saved_logs::LogStream::Stdout
+                },
+            };
+            client(client_cmd::logs(
+                &flow,
+                &run_id,
+                &query,
+                &common.flags(Some(&api), None),
+                common.json,
+            ))
+        }),
         Command::Flows { api, common } => client(client_cmd::flows(
             &common.flags(Some(&api), None),
             common.json,

@@ -27,3 +27,10 @@ pub fn rewrite(text: &str) {
     let _ = write!(out, "\r\x1b[2K{text}");
     let _ = out.flush();
 }
+
+/// Prints `text` as it is (no newline added) and flushes.
+pub fn text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{text}");
+    let _ = out.flush();
+}

@@ -225,6 +225,19 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
             .all(|s| s.status.get("succeeded") == Some(&1))
     );
 
+    // A task's saved stdout, as the task printed it (mflog prefixes removed).
+    let run_id = done.started.run_id.as_str();
+    let out = stack.dropflow(&["logs", "ParameterFlow", run_id, "start"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alpha is 0.500000\n");
+    let out = stack.dropflow(&["logs", "ParameterFlow", run_id, "--step", "nosuch"]);
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("no step \"nosuch\""),
+        "{}",
+        text(&out)
+    );
+
     // A run stopped while it runs.
     let started: RunOutcome = json(&stack.dropflow(&["run", "ParameterFlow", "--json"]), true);
     assert!(started.finished.is_none());

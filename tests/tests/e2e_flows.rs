@@ -529,6 +529,7 @@ async fn run_case(stack: Arc<Stack>, case: &Case) -> Result<Timing, String> {
             &json!(false),
             "deployed run successful",
         )?;
+        failed_task_log(&stack, case.flow, &run, text)?;
         return Ok(timing);
     }
 
@@ -594,6 +595,55 @@ async fn run_case(stack: Arc<Stack>, case: &Case) -> Result<Timing, String> {
         ));
     }
     Ok(timing)
+}
+
+/// The failed task's stderr through the trigger API: the run's one failed task by
+/// default, and by the link the run view gives it; both hold `text`.
+fn failed_task_log(stack: &Stack, flow: &str, run: &str, text: &str) -> Result<(), String> {
+    let run_id = run.rsplit('/').next().unwrap_or_default();
+    let get = |path: &str| -> Result<Value, String> {
+        let (status, answer) =
+            tokio::task::block_in_place(|| http(&stack.endpoints().api_url, "GET", path, ""))?;
+        if status != 200 {
+            return Err(format!("GET {path}: {status} {answer}"));
+        }
+        serde_json::from_str(&answer).map_err(|e| format!("GET {path}: {e}: {answer}"))
+    };
+    let default = get(&format!("/flows/{flow}/runs/{run_id}/logs?stream=stderr"))?;
+    let logged = default["text"].as_str().unwrap_or_default();
+    if !logged.contains(text) || logged.contains("[MFLOG|") {
+        return Err(format!(
+            "{run}: the failed task's stderr is not {text:?}: {default}"
+        ));
+    }
+    expect_eq(
+        &default["next_offset"],
+        &default["size"],
+        "the whole log read",
+    )?;
+    let detail = get(&format!("/flows/{flow}/runs/{run_id}"))?;
+    let links: Vec<&str> = detail["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["failed"].as_array().into_iter().flatten())
+        .filter_map(|t| t["log"].as_str())
+        .collect();
+    let [link] = links.as_slice() else {
+        return Err(format!("{run}: not one failed task linked: {detail}"));
+    };
+    let linked = get(link)?;
+    expect_eq(&linked["text"], &default["text"], "the linked log")?;
+    // What is not there is named.
+    let path = format!("/flows/{flow}/runs/{run_id}/logs?step=nosuchstep");
+    let (status, answer) =
+        tokio::task::block_in_place(|| http(&stack.endpoints().api_url, "GET", &path, ""))?;
+    let body: Value = serde_json::from_str(&answer).unwrap_or_default();
+    let message = body["message"].as_str().unwrap_or_default();
+    if status != 404 || !message.contains("has no step \"nosuchstep\"") {
+        return Err(format!("GET {path}: {status} {answer}"));
+    }
+    Ok(())
 }
 
 /// The ARN and input of the target of `flow`'s schedule (named as the state machine).

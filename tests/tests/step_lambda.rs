@@ -14,7 +14,7 @@ use dropflow_compiler::package::{self, Limits};
 use dropflow_compiler::pipeline;
 use dropflow_step::{Deps, handle};
 use dropflow_task::artifacts::{self, Pickle};
-use dropflow_task::{Datastore, EnvVar, Inputs, Task, TaskFiles, command, ids};
+use dropflow_task::{Datastore, EnvVar, Inputs, Ranged, Task, TaskFiles, command, ids};
 use dropflow_tests::moto::{self, Lease};
 use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
@@ -482,6 +482,28 @@ async fn the_s3_datastore_reads_lists_and_tails() {
     assert_eq!(store.get_tail(&empty, 4).await.unwrap(), Some(Vec::new()));
     assert_eq!(
         store.get_tail(&format!("{dir}9.log"), 4).await.unwrap(),
+        None
+    );
+    // Ranges (the logs API's pages) carry the object's size, also past the end and on
+    // an empty object, where S3 answers InvalidRange.
+    let ranged = |bytes: &[u8], size: u64| {
+        Some(Ranged {
+            bytes: bytes.to_vec(),
+            size,
+        })
+    };
+    assert_eq!(
+        store.get_range(&log, 2, 3).await.unwrap(),
+        ranged(b"234", 10)
+    );
+    assert_eq!(
+        store.get_range(&log, 8, 100).await.unwrap(),
+        ranged(b"89", 10)
+    );
+    assert_eq!(store.get_range(&log, 10, 4).await.unwrap(), ranged(b"", 10));
+    assert_eq!(store.get_range(&empty, 0, 4).await.unwrap(), ranged(b"", 0));
+    assert_eq!(
+        store.get_range(&format!("{dir}9.log"), 0, 4).await.unwrap(),
         None
     );
     let error = store.get("https://not-s3/x").await.unwrap_err();

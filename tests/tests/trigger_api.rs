@@ -1342,6 +1342,25 @@ async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
     assert_eq!(start["failed"][0]["task"], "start");
     assert_eq!(start["failed"][0]["attempt"], 0);
     assert!(start["failed"][0]["error"].is_string(), "{:#}", run.body);
+    // The failed task links to its stderr; this job never ran, so nothing was saved and
+    // the 404 names the task.
+    let link = start["failed"][0]["log"].as_str().expect("a log link");
+    assert_eq!(
+        link,
+        format!(
+            "/flows/ParameterFlow/runs/{run_id}/logs?step=start&task=start&attempt=0&stream=stderr"
+        )
+    );
+    let log = stack.get(link).await;
+    assert_eq!(log.status, 404, "{:#}", log.body);
+    assert_eq!(log.body["error"], "task_not_found");
+    let message = log.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "task ParameterFlow/{run_id}/start/start has no files in the datastore"
+        )),
+        "{message}"
+    );
 
     // A job still running (none by that name yet) keeps the record's word.
     let next = TaskRecord {

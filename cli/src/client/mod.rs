@@ -17,6 +17,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
 
 use crate::target::Target;
+use dropflow_task::saved_logs::{LogPage, LogStream};
 use error::ClientError;
 use http::{ApiClient, Signer};
 use store::S3Store;
@@ -102,6 +103,19 @@ fn segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 
+/// Which task's log `dropflow logs` reads (the API's defaults for what is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Step.
+    pub step: Option<String>,
+    /// Task id.
+    pub task: Option<String>,
+    /// Attempt (the newest when `None`).
+    pub attempt: Option<u32>,
+    /// Which log.
+    pub stream: LogStream,
+}
+
 /// The trigger API's routes.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -178,6 +192,69 @@ impl Api {
                 segment(run_id)
             ))
             .await
+    }
+
+    /// `GET /flows/{flow}/runs/{run_id}/logs?...`: one page of a task's log.
+    pub async fn log_page(
+        &self,
+        flow: &str,
+        run_id: &str,
+        query: &LogQuery,
+        offset: u64,
+    ) -> Result<LogPage, ClientError> {
+        let mut pairs = form_urlencoded::Serializer::new(String::new());
+        if let Some(step) = &query.step {
+            pairs.append_pair("step", step);
+        }
+        if let Some(task) = &query.task {
+            pairs.append_pair("task", task);
+        }
+        if let Some(attempt) = query.attempt {
+            pairs.append_pair("attempt", &attempt.to_string());
+        }
+        pairs.append_pair("stream", query.stream.as_str());
+        pairs.append_pair("offset", &offset.to_string());
+        self.client
+            .get(&format!(
+                "/flows/{}/runs/{}/logs?{}",
+                segment(flow),
+                segment(run_id),
+                pairs.finish()
+            ))
+            .await
+    }
+
+    /// A task's whole log, page after page; `page` is called with each (to print it as
+    /// it comes). The result holds the whole text.
+    pub async fn log(
+        &self,
+        flow: &str,
+        run_id: &str,
+        query: &LogQuery,
+        mut page: impl FnMut(&LogPage),
+    ) -> Result<LogPage, ClientError> {
+        let mut whole = self.log_page(flow, run_id, query, 0).await?;
+        page(&whole);
+        // Name the task the first page resolved, so every page reads the same log.
+        let pinned = LogQuery {
+            step: Some(whole.step.clone()),
+            task: Some(whole.task.clone()),
+            attempt: Some(whole.log.attempt),
+            stream: query.stream,
+        };
+        while whole.log.next_offset < whole.log.size {
+            let next = self
+                .log_page(flow, run_id, &pinned, whole.log.next_offset)
+                .await?;
+            if next.log.next_offset <= whole.log.next_offset {
+                break;
+            }
+            page(&next);
+            whole.log.text.push_str(&next.log.text);
+            whole.log.next_offset = next.log.next_offset;
+            whole.log.size = next.log.size;
+        }
+        Ok(whole)
     }
 
     /// Follows a run until it ends, calling `progress` with each new state.

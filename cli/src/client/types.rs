@@ -233,6 +233,9 @@ pub struct FailedTask {
     /// Error name.
     #[serde(default)]
     pub error: Option<String>,
+    /// The API path of its stderr log.
+    #[serde(default)]
+    pub log: Option<String>,
 }
 
 /// One step's progress.
@@ -338,6 +341,11 @@ impl fmt::Display for RunDetail {
                         .as_deref()
                         .map(|e| format!(" ({e})"))
                         .unwrap_or_default()
+                )?;
+                write!(
+                    f,
+                    "\n      its log: dropflow logs {} {} {}/{} --attempt {} --stderr",
+                    self.state_machine, self.run_id, step.step, task.task, task.attempt
                 )?;
             }
         }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use aws_config::SdkConfig;
-use dropflow_aws::{S3Objects, SfnExecutions};
+use dropflow_aws::{S3Datastore, S3Objects, SfnExecutions};
 
 use crate::jobs::BatchJobs;
 
@@ -108,6 +108,8 @@ pub struct Deps {
     pub executions: SfnExecutions,
     /// Batch jobs (how a task's job ended before its record says so).
     pub jobs: BatchJobs,
+    /// Metaflow's datastore (task logs), wherever the manifest's root points.
+    pub datastore: S3Datastore,
 }
 
 impl Deps {
@@ -118,6 +120,7 @@ impl Deps {
             executions: SfnExecutions::new(sdk)
                 .start_on_base_state_machine(config.start_on_base_state_machine),
             jobs: BatchJobs::new(sdk),
+            datastore: S3Datastore::new(sdk),
             config,
         }
     }

@@ -29,6 +29,10 @@ pub mod code {
     pub const FLOW_NOT_FOUND: &str = "flow_not_found";
     /// No such run of the flow.
     pub const RUN_NOT_FOUND: &str = "run_not_found";
+    /// The run has no such step or task (or it has not started).
+    pub const TASK_NOT_FOUND: &str = "task_not_found";
+    /// The task has no such attempt, or the attempt saved no log of that stream.
+    pub const LOG_NOT_FOUND: &str = "log_not_found";
     /// The method is not allowed on the path.
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// The idempotency key was used for a run with other parameters.

@@ -9,6 +9,7 @@
 //! | `GET /flows/{flow}/runs` | runs, newest first (`status`, `limit`, `next_token`) |
 //! | `GET /flows/{flow}/runs/{run_id}` | one run: status, dates, error, per-step progress |
 //! | `DELETE /flows/{flow}/runs/{run_id}` | stop a running run |
+//! | `GET /flows/{flow}/runs/{run_id}/logs` | a task's saved stdout or stderr, a page at a time |
 //!
 //! Thin by design: [`route`] maps a request to a route, [`params`] checks a run's input
 //! against the deployment manifest, [`catalog`] reads what the compile Lambda recorded, and
@@ -21,6 +22,7 @@ pub mod error;
 mod flows;
 mod handler;
 pub mod jobs;
+pub mod logs;
 pub mod names;
 pub mod params;
 pub mod progress;

@@ -69,6 +69,8 @@ pub struct FailedTask {
     pub attempt: u32,
     /// Error name, when recorded.
     pub error: Option<String>,
+    /// The API path of its stderr log (`GET /flows/{flow}/runs/{run}/logs?...`).
+    pub log: String,
 }
 
 /// What the newest attempt's record says.
@@ -229,6 +231,7 @@ pub async fn read(
         }
         if seen.status == "failed" && entry.failed.len() < MAX_FAILED_LISTED {
             entry.failed.push(FailedTask {
+                log: crate::logs::link(state_machine, run_id, &step, &task, attempt),
                 task,
                 attempt,
                 error: seen.error,

@@ -22,6 +22,8 @@ pub enum Route {
     GetRun { flow: String, run: String },
     /// `DELETE /flows/{flow}/runs/{run}`.
     StopRun { flow: String, run: String },
+    /// `GET /flows/{flow}/runs/{run}/logs`.
+    GetLogs { flow: String, run: String },
 }
 
 /// Why a request has no route.
@@ -73,6 +75,11 @@ pub fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
             run: run.to_string(),
         }),
         (["flows", _, "runs", _], _) => Err(NoRoute::MethodNotAllowed("GET, DELETE")),
+        (["flows", flow, "runs", run, "logs"], &Method::GET) => Ok(Route::GetLogs {
+            flow: flow.to_string(),
+            run: run.to_string(),
+        }),
+        (["flows", _, "runs", _, "logs"], _) => Err(NoRoute::MethodNotAllowed("GET")),
         _ => Err(NoRoute::NotFound),
     }
 }
@@ -121,6 +128,17 @@ mod tests {
                 run: "sfn-1".into()
             })
         );
+        assert_eq!(
+            route(&Method::GET, "/flows/F/runs/sfn-1/logs"),
+            Ok(Route::GetLogs {
+                flow: flow("F"),
+                run: "sfn-1".into()
+            })
+        );
+        assert_eq!(
+            route(&Method::POST, "/flows/F/runs/sfn-1/logs"),
+            Err(NoRoute::MethodNotAllowed("GET"))
+        );
         // Percent-encoded segments are decoded.
         assert_eq!(
             route(&Method::GET, "/flows/a%2Eb"),
@@ -148,6 +166,7 @@ mod tests {
             "/flows/F/other",
             "/flows//runs",
             "/flows/F/runs/r/x",
+            "/flows/F/runs/r/logs/x",
             "/flows/%FF",
         ] {
             assert_eq!(route(&Method::GET, path), Err(NoRoute::NotFound), "{path}");

@@ -269,7 +269,7 @@ fn invalid_query(message: impl Into<String>) -> ApiError {
 }
 
 /// The run `run` of the flow: its execution, or 404.
-async fn find(
+pub(crate) async fn find(
     deps: &Deps,
     flow: &str,
     run: &str,

@@ -9,7 +9,7 @@ use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use dropflow_contract::ports::{ServiceError, ServiceResult};
 use dropflow_task::datastore::not_an_s3_url;
-use dropflow_task::{Datastore, split_s3_url};
+use dropflow_task::{Datastore, Ranged, split_s3_url};
 
 use crate::error::service_error;
 
@@ -63,6 +63,31 @@ impl S3Datastore {
     }
 }
 
+impl S3Datastore {
+    /// The size of the object at `url`; `None` when absent.
+    async fn size(&self, url: &str) -> ServiceResult<Option<u64>> {
+        let (bucket, key) = split_s3_url(url).ok_or_else(|| not_an_s3_url("s3:HeadObject", url))?;
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(
+                head.content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+            )),
+            Err(error) => match error.into_service_error() {
+                HeadObjectError::NotFound(_) => Ok(None),
+                error => Err(service_error(format!("s3:HeadObject {url}"), error)),
+            },
+        }
+    }
+}
+
 impl Datastore for S3Datastore {
     async fn get(&self, url: &str) -> ServiceResult<Option<Vec<u8>>> {
         self.get_object(url, None).await
@@ -71,6 +96,58 @@ impl Datastore for S3Datastore {
     async fn get_tail(&self, url: &str, max_bytes: u64) -> ServiceResult<Option<Vec<u8>>> {
         self.get_object(url, Some(format!("bytes=-{max_bytes}")))
             .await
+    }
+
+    async fn get_range(
+        &self,
+        url: &str,
+        offset: u64,
+        max_bytes: u64,
+    ) -> ServiceResult<Option<Ranged>> {
+        let (bucket, key) = split_s3_url(url).ok_or_else(|| not_an_s3_url("s3:GetObject", url))?;
+        let operation = || format!("s3:GetObject {url}");
+        let last = offset.saturating_add(max_bytes.max(1)) - 1;
+        let output = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(format!("bytes={offset}-{last}"))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) => {
+                return match error.into_service_error() {
+                    GetObjectError::NoSuchKey(_) => Ok(None),
+                    // At or past the end (or an empty object): nothing to read, but
+                    // the size is still wanted.
+                    error if error.code() == Some(INVALID_RANGE) => {
+                        Ok(self.size(url).await?.map(|size| Ranged {
+                            bytes: Vec::new(),
+                            size,
+                        }))
+                    }
+                    error => Err(service_error(operation(), error)),
+                };
+            }
+        };
+        // `bytes FIRST-LAST/SIZE`; without one the whole object came back.
+        let total = output
+            .content_range()
+            .and_then(|r| r.rsplit_once('/'))
+            .and_then(|(_, size)| size.parse::<u64>().ok());
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| ServiceError::new(operation(), e.to_string()))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some(match total {
+            Some(size) => Ranged { bytes, size },
+            None => Ranged::slice(&bytes, offset, max_bytes),
+        }))
     }
 
     async fn put(&self, url: &str, bytes: Vec<u8>, content_type: &str) -> ServiceResult<()> {

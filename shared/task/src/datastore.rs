@@ -34,6 +34,23 @@ pub trait Datastore: Send + Sync {
         }
     }
 
+    /// At most `max_bytes` of the object at `url` from byte `offset`, with the object's
+    /// size (see [`Ranged`]); `None` when absent. An offset at or past the end reads
+    /// nothing.
+    fn get_range(
+        &self,
+        url: &str,
+        offset: u64,
+        max_bytes: u64,
+    ) -> impl Future<Output = ServiceResult<Option<Ranged>>> + Send {
+        async move {
+            Ok(self
+                .get(url)
+                .await?
+                .map(|bytes| Ranged::slice(&bytes, offset, max_bytes)))
+        }
+    }
+
     /// Writes `bytes` to `url`.
     fn put(
         &self,
@@ -48,6 +65,28 @@ pub trait Datastore: Send + Sync {
     /// Names of the objects directly under the "directory" `prefix` (an `s3://` URL
     /// ending in `/`), relative to it; deeper objects are not listed.
     fn list(&self, prefix: &str) -> impl Future<Output = ServiceResult<Vec<String>>> + Send;
+}
+
+/// Part of an object, as [`Datastore::get_range`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranged {
+    /// The bytes read.
+    pub bytes: Vec<u8>,
+    /// The whole object's size.
+    pub size: u64,
+}
+
+impl Ranged {
+    /// At most `max_bytes` of `whole` from `offset`.
+    pub fn slice(whole: &[u8], offset: u64, max_bytes: u64) -> Self {
+        let size = whole.len() as u64;
+        let start = offset.min(size);
+        let end = start.saturating_add(max_bytes).min(size);
+        Self {
+            bytes: whole[start as usize..end as usize].to_vec(),
+            size,
+        }
+    }
 }
 
 /// `s3://bucket/key` → `(bucket, key)`.

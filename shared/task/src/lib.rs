@@ -64,6 +64,8 @@ mod memory;
 pub mod parameters;
 pub mod paths;
 pub mod records;
+pub mod resume;
+pub mod saved_logs;
 pub mod shell;
 mod start;
 pub mod width;
@@ -72,7 +74,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use command::JobSettings;
-pub use datastore::{Datastore, TaskFiles, split_s3_url};
+pub use datastore::{Datastore, Ranged, TaskFiles, split_s3_url};
 pub use dropflow_contract::protocol::{
     BatchJob, ContainerOverrides, Ctx, EnvVar, ErrorInfo, FailRequest, FailResponse, FinishRequest,
     FinishResponse, Inputs, ItemsObject, JobRequest, Request, StartRequest, StartResponse, Task,
