@@ -13,6 +13,7 @@ pub mod compile;
 pub mod deploy;
 pub mod deploy_time;
 pub mod discover;
+pub mod events;
 pub mod flow_inputs;
 pub mod graph;
 pub mod lint;

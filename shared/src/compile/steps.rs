@@ -309,9 +309,6 @@ fn python_int_text(text: &str) -> Result<i64, std::num::ParseIntError> {
 pub fn check_flow_decorators(flow: &FlowClass) -> Result<(), CompileError> {
     for decorator in &flow.decorators {
         let reason = match decorator.name.as_str() {
-            "trigger" | "trigger_on_finish" => {
-                "event triggers need Argo Events; dropflow starts runs from @schedule and its HTTP API"
-            }
             "exit_hook" => "exit hooks have no Step Functions equivalent in dropflow yet",
             "conda_base" | "pypi_base" => {
                 "tasks run with --environment=local; bake dependencies into the image instead"
