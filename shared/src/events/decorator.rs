@@ -250,6 +250,9 @@ fn process_parameters(
     let bad_list = || TriggerError::BadParameterList {
         event: event.to_string(),
     };
+    let bad_entry = || TriggerError::BadParameterEntry {
+        event: event.to_string(),
+    };
     let bad_dict = || TriggerError::BadParameterDict {
         event: event.to_string(),
     };
@@ -265,9 +268,10 @@ fn process_parameters(
                     Json::String(name) => put(name, name),
                     Json::Array(pair) => match pair.as_slice() {
                         [Json::String(parameter), Json::String(field)] => put(parameter, field),
-                        _ => return Err(bad_list()),
+                        [_, _] => return Err(bad_list()),
+                        _ => return Err(bad_entry()),
                     },
-                    _ => return Err(bad_list()),
+                    _ => return Err(bad_entry()),
                 }
             }
         }

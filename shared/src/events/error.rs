@@ -64,11 +64,19 @@ pub enum TriggerError {
         "Incorrect format for events attribute in @trigger decorator. Supported format is list - @trigger(events=[{{'name': 'foo', 'parameters': {{'alpha': 'beta'}}}}, {{'name': 'bar', 'parameters': {{'gamma': 'kappa'}}}}])"
     )]
     BadEvents,
-    /// Metaflow: a `parameters` list entry that is not a string or a pair of strings.
+    /// Metaflow: a pair in a `parameters` list that is not two strings.
     #[error(
         "The parameters attribute for event {event} is invalid. It should be a list/tuple of strings and lists/tuples of size 2."
     )]
     BadParameterList {
+        /// The event name.
+        event: String,
+    },
+    /// Metaflow: a `parameters` list entry that is neither a string nor a pair.
+    #[error(
+        "The parameters attribute for event is invalid. It should be a list/tuple of strings and lists/tuples of size 2 (event {event})"
+    )]
+    BadParameterEntry {
         /// The event name.
         event: String,
     },
@@ -186,9 +194,9 @@ impl TriggerError {
             TriggerError::EventMissingName => "trigger.event_missing_name",
             TriggerError::BadEvent => "trigger.bad_event",
             TriggerError::BadEvents => "trigger.bad_events",
-            TriggerError::BadParameterList { .. } | TriggerError::BadParameterDict { .. } => {
-                "trigger.bad_parameters"
-            }
+            TriggerError::BadParameterList { .. }
+            | TriggerError::BadParameterEntry { .. }
+            | TriggerError::BadParameterDict { .. } => "trigger.bad_parameters",
             TriggerError::NoEvents => "trigger.no_events",
             TriggerError::DuplicateEvents => "trigger.duplicate_events",
             TriggerError::BadEventName { .. } => "trigger.bad_event_name",

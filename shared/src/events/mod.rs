@@ -12,7 +12,9 @@ mod body;
 mod decorator;
 mod deliver;
 mod error;
+mod finish;
 mod model;
+mod pattern;
 mod pending;
 
 pub use body::{MetaflowEvent, matching_trigger};
@@ -22,7 +24,9 @@ pub use deliver::{
     RunStarter, deliver, run_parameters,
 };
 pub use error::TriggerError;
+pub use finish::{FinishedTask, finish_events};
 pub use model::{EventTrigger, TriggerKind, Triggers, finish_event_name, rule_name};
+pub use pattern::{DetailPattern, EventPattern};
 pub use pending::{Arrival, Outcome, Pending, REMEMBERED_IDS, execution_name};
 
 #[cfg(test)]
