@@ -100,6 +100,9 @@ fn summary(deployment: &Deployment, out: &Path, elapsed: std::time::Duration) ->
             let _ = writeln!(text, "  schedule: none (start runs through the API)");
         }
     }
+    if let Some(triggers) = &manifest.triggers {
+        let _ = writeln!(text, "  {triggers}");
+    }
     for p in &manifest.parameters {
         let default = match (&p.default, &p.deploy_time) {
             (_, Some(f)) => format!("deploy-time {}()", f.function),

@@ -122,6 +122,9 @@ pub struct DeployReport {
     /// What changed.
     #[serde(default)]
     pub changes: ReportChanges,
+    /// The events that start the flow (`@trigger` / `@trigger_on_finish`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggers: Option<dropflow_contract::triggers::Triggers>,
     /// The failure was AWS's: uploading again may succeed.
     #[serde(default)]
     pub retryable: bool,
@@ -154,6 +157,9 @@ impl fmt::Display for DeployReport {
                 }
                 _ => write!(f, "\n  schedule: {} {}", schedule.name, schedule.action)?,
             }
+        }
+        if let Some(triggers) = &self.triggers {
+            write!(f, "\n  {triggers}")?;
         }
         for warning in &self.warnings {
             write!(f, "\n  warning: {warning}")?;

@@ -13,7 +13,8 @@
 //! 6. [`deploy_time`]: deploy-time parameter defaults, evaluated in a sandbox;
 //! 7. [`compile`]: state machine, schedule, job definitions, manifest;
 //!
-//! with [`asl`] (typed Amazon States Language), [`schedule`] (`@schedule` to cron) and
+//! with [`events`] (`@trigger`/`@trigger_on_finish`: read by the compiler, delivered at
+//! run time), [`asl`] (typed Amazon States Language), [`schedule`] (`@schedule` to cron) and
 //! [`naming`] (resource names) beside them. The modules form cycles (lint ↔ graph,
 //! deploy-time ↔ flow inputs ↔ compile), which is why they share one crate.
 
@@ -21,6 +22,7 @@ pub mod asl;
 pub mod compile;
 pub mod deploy_time;
 pub mod discover;
+pub mod events;
 pub mod flow_inputs;
 pub mod graph;
 pub mod lint;

@@ -11,7 +11,8 @@
 //! - [`report`]: the outcome of one deploy event;
 //! - [`service`]: a failed AWS call, as every side reports it, and [`ports`]: the small
 //!   traits the deploy logic sees AWS through (implemented by `dropflow-aws`);
-//! - [`token`]: Metaflow's production token of a state machine.
+//! - [`token`]: Metaflow's production token of a state machine;
+//! - [`triggers`]: the events that start a flow (`@trigger`, `@trigger_on_finish`).
 //!
 //! Lean on purpose: serde, no parser, no AWS client.
 
@@ -29,6 +30,7 @@ pub mod report;
 pub mod service;
 pub mod step_runtime;
 pub mod token;
+pub mod triggers;
 
 pub use manifest::{FlowInfo, MANIFEST_SCHEMA, Manifest, ProjectInfo, ScheduleInfo, StepPlan};
 pub use node_type::NodeType;

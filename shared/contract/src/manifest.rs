@@ -51,6 +51,9 @@ pub struct Manifest {
     pub configs: BTreeMap<String, serde_json::Value>,
     /// Schedule, if the flow has `@schedule`.
     pub schedule: Option<ScheduleInfo>,
+    /// `@trigger` / `@trigger_on_finish`: the events that start a run, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggers: Option<crate::triggers::Triggers>,
     /// Per-step graph facts and runtime settings.
     pub steps: BTreeMap<String, StepPlan>,
     /// `@exit_hook` functions, run after the run ends.

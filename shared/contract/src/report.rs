@@ -194,6 +194,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// What changed in AWS.
     pub changes: Changes,
+    /// The events that start the deployed flow (`@trigger` / `@trigger_on_finish`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triggers: Option<crate::triggers::Triggers>,
     /// Milliseconds per stage, in order, and `total`.
     pub timings_ms: IndexMap<String, f64>,
     /// The failure was AWS's (throttling, permissions): retrying the event may succeed.
@@ -224,6 +227,7 @@ impl Report {
             errors: Vec::new(),
             warnings: Vec::new(),
             changes: Changes::default(),
+            triggers: None,
             timings_ms: IndexMap::new(),
             retryable: false,
             dropflow_version: DROPFLOW_VERSION.to_string(),
@@ -252,6 +256,9 @@ impl fmt::Display for Report {
         }
         if !self.summary.is_empty() {
             write!(f, " ({})", self.summary)?;
+        }
+        if let Some(triggers) = &self.triggers {
+            write!(f, "\n  {triggers}")?;
         }
         for error in &self.errors {
             write!(f, "\n  error [{}]: {}", error.code, error.message)?;

@@ -388,6 +388,7 @@ where
         }
         report.version = Some(deployment.version.clone());
         report.warnings.extend(deployment.warnings.clone());
+        report.triggers = deployment.manifest.triggers.clone();
         watch.lap("compile");
 
         let mut changes = Changes::default();

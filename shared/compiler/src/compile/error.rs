@@ -66,6 +66,17 @@ pub enum CompileError {
         /// What is wrong with it.
         message: String,
     },
+    /// `@trigger` / `@trigger_on_finish` Metaflow refuses (its message), or dropflow does.
+    #[error("{file}:{line}: {error}")]
+    Trigger {
+        /// Flow file.
+        file: String,
+        /// Line of the decorator.
+        line: u32,
+        /// What is wrong.
+        #[serde(serialize_with = "as_text")]
+        error: crate::events::TriggerError,
+    },
     /// The state machine name cannot be formed.
     #[error("{file}:{line}: {message}")]
     Naming {
@@ -255,6 +266,7 @@ impl CompileError {
             CompileError::Schedule { .. } => "compile.schedule",
             CompileError::ExitHook { .. } => "compile.exit_hook",
             CompileError::Naming { .. } => "compile.naming",
+            CompileError::Trigger { .. } => "compile.trigger",
             CompileError::BadStepDecorator { .. } => "compile.bad_step_decorator",
             CompileError::BadFlowDecorator { .. } => "compile.bad_flow_decorator",
             CompileError::DuplicateStepDecorator { .. } => "compile.duplicate_step_decorator",
@@ -269,4 +281,12 @@ impl CompileError {
             CompileError::AslLimit { .. } => "compile.asl_limit",
         }
     }
+}
+
+/// Serialises an error as its message.
+fn as_text<S: serde::Serializer>(
+    error: &crate::events::TriggerError,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(error)
 }

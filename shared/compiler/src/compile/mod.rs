@@ -155,6 +155,14 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
     let parameters =
         parameters::parameter_specs(flow, module, input.deploy_time_values, schedule.is_some())?;
 
+    let triggers = read_flow_triggers(
+        flow,
+        &parameters,
+        name.project.as_ref(),
+        &state_machine_name,
+        &mut warnings,
+    )?;
+
     let version = version_id(input.source_digest, options, platform);
     let directory = format!(
         "s3://{}/{}{}/{}",
@@ -294,6 +302,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
             .filter_map(|c| Some((c.name.clone(), c.value.clone()?)))
             .collect(),
         schedule,
+        triggers,
         steps: plans,
         exit_hooks,
         job_definitions,
@@ -306,6 +315,35 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         manifest,
         warnings,
     })
+}
+
+/// The flow's `@trigger` / `@trigger_on_finish`, read with Metaflow's checks.
+fn read_flow_triggers(
+    flow: &FlowClass,
+    parameters: &[ParameterSpec],
+    project: Option<&naming::ProjectBranch>,
+    state_machine: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<crate::events::Triggers>, CompileError> {
+    let source = crate::events::TriggerSource {
+        trigger: flow.decorator("trigger"),
+        on_finish: flow.decorator("trigger_on_finish"),
+        parameters,
+        project,
+        state_machine,
+    };
+    let (triggers, found) =
+        crate::events::read_triggers(&source).map_err(|e| CompileError::Trigger {
+            file: flow.file.clone(),
+            line: e.line,
+            error: e.error,
+        })?;
+    warnings.extend(
+        found
+            .into_iter()
+            .map(|(line, warning)| format!("{}:{line}: {warning}", flow.file)),
+    );
+    Ok(triggers)
 }
 
 fn check_options(options: &DeployOptions) -> Result<(), CompileError> {

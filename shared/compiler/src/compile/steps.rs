@@ -258,9 +258,6 @@ fn python_int_text(text: &str) -> Result<i64, std::num::ParseIntError> {
 pub fn check_flow_decorators(flow: &FlowClass) -> Result<(), CompileError> {
     for decorator in &flow.decorators {
         let reason = match decorator.name.as_str() {
-            "trigger" | "trigger_on_finish" => {
-                "event triggers need Argo Events; dropflow starts runs from @schedule and its HTTP API"
-            }
             "conda_base" | "pypi_base" => {
                 "tasks run with --environment=local; bake dependencies into the image instead"
             }

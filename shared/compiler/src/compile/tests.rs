@@ -253,8 +253,6 @@ fn unsupported_decorators_are_refused_with_file_line_and_reason() {
         )
     };
     for (source, name) in [
-        (flow_with("@trigger(event='x')", ""), "trigger"),
-        (flow_with("@trigger_on_finish(flow='Other')", ""), "trigger_on_finish"),
         (on_start("@kubernetes"), "kubernetes"),
         (
             "from metaflow import *\nclass F(FlowSpec):\n    @step\n    def start(self):\n        self.next(self.train, num_parallel=2)\n\n    @parallel\n    @step\n    def train(self):\n        self.next(self.join)\n\n    @step\n    def join(self, inputs):\n        self.next(self.end)\n\n    @step\n    def end(self):\n        pass\n".to_string(),
@@ -271,6 +269,72 @@ fn unsupported_decorators_are_refused_with_file_line_and_reason() {
         };
         assert!(message.starts_with("flow.py:"), "{message}");
         assert!(message.contains(&format!("@{name} is not supported yet")), "{message}");
+    }
+}
+
+#[test]
+fn triggers_are_recorded_in_the_manifest_with_mapped_parameters() {
+    let source = flow_with(
+        "@project(name='proj')\n@trigger(event={'name': 'data_ready', 'parameters': {'alpha': 'a'}}, options={'x': 1})",
+        "    alpha = Parameter('alpha', default=1)\n",
+    );
+    let deployment = compile_source(
+        &source,
+        OptionsLayer {
+            production: Some(true),
+            ..OptionsLayer::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let triggers = deployment.manifest.triggers.as_ref().unwrap();
+    assert_eq!(triggers.decorator, "trigger");
+    assert_eq!(triggers.rule, "proj.prod.F");
+    assert_eq!(triggers.event_names(), ["data_ready"]);
+    assert_eq!(triggers.events[0].parameters["alpha"], "a");
+    assert!(
+        deployment
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("flow.py:3: @trigger(options=")),
+        "{:?}",
+        deployment.warnings
+    );
+    let json = serde_json::to_value(&deployment.manifest).unwrap();
+    assert_eq!(json["triggers"]["events"][0]["type"], "event");
+
+    let downstream = compiled(&flow_with("@trigger_on_finish(flow='Upstream')", ""));
+    let triggers = downstream.manifest.triggers.unwrap();
+    assert_eq!(triggers.event_names(), ["metaflow.Upstream.end"]);
+    assert!(compiled(&flow_with("", "")).manifest.triggers.is_none());
+}
+
+#[test]
+fn bad_triggers_are_refused_with_file_line_and_metaflows_message() {
+    let source = flow_with(
+        "@trigger(event={'name': 'e', 'parameters': {'gamma': 'g'}})",
+        "    alpha = Parameter('alpha', default=1)\n",
+    );
+    match compile_source(&source, OptionsLayer::default()) {
+        Err(pipeline::Error::Compile(e)) => {
+            assert_eq!(e.code(), "compile.trigger");
+            assert_eq!(
+                e.to_string(),
+                "flow.py:2: Parameter gamma defined in the event mappings for @trigger decorator not found in the flow. The flow's parameters: alpha."
+            );
+        }
+        other => panic!("expected a compile error, got {other:?}"),
+    }
+    let both = flow_with("@trigger(event='e')\n@trigger_on_finish(flow='A')", "");
+    match compile_source(&both, OptionsLayer::default()) {
+        Err(pipeline::Error::Compile(e)) => {
+            assert!(
+                e.to_string().starts_with(
+                    "flow.py:3: dropflow doesn't support both @trigger and @trigger_on_finish"
+                ),
+                "{e}"
+            );
+        }
+        other => panic!("expected a compile error, got {other:?}"),
     }
 }
 

@@ -1,0 +1,80 @@
+//! The triggers of one deployed flow (`@trigger` / `@trigger_on_finish`), as the manifest
+//! and the deploy report record them: the typed contract between the compiler (which
+//! reads the decorators) and the event delivery at run time.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of event a trigger waits for (Metaflow's `type` in Argo's
+/// `metaflow/triggered_by` annotation and in `current.trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// `@trigger`: a named event anyone publishes.
+    Event,
+    /// `@trigger_on_finish`: the end event of an upstream flow's successful run.
+    Run,
+}
+
+/// One event a flow waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventTrigger {
+    /// The event name to match (`data_ready`, `metaflow.proj.prod.Upstream.end`).
+    pub name: String,
+    /// `event` or `run`.
+    #[serde(rename = "type")]
+    pub kind: TriggerKind,
+    /// Parameter name (as declared in the flow) → the payload field whose value sets it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    /// Payload field → the value it must have for the event to count (for
+    /// `@trigger_on_finish`: Metaflow's `auto-generated-by-metaflow`, and the upstream
+    /// run's `project_name` and `branch_name` under `@project`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub filters: BTreeMap<String, String>,
+    /// The upstream flow's class name (`@trigger_on_finish` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+}
+
+/// Everything that starts a flow from events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Triggers {
+    /// The decorator they come from: `trigger` or `trigger_on_finish`.
+    pub decorator: String,
+    /// The EventBridge rule that delivers them (the compiler names it after the state machine).
+    pub rule: String,
+    /// The events; a run starts once every one of them has arrived.
+    pub events: Vec<EventTrigger>,
+}
+
+impl Triggers {
+    /// The distinct event names, in declaration order (the rule's pattern).
+    pub fn event_names(&self) -> Vec<&str> {
+        self.events.iter().map(|e| e.name.as_str()).collect()
+    }
+}
+
+impl std::fmt::Display for Triggers {
+    /// `triggers: rule R, a run starts after event(s) a and b`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "triggers (@{}): rule {}, a run starts after {}",
+            self.decorator,
+            self.rule,
+            self.event_names().join(" and ")
+        )
+    }
+}
+
+/// The name of the event Metaflow publishes when a run's end step succeeds, which
+/// `@trigger_on_finish` listens for: `metaflow.<project>.<branch>.<Flow>.end`, or
+/// `metaflow.<Flow>.end` without `@project` (Argo's `ArgoWorkflowsInternalDecorator`).
+pub fn finish_event_name(flow: &str, project: Option<(&str, &str)>) -> String {
+    match project {
+        Some((project, branch)) => format!("metaflow.{project}.{branch}.{flow}.end"),
+        None => format!("metaflow.{flow}.end"),
+    }
+}
