@@ -7,6 +7,7 @@ use crate::compile::{self, CompileInput, DeployOptions, Deployment, OptionsLayer
 use crate::discover::{self, DiscoveryError, FoundFlow};
 use crate::flow_inputs::{self, ConfigEntry, FlowInputError};
 use crate::graph::FlowGraph;
+use crate::lint::LintedGraph;
 use crate::lint::{self, LintError};
 use crate::package::{PackageError, SourcePackage};
 use crate::python::FlowClass;
@@ -78,7 +79,7 @@ pub struct CheckedFlow {
     /// The flow and its module.
     pub found: FoundFlow,
     /// Its graph.
-    pub graph: FlowGraph,
+    pub graph: LintedGraph,
     /// The flow's `Config`s, resolved from the package (their uses in decorators and
     /// parameter defaults are already replaced by their values in the flow class).
     pub configs: Vec<ConfigEntry>,
@@ -118,8 +119,7 @@ pub fn check(package: &SourcePackage) -> Result<CheckedFlow, Error> {
     compile::check_initialization(found.flow(), &found.module)?;
     flow_inputs::check_include_files(found.flow(), &found.module.constants, package)
         .map_err(Box::new)?;
-    let graph = FlowGraph::new(found.flow());
-    lint::lint(&graph)?;
+    let graph = lint::lint(FlowGraph::new(found.flow()))?;
     let package_options = match package.file(OPTIONS_FILE) {
         Some(bytes) => OptionsLayer::from_toml(OPTIONS_FILE, &String::from_utf8_lossy(bytes))?,
         None => OptionsLayer::default(),

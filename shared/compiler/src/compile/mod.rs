@@ -40,6 +40,7 @@ pub use steps::{Resources, RetryPlan, StepRuntime};
 use crate::asl::{StateMachine, check_limits};
 use crate::flow_inputs::{self, ConfigEntry};
 use crate::graph::{FlowGraph, NodeType};
+use crate::lint::LintedGraph;
 use crate::naming::{self, ProjectOptions};
 use crate::python::{FlowClass, ModuleInfo};
 use crate::schedule;
@@ -54,7 +55,7 @@ pub struct CompileInput<'a> {
     /// The flow class.
     pub flow: &'a FlowClass,
     /// Its graph, which passed lint.
-    pub graph: &'a FlowGraph,
+    pub graph: &'a LintedGraph,
     /// Digest of the source package (part of the version id).
     pub source_digest: &'a str,
     /// The owner's deploy options.
@@ -282,8 +283,8 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         flow: FlowInfo {
             name: flow.name.clone(),
             file: flow.file.clone(),
-            start_step: graph.start_step.clone().unwrap_or_default(),
-            end_step: graph.end_step.clone().unwrap_or_default(),
+            start_step: graph.start().to_string(),
+            end_step: graph.end().to_string(),
         },
         state_machine: state_machine_name.clone(),
         production_token: naming::production_token(&state_machine_name),

@@ -35,7 +35,8 @@ use crate::asl::{
     Mode, ParallelState, ProcessorConfig, ReaderConfig, ResultPath, ResultWriter, RetryRule, State,
     StateMachine, States, TaskState, Template, Transition, WaitState,
 };
-use crate::graph::{FlowGraph, NodeType};
+use crate::graph::NodeType;
+use crate::lint::LintedGraph;
 use crate::naming::state_name;
 use dropflow_contract::StepPlan;
 use dropflow_contract::options::{DeployOptions, Platform};
@@ -44,7 +45,7 @@ pub use dropflow_contract::paths;
 
 /// Emits the state machine for a linted graph.
 pub struct StateMachineBuilder<'a> {
-    graph: &'a FlowGraph,
+    graph: &'a LintedGraph,
     plans: &'a BTreeMap<String, StepPlan>,
     options: &'a DeployOptions,
     platform: &'a Platform,
@@ -69,7 +70,7 @@ impl<'a> StateMachineBuilder<'a> {
 
     /// A builder over a graph that passed lint and the step plans computed from it.
     pub fn new(
-        graph: &'a FlowGraph,
+        graph: &'a LintedGraph,
         plans: &'a BTreeMap<String, StepPlan>,
         options: &'a DeployOptions,
         platform: &'a Platform,
@@ -94,21 +95,13 @@ impl<'a> StateMachineBuilder<'a> {
 
     /// Builds the whole machine.
     pub fn build(mut self, comment: String) -> StateMachine {
-        let start = self
-            .graph
-            .start_step
-            .clone()
-            .expect("linted graph has a start step");
+        let start = self.graph.start().to_string();
         let mut states = States::new();
         let scope = self.reporting_scope(None);
         self.visit(&start, &mut states, &scope, None);
         states.extend(scope.closing);
         if let Some(hooks) = self.exit_hooks {
-            let end = self
-                .graph
-                .end_step
-                .as_deref()
-                .expect("linted graph has an end step");
+            let end = self.graph.end();
             super::hook_states::add(&self, hooks, end, &mut states);
         }
         StateMachine {
@@ -124,7 +117,7 @@ impl<'a> StateMachineBuilder<'a> {
         if !self.emitted.insert(step.to_string()) {
             return; // switch cases converging on a step already emitted in this scope
         }
-        let graph: &'a FlowGraph = self.graph;
+        let graph: &'a LintedGraph = self.graph;
         let node = graph.node(step);
         let retry = &self.plans[step].runtime.retry;
         let name = state_name(step);
@@ -190,9 +183,9 @@ impl<'a> StateMachineBuilder<'a> {
             return;
         }
 
-        match node.node_type {
-            Some(NodeType::Split) => {
-                let join = node.matching_join.clone().expect("linted split has a join");
+        // Lint proved every split and foreach has its join (`LintedGraph::join_of`).
+        match (node.node_type, graph.join_of(step).map(str::to_string)) {
+            (Some(NodeType::Split), Some(join)) => {
                 let branches = node
                     .out_funcs
                     .iter()
@@ -212,11 +205,7 @@ impl<'a> StateMachineBuilder<'a> {
                 );
                 self.visit(&join, states, scope, exit);
             }
-            Some(NodeType::Foreach) => {
-                let join = node
-                    .matching_join
-                    .clone()
-                    .expect("linted foreach has a join");
+            (Some(NodeType::Foreach), Some(join)) => {
                 let mode = if self.options.distributed_map {
                     Mode::Distributed
                 } else {
@@ -229,7 +218,7 @@ impl<'a> StateMachineBuilder<'a> {
                 );
                 self.visit(&join, states, scope, exit);
             }
-            Some(NodeType::SplitSwitch) => {
+            (Some(NodeType::SplitSwitch), _) => {
                 let mut targets: Vec<&String> = Vec::new();
                 for target in &node.out_funcs {
                     if !targets.contains(&target) {

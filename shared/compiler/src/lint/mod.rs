@@ -8,6 +8,9 @@
 
 mod balance;
 mod checks;
+mod linted;
+
+pub use linted::LintedGraph;
 
 use std::fmt;
 
@@ -130,9 +133,11 @@ const CHECKS: &[(&[Group], CheckFn)] = {
 };
 
 /// Runs Metaflow's default checks; the first failure is returned, as Metaflow stops
-/// at the first `LintWarn`.
-pub fn lint(graph: &FlowGraph) -> Result<(), LintError> {
-    lint_with(graph, &LintOptions::default())
+/// at the first `LintWarn`. A graph that passes comes back as a [`LintedGraph`], the only
+/// graph the compiler takes.
+pub fn lint(graph: FlowGraph) -> Result<LintedGraph, LintError> {
+    lint_with(&graph, &LintOptions::default())?;
+    LintedGraph::new(graph)
 }
 
 /// Runs the checks that `options` require, in Metaflow's order.

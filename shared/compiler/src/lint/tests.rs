@@ -9,8 +9,13 @@ fn graph(body: &str) -> FlowGraph {
     FlowGraph::new(&module.flows[0])
 }
 
+/// Lints a copy of `graph`, keeping only the verdict.
+fn lint_ref(graph: &FlowGraph) -> Result<(), LintError> {
+    lint(graph.clone()).map(drop)
+}
+
 fn lint_body(body: &str) -> Result<(), LintError> {
-    lint(&graph(body))
+    lint_ref(&graph(body))
 }
 
 const VALID_FLOWS: &[&str] = &[
@@ -134,7 +139,7 @@ const NESTED_FOREACH: &str = r#"
 #[test]
 fn nested_foreach_is_only_rejected_on_request() {
     let graph = graph(NESTED_FOREACH);
-    assert_eq!(lint(&graph), Ok(()));
+    assert_eq!(lint_ref(&graph), Ok(()));
     let options = LintOptions {
         require_non_nested_foreach: true,
         ..LintOptions::default()
@@ -167,7 +172,7 @@ fn disabled_groups_do_not_run() {
         pass
 "#,
     );
-    assert_eq!(lint(&graph).unwrap_err().check, "check_reserved_words");
+    assert_eq!(lint_ref(&graph).unwrap_err().check, "check_reserved_words");
     let static_only = LintOptions {
         require_fundamentals: false,
         ..LintOptions::default()
@@ -428,7 +433,7 @@ fn long_chains_do_not_overflow_the_stack() {
     body.push_str("    @step\n    def end(self):\n        pass\n");
     let graph = graph(&body);
     assert_eq!(graph.sorted_nodes.len(), 2002);
-    assert_eq!(lint(&graph), Ok(()));
+    assert_eq!(lint_ref(&graph), Ok(()));
 }
 
 #[test]
@@ -440,7 +445,7 @@ fn a_graph_too_complex_to_analyse_is_rejected_last() {
     let module = parse_module("lint_flow.py", &source).expect("valid Python");
     let partial = FlowGraph::with_traversal_budget(&module.flows[0], 10);
     assert!(!partial.is_fully_traversed());
-    let error = lint(&partial).unwrap_err();
+    let error = lint_ref(&partial).unwrap_err();
     assert_eq!(error.check, "check_graph_complexity");
     assert_eq!(error.line, None);
     assert!(
@@ -448,4 +453,54 @@ fn a_graph_too_complex_to_analyse_is_rejected_last() {
             .message
             .starts_with("Flow LintFlow has too many distinct paths")
     );
+}
+
+/// What lint proved comes back with the graph: start, end, and the join of every split
+/// and foreach (the compiler reads these instead of unwrapping the graph's options).
+#[test]
+fn a_linted_graph_names_its_start_end_and_joins() {
+    let linted = lint(graph(
+        r#"
+    @step
+    def start(self):
+        self.items = [1, 2]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.next(self.gather)
+
+    @step
+    def gather(self, inputs):
+        self.next(self.fork)
+
+    @step
+    def fork(self):
+        self.next(self.left, self.right)
+
+    @step
+    def left(self):
+        self.next(self.meet)
+
+    @step
+    def right(self):
+        self.next(self.meet)
+
+    @step
+    def meet(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"#,
+    ))
+    .expect("a valid flow");
+    assert_eq!(linted.start(), "start");
+    assert_eq!(linted.end(), "end");
+    assert_eq!(linted.join_of("start"), Some("gather"));
+    assert_eq!(linted.join_of("fork"), Some("meet"));
+    assert_eq!(linted.join_of("gather"), None);
+    assert_eq!(linted.join_of("each"), None);
+    assert_eq!(linted.graph().name, "LintFlow");
 }
