@@ -41,6 +41,9 @@ applied at start-up, none editing site-packages):
    ``patch_scheduler_signatures`` skips the signature comparison for the ``scheduler``
    service only. The caller is still identified by its access key id, and an assumed
    role's session token must still match.
+5. StartExecution on an alias or version ARN, which moto 5.2.5 refuses: the local stack's
+   own patch (``infra/local/moto_dropflow.py``, item 2), so the trigger API starts runs
+   on the ``live`` alias here as on AWS.
 
 Not evaluated at all, even so: ``iam:PassRole`` (moto never asks for it when a role is
 passed, so ``iam:PassedToService`` conditions are not exercised), trust policies'
@@ -55,6 +58,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
@@ -305,6 +309,12 @@ def patch_scheduler_signatures() -> None:
 
 
 def main() -> None:
+    # moto 5.2.5 cannot start executions on aliases: the local stack's patch does.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "infra" / "local"))
+    import moto_dropflow
+
+    moto_dropflow.check_moto_version()
+    moto_dropflow.patch_start_execution()
     patch_resources()
     patch_scheduler_signatures()
     patch_action_names()

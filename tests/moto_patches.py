@@ -160,6 +160,42 @@ def check_describe_jobs_keeps_moto_semantics() -> None:
         raise AssertionError(f"describe_jobs(None) answered {everything}")
 
 
+def check_plain_backend_starts_on_an_alias() -> None:
+    """StartExecution on an alias ARN, in moto's plain backend (item 2, tests' emulator).
+
+    moto 5.2.5 answers ``StateMachineDoesNotExist`` for ``...:stateMachine:NAME:live``;
+    patched, the execution belongs to the state machine and knows its version and alias.
+    """
+    from moto.stepfunctions.exceptions import StateMachineDoesNotExist
+    from moto.stepfunctions.models import StepFunctionBackend
+
+    backend = StepFunctionBackend("us-east-1", "123456789012")
+    machine = backend.create_state_machine(
+        name="AliasFlow",
+        definition='{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
+        roleArn="arn:aws:iam::123456789012:role/dropflow-test",
+        publish=True,
+    )
+    version_arn = f"{machine.arn}:1"
+    alias = backend.create_state_machine_alias(
+        "live", [{"stateMachineVersionArn": version_arn, "weight": 100}], None
+    )
+    try:
+        execution = backend.start_execution(alias.arn, "run-1", "{}")
+    except StateMachineDoesNotExist as error:
+        raise AssertionError(f"StartExecution on {alias.arn} failed: {error}")
+    described = backend.describe_execution(execution.execution_arn)
+    listed = backend.list_executions(machine.arn)[0]
+    found = (
+        getattr(described, "dropflow_version_arn", None),
+        getattr(described, "dropflow_alias_arn", None),
+        [e.execution_arn for e in listed],
+    )
+    expected = (version_arn, alias.arn, [execution.execution_arn])
+    if found != expected:
+        raise AssertionError(f"(version, alias, listed) were {found}, not {expected}")
+
+
 def check_conditional_puts_are_atomic() -> None:
     """Of concurrent conditional PutObjects on one key, exactly one succeeds (item 9).
 
@@ -312,6 +348,7 @@ CHECKS = [
     check_job_definition_lookups_during_registrations,
     check_conditional_puts_are_atomic,
     check_distributed_map_fails_with_a_failed_child,
+    check_plain_backend_starts_on_an_alias,
 ]
 
 
@@ -323,6 +360,7 @@ def main() -> int:
         moto_dropflow.patch_batch_describe_snapshot()
         moto_dropflow.patch_s3_atomic_conditional_put()
         moto_dropflow.patch_distributed_map_failures()
+        moto_dropflow.patch_start_execution()
     failures = 0
     for check in CHECKS:
         try:

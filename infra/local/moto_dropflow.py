@@ -180,11 +180,14 @@ def patch_start_execution() -> None:
     an alias ARN (``...:stateMachine:NAME:live``) with ``StateMachineDoesNotExist``. Here
     both resolve to the version's definition and role; the execution belongs to the
     state machine (its ARN, ListExecutions) and reports ``stateMachineVersionArn`` and
-    ``stateMachineAliasArn`` as AWS does.
+    ``stateMachineAliasArn`` as AWS does. The same holds for moto's plain backend (the one
+    without ``execute_state_machine``, whose executions never run), which the tests'
+    emulator uses (``tests/moto_aliases.py``).
     """
     import random
 
     from moto.stepfunctions.exceptions import StateMachineDoesNotExist
+    from moto.stepfunctions.models import StepFunctionBackend
     from moto.stepfunctions.parser.api import InvalidExecutionInput
     from moto.stepfunctions.parser.backend.execution import Execution
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -262,6 +265,27 @@ def patch_start_execution() -> None:
         execution.start()
         return execution
 
+    plain_original = StepFunctionBackend.start_execution
+
+    def start_plain_execution(self, state_machine_arn, name, execution_input):
+        """The plain backend: the execution is recorded (it never runs) on its machine."""
+        target = resolve(self, state_machine_arn)
+        if target is None:
+            return plain_original(self, state_machine_arn, name, execution_input)
+        base, version, alias_arn = target
+        if name:
+            self._validate_name(name)
+        execution = base.start_execution(
+            region_name=self.region_name,
+            account_id=self.account_id,
+            execution_name=name or str(uuid.uuid4()),
+            execution_input=execution_input,
+        )
+        if not hasattr(execution, "dropflow_version_arn"):
+            execution.dropflow_version_arn = version.arn
+            execution.dropflow_alias_arn = alias_arn
+        return execution
+
     def qualified(execution, item: dict) -> None:
         version_arn = getattr(execution, "dropflow_version_arn", None)
         alias_arn = getattr(execution, "dropflow_alias_arn", None)
@@ -294,6 +318,7 @@ def patch_start_execution() -> None:
         return result
 
     StepFunctionsParserBackend.start_execution = start_execution
+    StepFunctionBackend.start_execution = start_plain_execution
     StepFunctionResponse.describe_execution = describe_execution
     StepFunctionResponse.list_executions = list_executions
 

@@ -1,6 +1,8 @@
 //! A moto server (the pinned AWS emulator from `bash tests/run.sh`) on 127.0.0.1.
 //!
-//! [`Moto::start`] runs one server on a free port and kills it when dropped. [`shared`]
+//! [`Moto::start`] runs one server on a free port and kills it when dropped; it starts
+//! executions on state machine aliases and versions (`tests/moto_aliases.py`: the local
+//! stack's StartExecution patch on moto as shipped, whose executions never run). [`shared`]
 //! hands out one server per test binary, one test at a time, reset to empty for each: tests
 //! that deploy the same flow names cannot see each other's resources. The server runs
 //! under a small shell watchdog that kills it when the test process goes away, even if the
@@ -49,7 +51,8 @@ impl Moto {
     /// # Panics
     /// When moto is not installed or does not become ready in time (its log is shown).
     pub fn start() -> Self {
-        Self::spawn(&moto_server_path(), &[])
+        moto_server_path(); // installed? (the panic names the fix)
+        Self::start_script(&repo_root().join("tests/moto_aliases.py"))
     }
 
     /// Starts `script` (a Python file that patches moto and then runs moto's server with

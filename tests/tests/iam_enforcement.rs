@@ -682,14 +682,7 @@ async fn each_function_works_with_its_template_role_and_is_refused_the_rest() {
     );
 
     // The trigger API (TriggerRole): list, start, read, stop.
-    let trigger_deps = TriggerDeps::new(
-        TriggerConfig {
-            // moto 5.2.5 cannot start executions on aliases.
-            start_on_base_state_machine: true,
-            ..TriggerConfig::new(BUCKET)
-        },
-        who.sdk("TriggerRole"),
-    );
+    let trigger_deps = TriggerDeps::new(TriggerConfig::new(BUCKET), who.sdk("TriggerRole"));
     let (status, flows) = trigger(&trigger_deps, "GET", "/flows", None).await;
     assert_eq!(status, 200, "{flows:#}");
     assert!(flows.to_string().contains("IamFlow"), "{flows:#}");

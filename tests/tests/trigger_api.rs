@@ -2,11 +2,9 @@
 //! deployed by the compile Lambda's handler, then API Gateway HTTP API (payload v2) events
 //! built on aws_lambda_events' fixture, answered by `dropflow_trigger::handle`.
 //!
-//! moto 5.2.5 cannot start executions on an alias ARN (`StateMachineDoesNotExist`), so the handler's
-//! adapter is configured with its documented emulator switch
-//! (`start_on_base_state_machine`): runs start on the unqualified state machine. Reading
-//! the alias, resolving its version and validating against that version's manifest are
-//! exercised as in production.
+//! Runs start on the `live` alias as in production: the test binary's moto carries the
+//! local stack's StartExecution patch (`tests/moto_aliases.py`), since moto 5.2.5 alone
+//! answers `StateMachineDoesNotExist` for an alias ARN. Executions are recorded, never run.
 
 use std::collections::BTreeMap;
 
@@ -92,13 +90,8 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        let config = TriggerConfig {
-            // moto 5.2.5 cannot start executions on aliases (see the module doc).
-            start_on_base_state_machine: true,
-            ..TriggerConfig::new(BUCKET)
-        };
         Self {
-            deps: Deps::new(config, &sdk),
+            deps: Deps::new(TriggerConfig::new(BUCKET), &sdk),
             sfn: aws_sdk_sfn::Client::new(&sdk),
             scheduler: aws_sdk_scheduler::Client::new(&sdk),
             s3,

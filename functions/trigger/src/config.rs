@@ -12,10 +12,6 @@ use crate::jobs::BatchJobs;
 pub struct TriggerConfig {
     /// `DROPFLOW_BUCKET`: deployments, reports and run records.
     pub bucket: String,
-    /// `DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE` (`true`/`1`): start runs on the
-    /// unqualified state machine instead of the `live` alias. **A workaround for moto
-    /// 5.2.5**, which cannot start executions on aliases; never set it on AWS.
-    pub start_on_base_state_machine: bool,
 }
 
 /// Every problem found in the environment.
@@ -49,7 +45,6 @@ impl TriggerConfig {
     pub fn new(bucket: &str) -> Self {
         Self {
             bucket: bucket.to_string(),
-            start_on_base_state_machine: false,
         }
     }
 
@@ -75,22 +70,8 @@ impl TriggerConfig {
                 "DROPFLOW_BUCKET={bucket:?} is not a bucket name (no s3:// and no path)"
             ));
         }
-        let start_on_base_state_machine =
-            match get("DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE").as_deref() {
-                None | Some("0" | "false") => false,
-                Some("1" | "true") => true,
-                Some(other) => {
-                    problems.push(format!(
-                    "DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE={other:?} must be true or false"
-                ));
-                    false
-                }
-            };
         if problems.is_empty() {
-            Ok(Self {
-                bucket,
-                start_on_base_state_machine,
-            })
+            Ok(Self { bucket })
         } else {
             Err(ConfigError { problems })
         }
@@ -117,8 +98,7 @@ impl Deps {
     pub fn new(config: TriggerConfig, sdk: &SdkConfig) -> Self {
         Self {
             objects: S3Objects::new(sdk, &config.bucket),
-            executions: SfnExecutions::new(sdk)
-                .start_on_base_state_machine(config.start_on_base_state_machine),
+            executions: SfnExecutions::new(sdk),
             jobs: BatchJobs::new(sdk),
             datastore: S3Datastore::new(sdk),
             config,
@@ -133,13 +113,11 @@ mod tests {
     #[test]
     fn reads_the_environment() {
         let config = TriggerConfig::from_lookup(|name| match name {
-            "DROPFLOW_BUCKET" => Some("bucket".into()),
-            "DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE" => Some("true".into()),
+            "DROPFLOW_BUCKET" => Some(" bucket ".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(config.bucket, "bucket");
-        assert!(config.start_on_base_state_machine);
         let plain = TriggerConfig::from_lookup(|name| {
             (name == "DROPFLOW_BUCKET").then(|| "bucket".to_string())
         })
@@ -150,11 +128,12 @@ mod tests {
     #[test]
     fn lists_every_problem() {
         let error = TriggerConfig::from_lookup(|name| match name {
-            "DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE" => Some("maybe".into()),
+            "DROPFLOW_BUCKET" => Some("s3://bucket/path".into()),
             _ => None,
         })
         .unwrap_err();
-        assert_eq!(error.problems.len(), 2, "{error}");
+        assert_eq!(error.problems.len(), 1, "{error}");
+        assert!(error.problems[0].contains("not a bucket name"), "{error}");
         assert_eq!(error.code(), "config.invalid");
     }
 }

@@ -24,11 +24,6 @@ async fn main() -> Result<(), lambda_http::Error> {
             return Err(error.into());
         }
     };
-    if config.start_on_base_state_machine {
-        tracing::warn!(
-            "DROPFLOW_EMULATOR_START_ON_BASE_STATE_MACHINE is set: runs start on the base state machine, not the live alias (a moto workaround; never on AWS)"
-        );
-    }
     tracing::info!(bucket = %config.bucket, "trigger Lambda configured");
     let sdk = dropflow_aws::load_sdk_config().await;
     let deps = Deps::new(config, &sdk);

@@ -1,6 +1,6 @@
 //! The run routes: start (`POST /flows/{flow}/runs`), list, describe and stop.
 
-use dropflow_aws::{Execution, ListOutcome, StartOutcome, StartTarget, StopOutcome};
+use dropflow_aws::{Execution, ListOutcome, StartOutcome, StopOutcome};
 use dropflow_deploy::state::DeploymentState;
 use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -77,11 +77,11 @@ pub async fn start(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
         )
         .await;
     }
-    let target = StartTarget {
-        alias_arn: state.alias_arn.clone(),
-        state_machine_arn: state.state_machine_arn.clone(),
-    };
-    match deps.executions.start(&target, &name, &valid.input).await? {
+    match deps
+        .executions
+        .start(&state.alias_arn, &name, &valid.input)
+        .await?
+    {
         StartOutcome::Started {
             execution_arn,
             start_date,

@@ -20,17 +20,6 @@ use crate::error::service_error;
 #[derive(Debug, Clone)]
 pub struct SfnExecutions {
     client: aws_sdk_sfn::Client,
-    start_on_base: bool,
-}
-
-/// Where a run starts: the alias (production), or the unqualified state machine when
-/// [`SfnExecutions::start_on_base_state_machine`] is set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartTarget {
-    /// `<state machine ARN>:live`.
-    pub alias_arn: String,
-    /// The unqualified state machine ARN.
-    pub state_machine_arn: String,
 }
 
 /// What `StartExecution` answered.
@@ -123,23 +112,7 @@ impl SfnExecutions {
     pub fn new(sdk: &SdkConfig) -> Self {
         Self {
             client: aws_sdk_sfn::Client::new(sdk),
-            start_on_base: false,
         }
-    }
-
-    /// **Emulator workaround, never for AWS.** moto 5.2.5 cannot `StartExecution` on an
-    /// alias ARN (`StateMachineDoesNotExist`) nor on a version ARN; with this set, runs
-    /// start on the unqualified state machine instead (whose definition moto keeps equal
-    /// to the latest version). Everything else (reading the alias, validating against its
-    /// version's manifest) is unchanged.
-    pub fn start_on_base_state_machine(mut self, enabled: bool) -> Self {
-        self.start_on_base = enabled;
-        self
-    }
-
-    /// Whether the emulator workaround is on.
-    pub fn starts_on_base_state_machine(&self) -> bool {
-        self.start_on_base
     }
 
     /// The underlying client.
@@ -197,23 +170,18 @@ impl SfnExecutions {
         }
     }
 
-    /// Starts execution `name` with `input` on `target`'s alias (or on the base state
-    /// machine under the emulator workaround).
+    /// Starts execution `name` with `input` on the alias `alias_arn`
+    /// (`<state machine ARN>:live`).
     pub async fn start(
         &self,
-        target: &StartTarget,
+        alias_arn: &str,
         name: &str,
         input: &str,
     ) -> ServiceResult<StartOutcome> {
-        let arn = if self.start_on_base {
-            &target.state_machine_arn
-        } else {
-            &target.alias_arn
-        };
         match self
             .client
             .start_execution()
-            .state_machine_arn(arn)
+            .state_machine_arn(alias_arn)
             .name(name)
             .input(input)
             .send()
@@ -231,7 +199,7 @@ impl SfnExecutions {
                 }
                 StartExecutionError::ExecutionLimitExceeded(_) => Ok(StartOutcome::LimitExceeded),
                 error => Err(service_error(
-                    format!("states:StartExecution {arn} {name}"),
+                    format!("states:StartExecution {alias_arn} {name}"),
                     error,
                 )),
             },

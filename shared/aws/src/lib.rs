@@ -21,8 +21,7 @@ pub use batch::BatchJobDefinitions;
 pub use config::{credentials_sdk_config, load_sdk_config, static_sdk_config};
 pub use datastore::S3Datastore;
 pub use executions::{
-    Execution, ExecutionPage, ListOutcome, SfnExecutions, StartOutcome, StartTarget, StopOutcome,
-    VersionInfo,
+    Execution, ExecutionPage, ListOutcome, SfnExecutions, StartOutcome, StopOutcome, VersionInfo,
 };
 pub use listing::{ListedObject, Listing};
 pub use s3::S3Objects;
