@@ -15,6 +15,7 @@
 
 pub mod job_definition;
 pub mod manifest;
+pub mod manifest_read;
 pub mod node_type;
 pub mod options;
 pub mod parameters;
@@ -27,6 +28,7 @@ pub mod step_runtime;
 pub mod token;
 
 pub use manifest::{FlowInfo, MANIFEST_SCHEMA, Manifest, ProjectInfo, ScheduleInfo, StepPlan};
+pub use manifest_read::ManifestError;
 pub use node_type::NodeType;
 pub use options::{ComputePlatform, DeployOptions, OptionsError, OptionsLayer, Platform};
 pub use parameters::{DeployTimeDefault, ParameterSpec, ParameterType};
