@@ -108,6 +108,7 @@ extern "C" fn request_stop(_signal: libc::c_int) {
 /// Makes SIGINT, SIGTERM and SIGHUP request an orderly stop (emulator, Batch jobs,
 /// endpoints file, pid file) instead of killing the supervisor on the spot. Handlers, not
 /// blocked signals: children start with default dispositions and an untouched mask.
+#[allow(unsafe_code)] // signal(2) has no safe wrapper in libc
 fn on_termination_signals() {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: installs a handler that only stores to an atomic.

@@ -24,6 +24,8 @@ mod error;
 mod functions;
 mod http;
 mod options;
+// kill(2) has no safe wrapper in libc: pid liveness checks and signals.
+#[allow(unsafe_code)]
 mod process;
 mod registry;
 mod server;

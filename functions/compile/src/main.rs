@@ -3,19 +3,12 @@
 
 use dropflow_deploy::Config;
 use lambda_runtime::{LambdaEvent, service_fn};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .without_time()
-        .init();
+    // JSON lines when the function's LoggingConfig says LogFormat: JSON (the template does),
+    // level from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else INFO.
+    lambda_runtime::tracing::init_default_subscriber();
 
     let config = match Config::from_env() {
         Ok(config) => config,

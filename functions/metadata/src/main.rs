@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use dropflow_metadata::{MetadataConfig, dynamo_service};
 use lambda_http::{Request, service_fn};
-use tracing_subscriber::EnvFilter;
 
 fn usage() -> ! {
     eprintln!("usage: dropflow-metadata [--listen HOST:PORT [--create-table]]");
@@ -17,15 +16,9 @@ fn usage() -> ! {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .without_time()
-        .init();
+    // JSON lines when the function's LoggingConfig says LogFormat: JSON (the template does),
+    // level from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else INFO.
+    lambda_http::tracing::init_default_subscriber();
 
     let mut listen = None;
     let mut create_table = false;

@@ -3,19 +3,12 @@
 //! `DROPFLOW_METADATA_URL` (see [`dropflow_step::settings_from_lookup`]).
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .without_time()
-        .init();
+    // JSON lines when the function's LoggingConfig says LogFormat: JSON (the template does),
+    // level from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else INFO.
+    lambda_runtime::tracing::init_default_subscriber();
     let settings = match dropflow_step::settings_from_env() {
         Ok(settings) => settings,
         Err(error) => {

@@ -5,6 +5,7 @@
 //! [`live_version`] asks Step Functions, so a rollback made by moving the alias is seen.
 
 use dropflow_contract::Manifest;
+use dropflow_contract::ports::ObjectStore;
 use dropflow_deploy::ServiceError;
 use dropflow_deploy::state::{
     DEPLOYMENTS_PREFIX, DeploymentState, current_key, read_json, report_key,
@@ -174,6 +175,19 @@ fn version_from_description(description: &str) -> Option<String> {
     is_plausible_name(version).then(|| version.to_string())
 }
 
+/// The manifest at `key`, its schema checked ([`Manifest::from_json`]); `None` when absent.
+pub async fn read_manifest(
+    objects: &impl ObjectStore,
+    key: &str,
+) -> Result<Option<Manifest>, ServiceError> {
+    let Some(object) = objects.get(key, None).await? else {
+        return Ok(None);
+    };
+    Manifest::from_json(&object.bytes)
+        .map(Some)
+        .map_err(|e| ServiceError::new(format!("read {key}"), e.to_string()))
+}
+
 /// The manifest of `version`; a missing or unreadable one is a server-side failure.
 pub async fn manifest(
     deps: &Deps,
@@ -181,14 +195,12 @@ pub async fn manifest(
     version: &str,
 ) -> Result<Manifest, ApiError> {
     let key = manifest_key(state_machine, version);
-    read_json::<Manifest>(&deps.objects, &key)
-        .await?
-        .ok_or_else(|| {
-            ApiError::internal(ServiceError::new(
-                format!("read {key}"),
-                "the manifest of the live version is missing",
-            ))
-        })
+    read_manifest(&deps.objects, &key).await?.ok_or_else(|| {
+        ApiError::internal(ServiceError::new(
+            format!("read {key}"),
+            "the manifest of the live version is missing",
+        ))
+    })
 }
 
 /// The report of the newest event for the upload that deployed `state` (so a failed

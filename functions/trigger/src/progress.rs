@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 
-use dropflow_contract::Manifest;
 use dropflow_deploy::ServiceError;
 use dropflow_deploy::state::read_json;
 use dropflow_task::records::{TaskRecord, run_prefix};
@@ -278,7 +277,7 @@ async fn settle_ended_jobs(
         return;
     }
     let key = crate::catalog::manifest_key(state_machine, version);
-    let manifest = match read_json::<Manifest>(&deps.objects, &key).await {
+    let manifest = match crate::catalog::read_manifest(&deps.objects, &key).await {
         Ok(Some(manifest)) => manifest,
         Ok(None) => return,
         Err(error) => {

@@ -20,6 +20,7 @@ pub mod exit_hooks;
 pub mod hook_protocol;
 pub mod job_definition;
 pub mod manifest;
+pub mod manifest_read;
 pub mod node_type;
 pub mod options;
 pub mod parameters;
@@ -33,6 +34,7 @@ pub mod token;
 pub mod triggers;
 
 pub use manifest::{FlowInfo, MANIFEST_SCHEMA, Manifest, ProjectInfo, ScheduleInfo, StepPlan};
+pub use manifest_read::ManifestError;
 pub use node_type::NodeType;
 pub use options::{ComputePlatform, DeployOptions, OptionsError, OptionsLayer, Platform};
 pub use parameters::{DeployTimeDefault, ParameterSpec, ParameterType};

@@ -32,11 +32,10 @@ impl ManifestCache {
             .get(url)
             .await?
             .ok_or_else(|| TaskError::ManifestNotFound(url.to_string()))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| TaskError::InvalidManifest {
-                uri: url.to_string(),
-                message: e.to_string(),
-            })?;
+        let manifest = Manifest::from_json(&bytes).map_err(|e| TaskError::InvalidManifest {
+            uri: url.to_string(),
+            message: e.to_string(),
+        })?;
         let manifest = Arc::new(manifest);
         let mut cache = self.lock();
         if cache.len() >= MAX_CACHED {

@@ -14,6 +14,8 @@
 //! file's functions (`default=script_path("movies.csv")`) the same way, with `__file__`
 //! and `os.path` describing the package (`paths.rs`), for [`crate::flow_inputs`].
 
+// A global allocator is unsafe by definition (`GlobalAlloc`); it only counts and forwards.
+#[allow(unsafe_code)]
 mod allocator;
 mod error;
 mod host;
