@@ -274,6 +274,76 @@ def check_conditional_puts_are_atomic() -> None:
         if wrong:
             raise AssertionError(f"{len(wrong)} of {rounds} rounds let more than one writer through, first: {wrong[0]}")
 
+def check_conditional_updates_are_atomic() -> None:
+    """Of concurrent DynamoDB UpdateItems conditioned on one revision, exactly one succeeds.
+
+    Per round, 8 threads released together read nothing new and all update the same item
+    from revision N to N+1 with ``ConditionExpression: #rev = :rev``, as the metadata
+    service's optimistic writes do. DynamoDB lets one through and answers the rest
+    ``ConditionalCheckFailedException``; moto 5.2.5 checks and writes in two steps, so with
+    a tiny GIL switch interval several writers pass.
+    """
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    writers, rounds = 8, 40
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        db.create_table(
+            TableName="dropflow-check",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+        def race(key: str) -> int:
+            db.put_item(TableName="dropflow-check", Item={"pk": {"S": key}, "rev": {"N": "0"}})
+            barrier = threading.Barrier(writers)
+            results: list[str] = []
+
+            def write(index: int) -> None:
+                barrier.wait()
+                try:
+                    db.update_item(
+                        TableName="dropflow-check",
+                        Key={"pk": {"S": key}},
+                        UpdateExpression="SET #rev = :next, #who = :who",
+                        ConditionExpression="#rev = :rev",
+                        ExpressionAttributeNames={"#rev": "rev", "#who": "who"},
+                        ExpressionAttributeValues={
+                            ":rev": {"N": "0"}, ":next": {"N": "1"}, ":who": {"S": str(index)},
+                        },
+                    )
+                    results.append("ok")
+                except ClientError as error:
+                    results.append(error.response["Error"]["Code"])
+                except Exception as error:  # noqa: BLE001 - reported as a wrong answer
+                    results.append(f"{type(error).__name__}: {error}")
+
+            threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            unexpected = [r for r in results if r not in ("ok", "ConditionalCheckFailedException")]
+            if unexpected:
+                raise AssertionError(f"unexpected answers {unexpected}")
+            return results.count("ok")
+
+        previous_interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        wrong: list[str] = []
+        try:
+            for round_ in range(rounds):
+                winners = race(f"race-{round_}")
+                if winners != 1:
+                    wrong.append(f"race-{round_}: {winners} conditional updates succeeded")
+        finally:
+            sys.setswitchinterval(previous_interval)
+        if wrong:
+            raise AssertionError(f"{len(wrong)} of {rounds} rounds let more than one writer through, first: {wrong[0]}")
+
 #: A Distributed Map over [1, 2, 3] whose child for item 2 fails; the Map's Catch keeps
 #: the error it sees.
 FAILING_CHILD_MAP = {
@@ -347,6 +417,7 @@ CHECKS = [
     check_describe_jobs_during_submits,
     check_job_definition_lookups_during_registrations,
     check_conditional_puts_are_atomic,
+    check_conditional_updates_are_atomic,
     check_distributed_map_fails_with_a_failed_child,
     check_plain_backend_starts_on_an_alias,
 ]
@@ -359,6 +430,7 @@ def main() -> int:
     if not arguments.unpatched:
         moto_dropflow.patch_batch_describe_snapshot()
         moto_dropflow.patch_s3_atomic_conditional_put()
+        moto_dropflow.patch_dynamodb_atomic_writes()
         moto_dropflow.patch_distributed_map_failures()
         moto_dropflow.patch_start_execution()
     failures = 0

@@ -975,6 +975,32 @@ def patch_s3_atomic_conditional_put() -> None:
     S3Response.put_object = put_object
 
 
+def patch_dynamodb_atomic_writes() -> None:
+    """Check and write of a DynamoDB write happen under one lock, as one step.
+
+    DynamoDB applies a ``ConditionExpression`` atomically: of concurrent ``UpdateItem``
+    calls conditioned on the same revision (the metadata service's tag mutations, run and
+    task records), one succeeds and the others get ``ConditionalCheckFailedException``.
+    moto 5.2.5's handlers evaluate the condition and then write, with no lock between, so
+    under load two writers both pass and one update is lost. Every write operation takes
+    one lock, so none can land between another's check and write.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    for name in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"):
+        original = getattr(DynamoHandler, name)
+        if getattr(original, "_dropflow_atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any):
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        atomic._dropflow_atomic = True  # type: ignore[attr-defined]
+        setattr(DynamoHandler, name, atomic)
+
+
 # ----------------------------------------------------------------------------------------
 # 6. moto's internal clients on 127.0.0.1.
 
@@ -1175,6 +1201,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_batch_sync_wait(batch)
     patch_batch_describe_snapshot()
     patch_s3_atomic_conditional_put()
+    patch_dynamodb_atomic_writes()
     patch_nested_states_errors()
     patch_distributed_map_failures()
     patch_loopback()
