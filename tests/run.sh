@@ -2,7 +2,8 @@
 # dropflow's one test command, for developers and CI alike (`.ci/run` execs it):
 #
 #   bash tests/run.sh               install the pinned tools if needed, then run fmt, clippy,
-#                                   cargo test, the lint conformance check and the moto patch checks
+#                                   cargo test (the end-to-end table beside the rest), the lint
+#                                   conformance check and the moto patch checks
 #   bash tests/run.sh --setup-only  only install the pinned tools (.venv/, tests/node_modules/)
 #
 # Installs are idempotent: the Python venv is rebuilt only when tests/requirements.txt (or
@@ -166,7 +167,32 @@ check() {
 check "cargo fmt --all --check" cargo fmt --all --check
 check "cargo clippy --workspace --all-targets -- -D warnings" \
     cargo clippy --workspace --all-targets -- -D warnings
-check "cargo test --workspace" cargo test --workspace --no-fail-fast
+# The end-to-end table (tests/tests/e2e_flows.rs) is the longest test and spends much of
+# its time waiting on the emulator and on tasks, so it runs beside the rest of the suite
+# rather than after it: its binary is started directly (a second `cargo test` would wait
+# for the first one's lock), and `cargo test --workspace` skips that one test.
+E2E_TEST=flows_run_on_the_local_stack_as_they_run_locally
+check "cargo test --workspace --no-run" cargo test --workspace --no-run
+E2E_BIN="$(cargo test -p dropflow-tests --test e2e_flows --no-run 2>&1 |
+    sed -n 's/.*Executable tests\/e2e_flows.rs (\(.*\))$/\1/p')"
+E2E_LOG="$(mktemp -t dropflow-e2e.XXXXXX)"
+E2E_PID=""
+if [[ -n $E2E_BIN && -x $E2E_BIN ]]; then
+    (cd tests && exec "$REPO/$E2E_BIN" --exact "$E2E_TEST" --nocapture) >"$E2E_LOG" 2>&1 &
+    E2E_PID=$!
+else
+    echo "could not find the e2e_flows test binary" >"$E2E_LOG"
+fi
+check "cargo test --workspace (all but the end-to-end table)" \
+    cargo test --workspace --no-fail-fast -- --skip "$E2E_TEST"
+e2e_result() {
+    [[ -n $E2E_PID ]] && wait "$E2E_PID"
+    local rc=$?
+    cat "$E2E_LOG"
+    return "$rc"
+}
+check "end-to-end flows on the local stack (tests/tests/e2e_flows.rs)" e2e_result
+rm -f "$E2E_LOG"
 
 if [[ -f tests/lint_conformance.py ]]; then
     check "lint conformance (tests/lint_conformance.py)" \
