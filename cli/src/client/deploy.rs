@@ -16,8 +16,8 @@ use super::error::ClientError;
 use super::report::{DeployReport, ReportStatus};
 use super::store::Store;
 
-/// Where uploads deploy.
-pub const FLOWS_PREFIX: &str = "flows/";
+/// Where uploads deploy (the stack's default flows prefix).
+pub use dropflow_contract::layout::FLOWS_PREFIX;
 
 /// How often the report is looked for.
 const POLL: Duration = Duration::from_millis(250);

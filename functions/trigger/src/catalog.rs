@@ -4,8 +4,8 @@
 //! reports `reports/<upload key>.json`. Which version runs is the `live` alias's business:
 //! [`live_version`] asks Step Functions, so a rollback made by moving the alias is seen.
 
-use dropflow_contract::Manifest;
 use dropflow_contract::ports::ObjectStore;
+use dropflow_contract::{Manifest, layout};
 use dropflow_deploy::ServiceError;
 use dropflow_deploy::state::{
     DEPLOYMENTS_PREFIX, DeploymentState, current_key, read_json, report_key,
@@ -23,10 +23,7 @@ const CONCURRENT_READS: usize = 16;
 /// At most this many state machines are listed.
 const MAX_DEPLOYMENTS: usize = 10_000;
 
-/// Key of a version's manifest.
-pub fn manifest_key(state_machine: &str, version: &str) -> String {
-    format!("{DEPLOYMENTS_PREFIX}{state_machine}/{version}/deployment.json")
-}
+pub use dropflow_contract::layout::manifest_key;
 
 /// Whether `name` can be a state machine (or flow class) name: anything else is refused
 /// before it becomes part of an S3 key.
@@ -243,14 +240,16 @@ pub async fn versions(
     deps: &Deps,
     state_machine: &str,
 ) -> Result<Vec<VersionRecord>, ServiceError> {
-    let prefix = format!("{DEPLOYMENTS_PREFIX}{state_machine}/");
+    let prefix = layout::state_machine_prefix(state_machine);
     let listing = deps.objects.list(&prefix, None, 10_000).await?;
     let mut versions: Vec<VersionRecord> = listing
         .objects
         .iter()
         .filter_map(|object| {
             let rest = object.key.strip_prefix(&prefix)?;
-            let version = rest.strip_suffix("/deployment.json")?;
+            let version = rest
+                .strip_suffix(layout::MANIFEST_FILE)?
+                .strip_suffix('/')?;
             (!version.contains('/')).then(|| VersionRecord {
                 version: version.to_string(),
                 deployed_at: object.last_modified.clone(),

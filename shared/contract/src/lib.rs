@@ -8,6 +8,7 @@
 //!   step Lambda's payloads that run them;
 //! - [`protocol`] and [`paths`]: the step Lambda's payloads and where the state machine
 //!   keeps them;
+//! - [`layout`]: every key of dropflow's bucket;
 //! - [`report`]: the outcome of one deploy event;
 //! - [`service`]: a failed AWS call, as every side reports it, and [`ports`]: the small
 //!   traits the deploy logic sees AWS through (implemented by `dropflow-aws`);
@@ -19,6 +20,7 @@
 pub mod exit_hooks;
 pub mod hook_protocol;
 pub mod job_definition;
+pub mod layout;
 pub mod manifest;
 pub mod manifest_read;
 pub mod node_type;

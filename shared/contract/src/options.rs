@@ -180,7 +180,7 @@ impl Default for Platform {
             step_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:dropflow-step"
                 .to_string(),
             bucket: "dropflow-bucket".to_string(),
-            deployments_prefix: "deployments/".to_string(),
+            deployments_prefix: crate::layout::DEPLOYMENTS_PREFIX.to_string(),
             datastore_root: "s3://dropflow-bucket/metaflow".to_string(),
             job_queue: "dropflow".to_string(),
             image: "python:3.12".to_string(),

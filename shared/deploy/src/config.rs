@@ -4,6 +4,7 @@
 use std::fmt;
 
 use dropflow_compiler::compile::Platform;
+use dropflow_contract::layout;
 
 /// Where deployments go and which roles they use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +106,8 @@ impl Config {
                 "DROPFLOW_BUCKET={bucket:?} is not a bucket name (3-63 lower-case letters, digits, '.' and '-'; not an s3:// URI)"
             ));
         }
-        let mut flows_prefix = get("DROPFLOW_FLOWS_PREFIX").unwrap_or_else(|| "flows/".into());
+        let mut flows_prefix =
+            get("DROPFLOW_FLOWS_PREFIX").unwrap_or_else(|| layout::FLOWS_PREFIX.into());
         if flows_prefix.starts_with('/') {
             problems.push(format!(
                 "DROPFLOW_FLOWS_PREFIX={flows_prefix:?} must not start with '/' (S3 keys have no leading slash)"

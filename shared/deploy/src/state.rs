@@ -19,39 +19,13 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::ports::{ConditionalPutError, ObjectStore, Precondition, ServiceError, ServiceResult};
 use dropflow_compiler::compile::ScheduleInfo;
 
-/// Prefix of deployment manifests, code packages and per-state-machine state.
-pub const DEPLOYMENTS_PREFIX: &str = "deployments/";
-/// Prefix of per-upload records.
-pub const SOURCES_PREFIX: &str = "sources/";
-/// Prefix of reports.
-pub const REPORTS_PREFIX: &str = "reports/";
+pub use dropflow_contract::layout::{
+    DEPLOYMENTS_PREFIX, REPORTS_PREFIX, SOURCES_PREFIX, current_key, latest_report_key, owner_key,
+    report_key, source_key,
+};
+
 /// The alias schedules and the trigger API start executions on.
 pub const LIVE_ALIAS: &str = "live";
-
-/// Key of a state machine's [`DeploymentState`].
-pub fn current_key(state_machine: &str) -> String {
-    format!("{DEPLOYMENTS_PREFIX}{state_machine}/current.json")
-}
-
-/// Key of a state machine's [`OwnerRecord`].
-pub fn owner_key(state_machine: &str) -> String {
-    format!("{DEPLOYMENTS_PREFIX}{state_machine}/owner.json")
-}
-
-/// Key of an upload's [`SourceRecord`].
-pub fn source_key(flow_key: &str) -> String {
-    format!("{SOURCES_PREFIX}{flow_key}.json")
-}
-
-/// Key of an upload's report.
-pub fn report_key(flow_key: &str) -> String {
-    format!("{REPORTS_PREFIX}{flow_key}.json")
-}
-
-/// Key of a flow's latest report.
-pub fn latest_report_key(flow: &str) -> String {
-    format!("{REPORTS_PREFIX}latest/{flow}.json")
-}
 
 /// The key of an `s3://bucket/key` URI in `bucket`.
 pub fn key_of(uri: &str, bucket: &str) -> Option<String> {

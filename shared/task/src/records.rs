@@ -13,50 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Prefix of all task records.
-pub const RUNS_PREFIX: &str = "dropflow/runs/";
-/// Prefix of the files tasks fetch at start.
-pub const INPUTS_PREFIX: &str = "dropflow/inputs/";
-
-/// The prefix of one run's records: `dropflow/runs/<state machine>/<run>/`.
-pub fn run_prefix(state_machine: &str, run: &str) -> String {
-    format!("{RUNS_PREFIX}{state_machine}/{run}/")
-}
-
-/// The key of one attempt's record:
-/// `dropflow/runs/<state machine>/<run>/<step>/<task>/<attempt>.json`.
-pub fn record_key(state_machine: &str, run: &str, step: &str, task: &str, attempt: u32) -> String {
-    format!(
-        "{}{step}/{task}/{attempt}.json",
-        run_prefix(state_machine, run)
-    )
-}
-
-/// The key of a foreach task's split indices (a JSON array, `[0, 1, …, n-1]`).
-pub fn items_key(state_machine: &str, run: &str, step: &str, task: &str) -> String {
-    format!("{}{step}/{task}/items.json", run_prefix(state_machine, run))
-}
-
-/// The key where a child execution of the Distributed Map of `foreach_step` leaves its
-/// failure; `stack` is the foreach step's own foreach index stack (its task's).
-pub fn failure_key(state_machine: &str, run: &str, foreach_step: &str, stack: &[u32]) -> String {
-    let indices: String = stack.iter().map(|i| format!("-{i}")).collect();
-    format!(
-        "{}_failures/{foreach_step}{indices}.json",
-        run_prefix(state_machine, run)
-    )
-}
-
-/// The key of a task's file `name` (`input-paths`, `parameters.env`).
-pub fn input_file_key(
-    state_machine: &str,
-    run: &str,
-    step: &str,
-    task: &str,
-    name: &str,
-) -> String {
-    format!("{INPUTS_PREFIX}{state_machine}/{run}/{step}/{task}/{name}")
-}
+pub use dropflow_contract::layout::{
+    INPUTS_PREFIX, RUNS_PREFIX, failure_key, input_file_key, items_key, record_key, run_prefix,
+};
 
 /// Where an attempt stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -44,6 +44,7 @@ use crate::lint::LintedGraph;
 use crate::naming::{self, ProjectOptions};
 use crate::python::{FlowClass, ModuleInfo};
 use crate::schedule;
+use dropflow_contract::layout;
 
 pub use dropflow_contract::DROPFLOW_VERSION;
 
@@ -165,11 +166,12 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
     )?;
 
     let version = version_id(input.source_digest, options, platform);
+    // The platform's prefix is `layout::DEPLOYMENTS_PREFIX` (it is part of the version id).
     let directory = format!(
         "s3://{}/{}{}/{}",
         platform.bucket, platform.deployments_prefix, state_machine_name, version
     );
-    let manifest_location = format!("{directory}/deployment.json");
+    let manifest_location = format!("{directory}/{}", layout::MANIFEST_FILE);
 
     let image = options
         .image
@@ -294,7 +296,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         }),
         version: version.clone(),
         location: manifest_location,
-        code_package: format!("{directory}/code.tar.gz"),
+        code_package: format!("{directory}/{}", layout::CODE_PACKAGE_FILE),
         datastore_root: platform.datastore_root.clone(),
         parameters,
         configs: input
