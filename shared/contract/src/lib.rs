@@ -21,6 +21,7 @@ pub mod hook_protocol;
 pub mod job_definition;
 pub mod manifest;
 pub mod node_type;
+pub mod notify;
 pub mod options;
 pub mod parameters;
 pub mod paths;
