@@ -136,3 +136,25 @@ fn run_of(failure: &Failure) -> Option<String> {
 fn link(manifest: &Manifest, run: &str, function_arn: Option<&str>) -> Option<String> {
     execution_url(function_arn?, &manifest.state_machine, execution_name(run)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn only_top_level_failures_and_finishes_may_alert() {
+        let input = json!({"error": {"Error": "States.TaskFailed", "Cause": ""}});
+        assert!(matches!(
+            AlertInput::of(&json!({"phase": "fail", "input": input})),
+            Some(AlertInput::Failed(_))
+        ));
+        // A Distributed Map child leaves its failure for the parent, which alerts.
+        assert!(
+            AlertInput::of(&json!({"phase": "fail", "input": input, "foreach": "f"})).is_none()
+        );
+        assert!(AlertInput::of(&json!({"phase": "start", "step": "start", "input": {}})).is_none());
+        assert!(AlertInput::of(&json!({"phase": "finish", "task": "not a task"})).is_none());
+    }
+}
