@@ -293,6 +293,9 @@ impl DeployFlags {
             user: self.user,
             platform: self.platform,
             assign_public_ip: None,
+            // Alert targets come from dropflow.toml or the object metadata only.
+            notify_on_error: None,
+            notify_on_success: None,
         }
     }
 }

@@ -103,6 +103,7 @@ fn template_values(metadata_secret_arn: &str) -> Values {
         .set("ExtraJobRoleArns", json!([""]))
         .set("FargateJobQueues", json!([""]))
         .set("JobSecretsPrefix", SECRETS_PREFIX)
+        .set("AlertTopicPrefix", "dropflow-alerts")
         .set("HttpApi", "iamtestapi")
         .set("MetadataApiKeySecret", metadata_secret_arn)
         .set("MetadataTable", TABLE)

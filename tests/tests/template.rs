@@ -398,8 +398,11 @@ fn functions_get_the_variables_they_read() {
             .map(String::from)
             .collect()
     };
-    let compile = read("shared/deploy/src/config.rs");
+    let mut compile = read("shared/deploy/src/config.rs");
     assert!(compile.len() >= 9, "{compile:?}");
+    // Plain-HTTP alert webhooks are for the local stack only; the stack never allows them.
+    assert!(compile.remove("DROPFLOW_LOCAL_WEBHOOKS"), "{compile:?}");
+    assert!(!TEMPLATE.contains("DROPFLOW_LOCAL_WEBHOOKS"));
     assert_eq!(variables("CompileFunction"), compile);
     let mut metadata = read("functions/metadata/src/config.rs");
     assert!(metadata.contains("DROPFLOW_METADATA_TABLE"), "{metadata:?}");

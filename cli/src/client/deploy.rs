@@ -127,6 +127,14 @@ pub fn metadata(layer: &OptionsLayer) -> BTreeMap<String, String> {
         "assign-public-ip",
         layer.assign_public_ip.map(|v| v.to_string()),
     );
+    put(
+        "notify-on-error",
+        layer.notify_on_error.as_ref().map(|t| t.join(" ")),
+    );
+    put(
+        "notify-on-success",
+        layer.notify_on_success.as_ref().map(|t| t.join(" ")),
+    );
     if let Some(user) = &layer.user {
         map.insert(USER_KEY.to_string(), user.clone());
     }
@@ -400,6 +408,11 @@ mod tests {
             user: Some("alice".into()),
             platform: Some(dropflow_compiler::compile::ComputePlatform::Fargate),
             assign_public_ip: Some(false),
+            notify_on_error: Some(vec![
+                "arn:aws:sns:us-east-1:123456789012:dropflow-alerts".into(),
+                "https://hooks.example/x".into(),
+            ]),
+            notify_on_success: Some(vec!["https://hooks.example/y".into()]),
         };
         let map = metadata(&layer);
         assert_eq!(map.get("user").map(String::as_str), Some("alice"));

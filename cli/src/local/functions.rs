@@ -36,6 +36,8 @@ pub fn config(options: &Options) -> Result<Config, LocalError> {
             // The template's default JobSecretsPrefix: @secrets reads secrets stored
             // under it in the emulator's Secrets Manager.
             "DROPFLOW_JOB_SECRETS_PREFIX" => JOB_SECRETS_PREFIX,
+            // Alerts may go to plain-HTTP webhooks on 127.0.0.1 / localhost.
+            "DROPFLOW_LOCAL_WEBHOOKS" => "allow",
             _ => return None,
         };
         Some(value.to_string())
@@ -70,15 +72,36 @@ pub fn builtin(
         metadata_auth_key: Some(metadata_auth_key.to_string()),
     };
     let step = Arc::new(
-        dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk)).with_settings(settings),
+        alert_senders(sdk)
+            .map_or_else(
+                || dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk)),
+                |senders| {
+                    dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk))
+                        .with_alerts(senders)
+                },
+            )
+            .with_settings(settings),
     );
+    let step_arn = config.step_function_arn.clone();
     registry.register(STEP_FUNCTION, move |payload: Value| {
         let step = step.clone();
+        let step_arn = step_arn.clone();
         async move {
-            dropflow_step::handle(payload, &step)
+            dropflow_step::handle_invocation(payload, Some(&step_arn), &step)
                 .await
                 .map_err(|e| InvokeError::new(e.error_type(), e.to_string()))
         }
     });
     registry
+}
+
+/// The local step function's alert senders: the emulator's SNS and the host's HTTP
+/// (none when the system has no TLS root certificates: alerts are then recorded as
+/// failed, the runs are not affected).
+fn alert_senders(sdk: &SdkConfig) -> Option<dropflow_task::alert_delivery::AlertSenders> {
+    let webhooks = dropflow_aws::HttpWebhooks::new().ok()?;
+    Some(dropflow_task::alert_delivery::AlertSenders {
+        sns: Arc::new(dropflow_aws::SnsAlerts::new(sdk)),
+        webhooks: Arc::new(webhooks),
+    })
 }

@@ -8,7 +8,10 @@
 use std::time::Instant;
 
 use dropflow_aws::S3Datastore;
+use dropflow_task::alert_delivery::AlertSenders;
 use dropflow_task::{self as task, Datastore, JobSettings, ManifestCache, TaskError};
+
+mod alerting;
 use serde_json::Value;
 
 /// What a warm Lambda keeps between invocations.
@@ -20,6 +23,8 @@ pub struct Deps<D = S3Datastore> {
     pub manifests: ManifestCache,
     /// What every job gets from the Lambda's configuration (the metadata service).
     pub settings: JobSettings,
+    /// Where `notify_on_*` alerts are sent (none: alerts are recorded as failed).
+    pub alerts: Option<AlertSenders>,
 }
 
 impl<D: Datastore> Deps<D> {
@@ -30,7 +35,14 @@ impl<D: Datastore> Deps<D> {
             store,
             manifests: ManifestCache::new(),
             settings: JobSettings::default(),
+            alerts: None,
         }
+    }
+
+    /// The same, sending alerts with `senders`.
+    pub fn with_alerts(mut self, senders: AlertSenders) -> Self {
+        self.alerts = Some(senders);
+        self
     }
 
     /// The same, with `settings`.
@@ -110,10 +122,25 @@ impl From<StepError> for lambda_runtime::Diagnostic {
 /// Handles one invocation: `request` is the state's `Parameters`, the result is the
 /// state's result.
 pub async fn handle<D: Datastore>(request: Value, deps: &Deps<D>) -> Result<Value, StepError> {
+    handle_invocation(request, None, deps).await
+}
+
+/// [`handle`] for the Lambda `function_arn` (the invocation's ARN: the account and
+/// region of the execution link in alerts). A top-level fail phase and the end step's
+/// finish phase then send the flow's `notify_on_*` alerts ([`alerting`]).
+pub async fn handle_invocation<D: Datastore>(
+    request: Value,
+    function_arn: Option<&str>,
+    deps: &Deps<D>,
+) -> Result<Value, StepError> {
     let started = Instant::now();
     let field = |name: &str| request.get(name).and_then(Value::as_str).map(String::from);
     let (phase, step) = (field("phase"), field("step"));
+    let alert_input = alerting::AlertInput::of(&request);
     let result = task::run(request, &deps.store, &deps.manifests, &deps.settings).await;
+    if let (Some(input), Ok(response)) = (alert_input, &result) {
+        alerting::send(input, response, function_arn, deps).await;
+    }
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let phase = phase.as_deref().unwrap_or("?");
     let step = step.as_deref().unwrap_or("");

@@ -18,12 +18,25 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     tracing::info!(metadata_url = ?settings.metadata_url, "step Lambda configured");
     let sdk = dropflow_aws::load_sdk_config().await;
-    let deps =
-        dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(&sdk)).with_settings(settings);
+    let webhooks = match dropflow_aws::HttpWebhooks::new() {
+        Ok(webhooks) => webhooks,
+        Err(error) => {
+            tracing::error!(error_type = "config.invalid", "{error}");
+            return Err(error.into());
+        }
+    };
+    let senders = dropflow_task::alert_delivery::AlertSenders {
+        sns: std::sync::Arc::new(dropflow_aws::SnsAlerts::new(&sdk)),
+        webhooks: std::sync::Arc::new(webhooks),
+    };
+    let deps = dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(&sdk))
+        .with_settings(settings)
+        .with_alerts(senders);
     let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            dropflow_step::handle(event.payload, deps).await
+            let function_arn = event.context.invoked_function_arn;
+            dropflow_step::handle_invocation(event.payload, Some(&function_arn), deps).await
         },
     ))
     .await

@@ -7,6 +7,7 @@
 //! (start, describe, list and stop executions; the alias and its version) and
 //! [`S3Objects::list`].
 
+mod alerts;
 mod batch;
 mod config;
 mod datastore;
@@ -17,6 +18,7 @@ mod s3;
 mod scheduler;
 mod sfn;
 
+pub use alerts::{HttpWebhooks, SnsAlerts};
 pub use batch::BatchJobDefinitions;
 pub use config::{credentials_sdk_config, load_sdk_config, static_sdk_config};
 pub use datastore::S3Datastore;

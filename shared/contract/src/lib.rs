@@ -24,6 +24,7 @@ pub mod layout;
 pub mod manifest;
 pub mod manifest_read;
 pub mod node_type;
+pub mod notify;
 pub mod options;
 pub mod parameters;
 pub mod paths;

@@ -48,6 +48,13 @@ pub struct DeployOptions {
     /// images in a public subnet without a NAT gateway.
     #[serde(skip_serializing_if = "is_true")]
     pub assign_public_ip: bool,
+    /// SNS topic ARNs and webhook URLs told when a run fails
+    /// ([`crate::notify::NotifyTarget`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify_on_error: Vec<String>,
+    /// SNS topic ARNs and webhook URLs told when a run succeeds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify_on_success: Vec<String>,
 }
 
 /// Where a step's Batch job runs (`platformCapabilities`).
@@ -104,6 +111,8 @@ impl Default for DeployOptions {
             user: "dropflow".to_string(),
             platform: ComputePlatform::Ec2,
             assign_public_ip: true,
+            notify_on_error: Vec::new(),
+            notify_on_success: Vec::new(),
         }
     }
 }
@@ -159,6 +168,16 @@ pub struct Platform {
     /// the version id: it decides what is accepted, not what is deployed.
     #[serde(skip)]
     pub job_secrets_prefix: Option<String>,
+    /// `DROPFLOW_LOCAL_WEBHOOKS=allow` (the local stack only): `notify_on_*` may name
+    /// plain-HTTP loopback webhooks. Not part of the version id.
+    #[serde(skip)]
+    pub local_webhooks: bool,
+    /// `DROPFLOW_ALERT_TOPIC_PREFIX`: the SNS topic names the step function may publish
+    /// to (the template's `AlertTopicPrefix`); every `notify_on_*` topic must be named
+    /// with it (empty: no topics). `None` (no stack): not checked. Not part of the
+    /// version id.
+    #[serde(skip)]
+    pub alert_topic_prefix: Option<String>,
 }
 
 impl Platform {
@@ -190,6 +209,8 @@ impl Default for Platform {
             execution_role_arn: None,
             fargate_queues: Vec::new(),
             job_secrets_prefix: None,
+            local_webhooks: false,
+            alert_topic_prefix: None,
         }
     }
 }
@@ -231,12 +252,16 @@ pub struct OptionsLayer {
     pub platform: Option<ComputePlatform>,
     /// See [`DeployOptions::assign_public_ip`].
     pub assign_public_ip: Option<bool>,
+    /// See [`DeployOptions::notify_on_error`].
+    pub notify_on_error: Option<Vec<String>>,
+    /// See [`DeployOptions::notify_on_success`].
+    pub notify_on_success: Option<Vec<String>>,
 }
 
 /// `dropflow.toml` could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "{file}: {message}. Valid keys: max_workers, max_workers_per_step, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user, platform, assign_public_ip"
+    "{file}: {message}. Valid keys: max_workers, max_workers_per_step, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user, platform, assign_public_ip, notify_on_error, notify_on_success"
 )]
 pub struct OptionsError {
     /// The file (or metadata source) that was read.
@@ -287,7 +312,9 @@ impl OptionsLayer {
             aws_tags,
             user,
             platform,
-            assign_public_ip
+            assign_public_ip,
+            notify_on_error,
+            notify_on_success
         );
         set_some!(workflow_timeout, namespace, branch, name, image, job_queue);
     }
@@ -322,6 +349,22 @@ mod tests {
         assert_eq!(options.max_workers_for("train"), 500);
         assert_eq!(options.max_workers_for("score"), 8);
         assert!(options.distributed_map, "Distributed Map is the default");
+    }
+
+    #[test]
+    fn alert_targets_are_lists_of_the_deploy_table() {
+        let text = "[deploy]\nnotify_on_error = ['arn:aws:sns:us-east-1:123456789012:dropflow-alerts', 'https://hooks.example/x']\nnotify_on_success = []\n";
+        let mut options = DeployOptions::default();
+        OptionsLayer::from_toml("dropflow.toml", text)
+            .unwrap()
+            .apply(&mut options);
+        assert_eq!(options.notify_on_error.len(), 2);
+        assert!(options.notify_on_success.is_empty());
+        let json = serde_json::to_value(DeployOptions::default()).unwrap();
+        assert!(
+            json.get("notify_on_error").is_none(),
+            "no targets: serialised options (and version ids) unchanged"
+        );
     }
 
     #[test]

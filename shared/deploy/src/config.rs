@@ -42,6 +42,11 @@ pub struct Config {
     /// `DROPFLOW_JOB_SECRETS_PREFIX` (optional; set, even empty, it is enforced): the
     /// secret names the job role may read; `@secrets` sources outside it are refused.
     pub job_secrets_prefix: Option<String>,
+    /// `DROPFLOW_LOCAL_WEBHOOKS=allow`: see [`Platform::local_webhooks`].
+    pub local_webhooks: bool,
+    /// `DROPFLOW_ALERT_TOPIC_PREFIX` (optional; set, even empty, it is enforced): the SNS
+    /// topic names alerts may publish to.
+    pub alert_topic_prefix: Option<String>,
 }
 
 /// Every problem found in the environment, one line each.
@@ -208,10 +213,16 @@ impl Config {
         // Not `get`: an empty value is meaningful here (no secrets at all).
         let job_secrets_prefix =
             lookup("DROPFLOW_JOB_SECRETS_PREFIX").map(|p| p.trim().to_string());
+        // Only the local stack sets it: plain-HTTP loopback alert webhooks.
+        let local_webhooks = lookup("DROPFLOW_LOCAL_WEBHOOKS").is_some_and(|v| v.trim() == "allow");
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
+        let alert_topic_prefix =
+            lookup("DROPFLOW_ALERT_TOPIC_PREFIX").map(|p| p.trim().to_string());
         Ok(Self {
+            local_webhooks,
+            alert_topic_prefix,
             bucket,
             flows_prefix,
             step_function_arn,
@@ -249,6 +260,8 @@ impl Config {
             execution_role_arn: self.execution_role_arn.clone(),
             fargate_queues: self.fargate_queues.clone(),
             job_secrets_prefix: self.job_secrets_prefix.clone(),
+            local_webhooks: self.local_webhooks,
+            alert_topic_prefix: self.alert_topic_prefix.clone(),
         }
     }
 

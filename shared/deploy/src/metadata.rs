@@ -29,6 +29,8 @@ pub const KEYS: &[&str] = &[
     "takeover",
     "platform",
     "assign-public-ip",
+    "notify-on-error",
+    "notify-on-success",
 ];
 
 /// The metadata key (without [`METADATA_PREFIX`]) that lets an upload take over a state
@@ -72,6 +74,8 @@ pub fn options_from_metadata(
                         .collect(),
                 )
             }
+            "notify-on-error" => layer.notify_on_error = Some(targets(value)),
+            "notify-on-success" => layer.notify_on_success = Some(targets(value)),
             "namespace" => layer.namespace = text(),
             "branch" => layer.branch = text(),
             "production" => layer.production = Some(boolean(value).map_err(error)?),
@@ -143,6 +147,17 @@ fn pairs(value: &str) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
+/// `notify-on-*` values: topic ARNs and webhook URLs separated by spaces (S3 metadata
+/// values are one line; `aws s3 cp --metadata` splits its argument on commas, so spaces
+/// are the separator that survives it; commas are accepted too).
+fn targets(value: &str) -> Vec<String> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +202,29 @@ mod tests {
         assert_eq!(layer.distributed_map, Some(false));
         assert_eq!(layer.aws_tags.unwrap()["cost"], "7");
         assert_eq!(layer.user.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn alert_targets_are_space_or_comma_separated() {
+        let layer = options_from_metadata(&meta(&[
+            (
+                "dropflow-notify-on-error",
+                "arn:aws:sns:us-east-1:123456789012:dropflow-alerts https://hooks.example/x",
+            ),
+            (
+                "dropflow-notify-on-success",
+                "https://a.example/1,https://b.example/2",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            layer.notify_on_error.unwrap(),
+            [
+                "arn:aws:sns:us-east-1:123456789012:dropflow-alerts",
+                "https://hooks.example/x"
+            ]
+        );
+        assert_eq!(layer.notify_on_success.unwrap().len(), 2);
     }
 
     #[test]

@@ -49,6 +49,8 @@
 //! `dropflow.ManifestNotFound`, `dropflow.TaskNotFinished`). Nothing here holds an AWS
 //! client: storage is the [`Datastore`] trait.
 
+pub mod alert_delivery;
+pub mod alerts;
 pub mod artifacts;
 pub mod command;
 pub mod datastore;

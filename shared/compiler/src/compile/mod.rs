@@ -8,6 +8,7 @@ mod exit_hooks;
 mod hook_states;
 mod job_definition;
 mod load;
+mod notify_options;
 mod parameter_checks;
 mod parameters;
 mod secrets;
@@ -95,6 +96,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         ..
     } = input;
     check_options(options)?;
+    notify_options::check_notify_options(options, platform)?;
     check_foreach_options(options, graph, &flow.name)?;
     // `pipeline::check` ran these before lint, as Metaflow does; they are cheap, and
     // nothing Metaflow refuses to load may compile.
