@@ -12,6 +12,8 @@ catch the bug each patch fixes (they are expected to fail then).
 import argparse
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "infra" / "local"))
@@ -196,6 +198,38 @@ def check_plain_backend_starts_on_an_alias() -> None:
         raise AssertionError(f"(version, alias, listed) were {found}, not {expected}")
 
 
+def all_at_once(writers: int, write: Callable[[int], str]) -> list[str]:
+    """Runs ``write(0..writers)`` on as many threads, released together; their answers
+    (an exception raised is an answer too, ``Type: message``)."""
+    barrier = threading.Barrier(writers)
+    results: list[str] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results.append(write(index))
+        except Exception as error:  # noqa: BLE001 - reported as a wrong answer
+            results.append(f"{type(error).__name__}: {error}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@contextmanager
+def tiny_switch_interval() -> Iterator[None]:
+    """A 1 µs GIL switch interval, so threads interleave inside moto's handlers."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def check_conditional_puts_are_atomic() -> None:
     """Of concurrent conditional PutObjects on one key, exactly one succeeds (item 9).
 
@@ -234,34 +268,21 @@ def check_conditional_puts_are_atomic() -> None:
             raise AssertionError(f"single conditional puts answered {answers}")
 
         def race(key: str, phase: str, condition: dict) -> int:
-            barrier = threading.Barrier(writers)
-            results: list[str] = []
-
-            def write(index: int) -> None:
-                barrier.wait()
+            def write(index: int) -> str:
                 # Distinct bodies: S3's etag is the content's MD5, so equal bodies would
                 # rightly match the same If-Match.
                 body = f"{key} {phase} {index}".encode()
-                try:
-                    results.append(code(lambda: s3.put_object(
-                        Bucket="dropflow-check", Key=key, Body=body, **condition)))
-                except Exception as error:  # noqa: BLE001 - reported as a wrong answer
-                    results.append(f"{type(error).__name__}: {error}")
+                return code(lambda: s3.put_object(
+                    Bucket="dropflow-check", Key=key, Body=body, **condition))
 
-            threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            results = all_at_once(writers, write)
             unexpected = [r for r in results if r not in ("ok", "PreconditionFailed")]
             if unexpected:
                 raise AssertionError(f"unexpected answers {unexpected}")
             return results.count("ok")
 
-        previous_interval = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)
         wrong: list[str] = []
-        try:
+        with tiny_switch_interval():
             for round_ in range(rounds):
                 key = f"race-{round_}"
                 created = race(key, "create", {"IfNoneMatch": "*"})
@@ -269,8 +290,6 @@ def check_conditional_puts_are_atomic() -> None:
                 replaced = race(key, "replace", {"IfMatch": etag})
                 if (created, replaced) != (1, 1):
                     wrong.append(f"{key}: {created} creates and {replaced} replaces succeeded")
-        finally:
-            sys.setswitchinterval(previous_interval)
         if wrong:
             raise AssertionError(f"{len(wrong)} of {rounds} rounds let more than one writer through, first: {wrong[0]}")
 
@@ -299,11 +318,8 @@ def check_conditional_updates_are_atomic() -> None:
 
         def race(key: str) -> int:
             db.put_item(TableName="dropflow-check", Item={"pk": {"S": key}, "rev": {"N": "0"}})
-            barrier = threading.Barrier(writers)
-            results: list[str] = []
 
-            def write(index: int) -> None:
-                barrier.wait()
+            def write(index: int) -> str:
                 try:
                     db.update_item(
                         TableName="dropflow-check",
@@ -315,32 +331,22 @@ def check_conditional_updates_are_atomic() -> None:
                             ":rev": {"N": "0"}, ":next": {"N": "1"}, ":who": {"S": str(index)},
                         },
                     )
-                    results.append("ok")
                 except ClientError as error:
-                    results.append(error.response["Error"]["Code"])
-                except Exception as error:  # noqa: BLE001 - reported as a wrong answer
-                    results.append(f"{type(error).__name__}: {error}")
+                    return error.response["Error"]["Code"]
+                return "ok"
 
-            threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            results = all_at_once(writers, write)
             unexpected = [r for r in results if r not in ("ok", "ConditionalCheckFailedException")]
             if unexpected:
                 raise AssertionError(f"unexpected answers {unexpected}")
             return results.count("ok")
 
-        previous_interval = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)
         wrong: list[str] = []
-        try:
+        with tiny_switch_interval():
             for round_ in range(rounds):
                 winners = race(f"race-{round_}")
                 if winners != 1:
                     wrong.append(f"race-{round_}: {winners} conditional updates succeeded")
-        finally:
-            sys.setswitchinterval(previous_interval)
         if wrong:
             raise AssertionError(f"{len(wrong)} of {rounds} rounds let more than one writer through, first: {wrong[0]}")
 

@@ -949,6 +949,23 @@ def patch_nested_states_errors() -> None:
 # 9. Atomic conditional PutObject (S3 conditional writes).
 
 
+def serialise(cls: Any, names: tuple[str, ...]) -> None:
+    """Runs the methods ``names`` of ``cls`` under one lock shared by them, so none of
+    them runs between another one's read and write. Applying it twice changes nothing."""
+    lock = threading.Lock()
+    for name in names:
+        original = getattr(cls, name)
+        if getattr(original, "_dropflow_atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any):
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        atomic._dropflow_atomic = True  # type: ignore[attr-defined]
+        setattr(cls, name, atomic)
+
+
 def patch_s3_atomic_conditional_put() -> None:
     """Check and write of a PutObject happen under one lock, as one step.
 
@@ -962,17 +979,7 @@ def patch_s3_atomic_conditional_put() -> None:
     """
     from moto.s3.responses import S3Response
 
-    original = S3Response.put_object
-    if getattr(original, "_dropflow_atomic", False):
-        return
-    lock = threading.Lock()
-
-    def put_object(self, *args: Any, **kwargs: Any):
-        with lock:
-            return original(self, *args, **kwargs)
-
-    put_object._dropflow_atomic = True  # type: ignore[attr-defined]
-    S3Response.put_object = put_object
+    serialise(S3Response, ("put_object",))
 
 
 def patch_dynamodb_atomic_writes() -> None:
@@ -987,18 +994,10 @@ def patch_dynamodb_atomic_writes() -> None:
     """
     from moto.dynamodb.responses import DynamoHandler
 
-    lock = threading.Lock()
-    for name in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"):
-        original = getattr(DynamoHandler, name)
-        if getattr(original, "_dropflow_atomic", False):
-            continue
-
-        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any):
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        atomic._dropflow_atomic = True  # type: ignore[attr-defined]
-        setattr(DynamoHandler, name, atomic)
+    serialise(
+        DynamoHandler,
+        ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"),
+    )
 
 
 # ----------------------------------------------------------------------------------------
