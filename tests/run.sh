@@ -2,7 +2,8 @@
 # dropflow's one test command, for developers and CI alike (`.ci/run` execs it):
 #
 #   bash tests/run.sh               install the pinned tools if needed, then run fmt, clippy,
-#                                   cargo test (the end-to-end table beside the rest), the lint
+#                                   every test binary (the end-to-end table on the local stack
+#                                   included, a few binaries at a time), the doc tests, the lint
 #                                   conformance check and the moto patch checks
 #   bash tests/run.sh --setup-only  only install the pinned tools (.venv/, tests/node_modules/)
 #
@@ -140,6 +141,11 @@ export DROPFLOW_STATELINT="$VENV/bin/statelint"
 export DROPFLOW_ASL_VALIDATOR="$REPO/tests/node_modules/.bin/asl-validator"
 export DROPFLOW_CFN_LINT="$VENV/bin/cfn-lint"
 export USERNAME="${USERNAME:-dropflow-ci}"
+# A CI build starts from nothing and is thrown away: incremental compilation's caches only
+# cost time there.
+if [[ -n ${CI:-} ]]; then
+    export CARGO_INCREMENTAL=0
+fi
 
 if [[ $SETUP_ONLY == 1 ]]; then
     section "setup done"
@@ -167,32 +173,17 @@ check() {
 check "cargo fmt --all --check" cargo fmt --all --check
 check "cargo clippy --workspace --all-targets -- -D warnings" \
     cargo clippy --workspace --all-targets -- -D warnings
-# The end-to-end table (tests/tests/e2e_flows.rs) is the longest test and spends much of
-# its time waiting on the emulator and on tasks, so it runs beside the rest of the suite
-# rather than after it: its binary is started directly (a second `cargo test` would wait
-# for the first one's lock), and `cargo test --workspace` skips that one test.
-E2E_TEST=flows_run_on_the_local_stack_as_they_run_locally
 check "cargo test --workspace --no-run" cargo test --workspace --no-run
-E2E_BIN="$(cargo test -p dropflow-tests --test e2e_flows --no-run 2>&1 |
-    sed -n 's/.*Executable tests\/e2e_flows.rs (\(.*\))$/\1/p')"
-E2E_LOG="$(mktemp -t dropflow-e2e.XXXXXX)"
-E2E_PID=""
-if [[ -n $E2E_BIN && -x $E2E_BIN ]]; then
-    (cd tests && exec "$REPO/$E2E_BIN" --exact "$E2E_TEST" --nocapture) >"$E2E_LOG" 2>&1 &
-    E2E_PID=$!
-else
-    echo "could not find the e2e_flows test binary" >"$E2E_LOG"
-fi
-check "cargo test --workspace (all but the end-to-end table)" \
-    cargo test --workspace --no-fail-fast -- --skip "$E2E_TEST"
-e2e_result() {
-    [[ -n $E2E_PID ]] && wait "$E2E_PID"
-    local rc=$?
-    cat "$E2E_LOG"
-    return "$rc"
+# Every test binary (unit, integration, the end-to-end table on the local stack), a few at
+# a time, the slowest first: `cargo test` would run them one after another, and most of
+# them spend their time waiting on the emulator and on Metaflow tasks. tests/run_tests.py
+# says how; DROPFLOW_TEST_JOBS sets how many run at once.
+run_test_binaries() {
+    cargo test --workspace --no-run --message-format=json 2>/dev/null |
+        "$DROPFLOW_PYTHON" tests/run_tests.py --jobs "${DROPFLOW_TEST_JOBS:-3}"
 }
-check "end-to-end flows on the local stack (tests/tests/e2e_flows.rs)" e2e_result
-rm -f "$E2E_LOG"
+check "test binaries (tests/run_tests.py)" run_test_binaries
+check "doc tests (cargo test --workspace --doc)" cargo test --workspace --doc
 
 if [[ -f tests/lint_conformance.py ]]; then
     check "lint conformance (tests/lint_conformance.py)" \

@@ -2,17 +2,17 @@ from metaflow import FlowSpec, step
 
 
 class FailInForeachFlow(FlowSpec):
-    """The foreach's third item raises on every attempt: the run fails with its exception,
+    """The foreach's second item raises on every attempt: the run fails with its exception,
     raised in a child execution of the foreach's Distributed Map."""
 
     @step
     def start(self):
-        self.items = [1, 2, 3]
+        self.items = [1, 2]
         self.next(self.work, foreach="items")
 
     @step
     def work(self):
-        if self.input == 3:
+        if self.input == 2:
             raise ValueError("boom")
         self.value = self.input
         self.next(self.join)

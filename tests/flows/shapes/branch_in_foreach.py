@@ -4,7 +4,7 @@ from metaflow import FlowSpec, step
 class BranchInForeachFlow(FlowSpec):
     @step
     def start(self):
-        self.items = [1, 2, 3]
+        self.items = [1, 2]
         self.next(self.fan, foreach="items")
 
     @step

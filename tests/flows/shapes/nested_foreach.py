@@ -10,7 +10,7 @@ class NestedForeachFlow(FlowSpec):
     @step
     def level1(self):
         self.letter = self.input
-        self.inner = [1, 2, 3]
+        self.inner = [1, 2]
         self.next(self.level2, foreach="inner")
 
     @step

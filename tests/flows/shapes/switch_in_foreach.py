@@ -4,7 +4,7 @@ from metaflow import FlowSpec, step
 class SwitchInForeachFlow(FlowSpec):
     @step
     def start(self):
-        self.items = [1, 2, 3, 4]
+        self.items = [1, 2]
         self.next(self.classify, foreach="items")
 
     @step
