@@ -22,7 +22,10 @@ use dropflow_compiler::package::{Limits, read_bytes};
 type Handler<'a> = Pin<Box<dyn Future<Output = Report> + 'a>>;
 
 /// Polls `handlers` one step at a time, picking the next among the unfinished by
-/// `choices` (cycled), until all are done; their reports in order.
+/// `choices`, then (once they are used up) in turn, until all are done; their reports in
+/// order. Taking turns at the end keeps every schedule fair: cycling `choices` could pick
+/// a handler waiting for another's claim forever (`[0]` always picks the first unfinished
+/// one), which then gave up after `max_wait` of real time and failed the case.
 fn interleave(mut handlers: Vec<Handler<'_>>, choices: &[usize]) -> Vec<Report> {
     let mut context = Context::from_waker(Waker::noop());
     let mut reports: Vec<Option<Report>> = handlers.iter().map(|_| None).collect();
@@ -34,7 +37,8 @@ fn interleave(mut handlers: Vec<Handler<'_>>, choices: &[usize]) -> Vec<Report> 
         if pending.is_empty() {
             return reports.into_iter().map(Option::unwrap).collect();
         }
-        let pick = pending[choices[step % choices.len()] % pending.len()];
+        let choice = choices.get(step).copied().unwrap_or(step);
+        let pick = pending[choice % pending.len()];
         step += 1;
         if let std::task::Poll::Ready(report) = handlers[pick].as_mut().poll(&mut context) {
             reports[pick] = Some(report);
@@ -214,4 +218,28 @@ fn an_event_without_a_sequencer_is_refused() {
     assert_eq!(report.status, Status::Failed, "{report}");
     assert_eq!(report.error_code(), Some("event.no_sequencer"));
     assert!(deployer.state_machines.get("AlphaFlow").is_none());
+}
+
+#[test]
+fn handlers_take_turns_once_the_choices_are_used_up() {
+    // Two uploads of one key and a schedule of five picks, far fewer than the handlers
+    // need: the rest is taken in turns, both end, the newer upload is live. (Cycling the
+    // choices instead could leave the claim's holder unpicked for good once the number of
+    // unfinished handlers changed; its waiter then gave up after `max_wait` of real time.)
+    let mut deployer = deployer();
+    deployer.claims.max_wait = Duration::from_secs(5);
+    let older = upload(&deployer, "a.tgz", "AlphaFlow", "older", 1);
+    let newer = upload(&deployer, "a.tgz", "AlphaFlow", "newer", 2);
+    let handlers: Vec<Handler<'_>> = vec![
+        Box::pin(deployer.handle_created(&newer)),
+        Box::pin(deployer.handle_created(&older)),
+    ];
+    let reports = interleave(handlers, &[0, 1, 1, 1, 0]);
+    for report in &reports {
+        assert!(
+            matches!(report.status, Status::Deployed | Status::Superseded),
+            "{report}"
+        );
+    }
+    assert!(live_source(&deployer, "AlphaFlow").contains("newer"));
 }
