@@ -10,8 +10,9 @@ waiting (on the emulator, on Metaflow tasks, on a server to start): side by side
 both cores busy. Each binary runs in its package's directory, as `cargo test` runs it, with
 libtest's own arguments (`--jobs N` binaries at once, default 3; anything after `--` goes to
 every binary, for example a test-name filter). A binary's output is printed whole when it
-ends, then a summary with each binary's wall time. The exit status is non-zero when any
-binary failed, and every failure is listed.
+ends, then a summary with each binary's wall time. A binary that runs past `--timeout`
+seconds (default 1200, or `DROPFLOW_TEST_TIMEOUT`) is killed with every process it started
+and fails. The exit status is non-zero when any binary failed, and every failure is listed.
 
 Wall times are kept in `target/dropflow-test-times.json`: the next run starts the slowest
 binaries first (on a clean clone, `SLOW_FIRST` stands in).
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -110,24 +112,53 @@ def slowest_first(binaries: list[Binary]) -> list[Binary]:
     return sorted(binaries, key=rank)
 
 
-def run(binary: Binary, extra: list[str], print_lock: threading.Lock) -> Outcome:
+def kill_session(session: int) -> None:
+    """Kills every process of `session`: the binary, started as its leader, and all it
+    started, also those in process groups of their own (`dropflow local up`)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) == session:
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def run(binary: Binary, extra: list[str], timeout: float, print_lock: threading.Lock) -> Outcome:
+    """Runs one binary in a session of its own; past `timeout` seconds the whole session
+    (the test and what it started: emulators, tasks) is killed and the binary fails."""
     started = time.monotonic()
+    command = [
+        binary.executable,
+        *(["--show-output"] if binary.name in SHOW_OUTPUT else []),
+        *extra,
+    ]
     try:
-        process = subprocess.run(
-            [
-                binary.executable,
-                *(["--show-output"] if binary.name in SHOW_OUTPUT else []),
-                *extra,
-            ],
+        process = subprocess.Popen(
+            command,
             cwd=binary.directory,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            check=False,
+            start_new_session=True,
         )
-        returncode, output = process.returncode, process.stdout.decode("utf-8", "replace")
     except OSError as error:
+        process = None
         returncode, output = 127, f"could not start {binary.executable}: {error}\n"
+    if process is not None:
+        try:
+            stdout, _ = process.communicate(timeout=timeout)
+            returncode = process.returncode
+        except subprocess.TimeoutExpired:
+            kill_session(process.pid)
+            stdout, _ = process.communicate()
+            returncode = 124
+            stdout += (
+                f"\n{binary.key} ran past {timeout:.0f} s (DROPFLOW_TEST_TIMEOUT): killed with "
+                "everything it started\n"
+            ).encode()
+        output = stdout.decode("utf-8", "replace")
     outcome = Outcome(binary, returncode, time.monotonic() - started, output)
     with print_lock:
         status = "ok" if returncode == 0 else f"FAILED (exit {returncode})"
@@ -140,6 +171,13 @@ def run(binary: Binary, extra: list[str], print_lock: threading.Lock) -> Outcome
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=3, help="test binaries at once")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("DROPFLOW_TEST_TIMEOUT", "1200")),
+        help="seconds one binary may run before it is killed (default 1200, or "
+        "$DROPFLOW_TEST_TIMEOUT)",
+    )
     parser.add_argument("extra", nargs="*", help="arguments for every binary (after --)")
     arguments = parser.parse_args()
     if arguments.jobs < 1:
@@ -155,7 +193,9 @@ def main() -> int:
     lock = threading.Lock()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=arguments.jobs) as pool:
-        outcomes = list(pool.map(lambda b: run(b, arguments.extra, lock), ordered))
+        outcomes = list(
+            pool.map(lambda b: run(b, arguments.extra, arguments.timeout, lock), ordered)
+        )
     wall = time.monotonic() - started
 
     print(f"\n==> test binaries: {wall:.0f} s wall for {len(outcomes)}; the longest:")
