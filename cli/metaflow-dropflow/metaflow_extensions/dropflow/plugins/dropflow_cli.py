@@ -15,7 +15,7 @@ from metaflow.exception import MetaflowException
 from metaflow.parameters import current_flow
 from metaflow.util import get_username
 
-from .dropflow_command import DropflowCommand, DropflowCommandError, Target
+from .dropflow_command import STATE_DIR_ENV, DropflowCommand, DropflowCommandError, Target
 from .run_list import list_runs_of
 from .run_parameters import parameter_words
 from .state_machine_name import state_machine_name
@@ -46,7 +46,8 @@ def target_options(func):
     func = click.option(
         "--state-dir",
         default=None,
-        help="The local stack's state directory (implies --local).",
+        help="The local stack's state directory (implies --local; default: "
+        "$DROPFLOW_STATE_DIR).",
     )(func)
     func = click.option(
         "--local",
@@ -101,6 +102,9 @@ def cli():
 @click.pass_obj
 def dropflow(obj, name=None, local=False, state_dir=None, api=None, bucket=None):
     obj.dropflow_name = name
+    # A local stack named by the environment (as DROPFLOW_API names one on AWS): how
+    # Metaflow's own test runner, which adds no options, reaches one.
+    state_dir = state_dir or os.environ.get(STATE_DIR_ENV) or None
     obj.dropflow_target = Target(local, state_dir, api, bucket)
     obj.dropflow_command = DropflowCommand()
 

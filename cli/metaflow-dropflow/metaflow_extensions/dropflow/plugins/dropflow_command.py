@@ -11,6 +11,8 @@ from metaflow.exception import MetaflowException
 
 # The variable naming the `dropflow` executable when it is not on PATH.
 BIN_ENV = "DROPFLOW_BIN"
+# The variable naming a local stack's state directory (as `--state-dir` does).
+STATE_DIR_ENV = "DROPFLOW_STATE_DIR"
 
 
 class DropflowCommandError(MetaflowException):

@@ -1,0 +1,102 @@
+"""Metaflow's `test/core/run_tests.py` log → a table of graph × test results, with the
+reason for every failure. Used by `tests/conformance.sh`:
+
+    python report.py LOG [OUT.md]
+
+The runner logs `[pid N] ### test 'T' graph 'G' in context 'C': MESSAGE ###` lines, and
+after a failure the failed commands' output (`STDOUT follows:` / `STDERR follows:`). A
+case's outcome is its last `success`/`failed` line; its reason, the message logged before
+it and the last meaningful line of the commands' stderr."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import defaultdict
+
+LINE = re.compile(r"### test '([^']+)' graph '([^']+)'(?: in context '[^']+')?: (.*?) ###")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def parse(text: str) -> dict[tuple[str, str], dict]:
+    cases: dict[tuple[str, str], dict] = defaultdict(lambda: {"messages": [], "stderr": []})
+    current = None
+    in_stderr = False
+    for raw in text.splitlines():
+        line = ANSI.sub("", raw)
+        match = LINE.search(line)
+        if match:
+            test, graph, message = match.groups()
+            current = cases[(test, graph)]
+            current["messages"].append(message)
+            in_stderr = False
+            continue
+        if line.startswith("[pid ") and "###" in line:
+            current, in_stderr = None, False
+            continue
+        if line == "STDERR follows:":
+            in_stderr = True
+            continue
+        if line == "STDOUT follows:":
+            in_stderr = False
+            continue
+        if current is not None and in_stderr and line.strip():
+            current["stderr"].append(line.strip())
+    return cases
+
+
+def outcome(case: dict) -> tuple[str, str]:
+    """(`passed` | `failed` | `skipped` | `not valid`, reason)."""
+    messages = case["messages"]
+    last = messages[-1] if messages else ""
+    if last.startswith("success"):
+        return "passed", ""
+    if last.startswith("skipping"):
+        return "skipped", last
+    if last.startswith("not a valid"):
+        return "not valid", ""
+    if last.startswith("failed"):
+        before = [m for m in messages[:-1] if not m.startswith("running")]
+        detail = next(
+            (
+                line
+                for line in reversed(case["stderr"])
+                if not line.startswith(("Traceback", "File ", "^", "~"))
+            ),
+            "",
+        )
+        reason = "; ".join(filter(None, [before[-1] if before else "", detail[:240]]))
+        return "failed", reason
+    return "unknown", last
+
+
+def table(cases: dict[tuple[str, str], dict]) -> str:
+    rows = []
+    counts: dict[str, int] = defaultdict(int)
+    for (test, graph), case in sorted(cases.items()):
+        status, reason = outcome(case)
+        counts[status] += 1
+        if status == "not valid":
+            continue
+        rows.append(f"| {test} | {graph} | {status} | {reason.replace('|', '/')} |")
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return "\n".join(
+        [f"{summary}", "", "| test | graph | result | reason |", "|---|---|---|---|", *rows]
+    )
+
+
+def main() -> int:
+    if len(sys.argv) not in (2, 3):
+        print("usage: python report.py LOG [OUT.md]", file=sys.stderr)
+        return 2
+    with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
+        result = table(parse(f.read()))
+    print(result)
+    if len(sys.argv) == 3:
+        with open(sys.argv[2], "w", encoding="utf-8") as f:
+            f.write(result + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
