@@ -236,6 +236,15 @@ def create(
     target = _target(obj, local, state_dir, api, bucket)
     flow_file = _flow_file(obj)
     args = ["deploy", flow_file, "--json", "--timeout", str(timeout)]
+    # One upload key per deployed state machine, as Metaflow's Step Functions identifies a
+    # deployment by its state machine: keyed by the file name instead, two flows in files
+    # of the same name (Metaflow's test suite writes every flow to test_flow.py) would
+    # replace each other's deployment.
+    try:
+        args += ["--key", _name(obj) + ".tar.gz"]
+    except DropflowCommandError as e:
+        # A flow that does not compile cannot be deployed: the compiler says why.
+        raise DropflowCommandError(getattr(e, "detail", None) or str(e))
     args += target.flags(api=False, bucket=True)
     args += ["--package-suffixes", ",".join(obj.package_suffixes)]
     user = get_username()

@@ -28,9 +28,12 @@ def state_machine_name(command, flow_file, name, project_options, package_suffix
         code, _, stderr = command.run_plain(args)
         deployment = os.path.join(out, "deployment.json")
         if code != 0 or not os.path.exists(deployment):
-            raise DropflowCommandError(
+            error = DropflowCommandError(
                 "dropflow compile could not name the state machine: %s" % stderr.strip()
             )
+            # The compiler's own words (a lint error with file:line), for `create`.
+            error.detail = stderr.strip()
+            raise error
         with open(deployment) as f:
             return json.load(f)["state_machine"]
     finally:
