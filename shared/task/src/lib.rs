@@ -87,6 +87,7 @@ pub use finish::finish;
 pub use handoff::report;
 pub use manifests::ManifestCache;
 pub use memory::MemoryDatastore;
+pub use dropflow_contract::start_input::StartFrom;
 pub use start::{StartInput, start};
 
 use dropflow_contract::{Manifest, StepPlan};
@@ -102,9 +103,24 @@ pub async fn run<D: Datastore>(
 ) -> TaskResult<Value> {
     match Request::from_value(request).map_err(|e| TaskError::InvalidRequest(e.to_string()))? {
         Request::Start(request) => {
-            let is_start_hint = request.manifest.is_some();
-            // Only the flow's start step gets `manifest`; its input is the execution's.
-            let input = StartInput::classify(is_start_hint, &request.input)?;
+            let input = match request.from {
+                Some(from) => StartInput::decode(from, &request.input)?,
+                // A state machine compiled before the tag: only the flow's start step gets
+                // `manifest` (its first attempt and its retries).
+                None => StartInput::classify_legacy(request.manifest.is_some(), &request.input)?,
+            };
+            // Whether the request claims to start the run (the start step's first attempt,
+            // or any attempt of it for an untagged request); a tagged retry claims nothing.
+            let starts_run = match request.from {
+                Some(StartFrom::Retry) => None,
+                Some(from) => Some(from == StartFrom::Execution),
+                None => Some(request.manifest.is_some()),
+            };
+            if request.from.is_some() && request.manifest.is_some() != (starts_run == Some(true)) {
+                return Err(TaskError::InvalidRequest(
+                    "only a start from execution carries \"manifest\"".into(),
+                ));
+            }
             let url = match (request.manifest.as_deref(), input.manifest()) {
                 (Some(url), _) | (None, Some(url)) => url.to_string(),
                 (None, None) => {
@@ -114,9 +130,11 @@ pub async fn run<D: Datastore>(
                 }
             };
             let manifest = manifests.load(store, &url).await?;
-            if is_start_hint != (request.step == manifest.flow.start_step) {
+            let is_start_step = request.step == manifest.flow.start_step;
+            if starts_run.is_some_and(|starts| starts != is_start_step) {
                 return Err(TaskError::InvalidRequest(format!(
-                    "only the start step ({}) is started with \"manifest\"; got step {}",
+                    "only the start step ({}) is started from the execution input, with \
+                     \"manifest\"; got step {}",
                     manifest.flow.start_step, request.step
                 )));
             }
