@@ -81,13 +81,13 @@ pub use dropflow_contract::protocol::{
     BatchJob, ContainerOverrides, Ctx, EnvVar, ErrorInfo, FailRequest, FailResponse, FinishRequest,
     FinishResponse, Inputs, ItemsObject, JobRequest, Request, StartRequest, StartResponse, Task,
 };
+pub use dropflow_contract::start_input::StartFrom;
 pub use error::{TaskError, TaskResult};
 pub use fail::{CauseSummary, Failure, batch_summary, fail};
 pub use finish::finish;
 pub use handoff::report;
 pub use manifests::ManifestCache;
 pub use memory::MemoryDatastore;
-pub use dropflow_contract::start_input::StartFrom;
 pub use start::{StartInput, start};
 
 use dropflow_contract::{Manifest, StepPlan};

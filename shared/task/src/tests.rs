@@ -164,7 +164,8 @@ async fn inline_map_foreaches_get_their_splits_inline_and_a_width_limit() {
     assert!(done.get("items").is_none(), "{done}");
     let collect = lambda
         .start(
-            "collect", StartFrom::ForeachJoin,
+            "collect",
+            StartFrom::ForeachJoin,
             json!({"ctx": done["ctx"], "splits": done["splits"]}),
         )
         .await;
@@ -260,7 +261,11 @@ async fn foreach_flow_runs_start_to_end() {
     let mut results = Vec::new();
     for index in 0..7u32 {
         let square = lambda
-            .start("square", StartFrom::ForeachChild, json!({"ctx": done["ctx"], "index": index}))
+            .start(
+                "square",
+                StartFrom::ForeachChild,
+                json!({"ctx": done["ctx"], "index": index}),
+            )
             .await;
         assert_eq!(square.id, format!("square-{index}"));
         assert_eq!(square.foreach, [index]);
@@ -280,7 +285,9 @@ async fn foreach_flow_runs_start_to_end() {
     }
 
     // The Map passes its own input (the foreach step's finish output) to the join.
-    let collect = lambda.start("collect", StartFrom::ForeachJoin, done.clone()).await;
+    let collect = lambda
+        .start("collect", StartFrom::ForeachJoin, done.clone())
+        .await;
     assert_eq!(collect.id, "collect");
     assert!(collect.foreach.is_empty());
     assert_eq!(
@@ -288,7 +295,9 @@ async fn foreach_flow_runs_start_to_end() {
         "sfn-fixture/square/:square-0,square-1,square-2,square-3,square-4,square-5,square-6"
     );
     let collected = lambda.finish(&collect).await.unwrap();
-    let end = lambda.start("end", StartFrom::Parent, collected.clone()).await;
+    let end = lambda
+        .start("end", StartFrom::Parent, collected.clone())
+        .await;
     assert_eq!(input_paths(&end), "sfn-fixture/collect/collect");
     assert_eq!(lambda.finish(&end).await.unwrap()["ctx"]["task"], "end/end");
 }
@@ -351,11 +360,17 @@ async fn static_joins_list_branches_in_in_funcs_order() {
     let lambda = Lambda::new(shape("branch"));
     let ctx = |task: &str| json!({"ctx": {"manifest": lambda.manifest.location, "run": "sfn-x", "task": task}});
     let join = lambda
-        .start("join", StartFrom::StaticJoin, json!([ctx("right/right"), ctx("left/left")]))
+        .start(
+            "join",
+            StartFrom::StaticJoin,
+            json!([ctx("right/right"), ctx("left/left")]),
+        )
         .await;
     assert_eq!(join.id, "join");
     assert_eq!(input_paths(&join), "sfn-x/left/left,sfn-x/right/right");
-    let left = lambda.start("left", StartFrom::Parent, ctx("start/start")).await;
+    let left = lambda
+        .start("left", StartFrom::Parent, ctx("start/start"))
+        .await;
     assert_eq!(input_paths(&left), "sfn-x/start/start");
 }
 
@@ -366,14 +381,22 @@ async fn nested_foreach_joins_take_their_siblings() {
     let level1_ctx =
         json!({"manifest": location, "run": "sfn-x", "task": "level1/level1-1", "foreach": [1]});
     let level2 = lambda
-        .start("level2", StartFrom::ForeachChild, json!({"ctx": level1_ctx, "index": 2}))
+        .start(
+            "level2",
+            StartFrom::ForeachChild,
+            json!({"ctx": level1_ctx, "index": 2}),
+        )
         .await;
     assert_eq!(level2.id, "level2-1-2");
     assert_eq!(level2.split, Some(2));
     assert_eq!(input_paths(&level2), "sfn-x/level1/level1-1");
 
     let join2 = lambda
-        .start("join2", StartFrom::ForeachJoin, json!({"ctx": level1_ctx, "splits": [0, 1, 2]}))
+        .start(
+            "join2",
+            StartFrom::ForeachJoin,
+            json!({"ctx": level1_ctx, "splits": [0, 1, 2]}),
+        )
         .await;
     assert_eq!(join2.id, "join2-1");
     assert_eq!(join2.foreach, [1]);
@@ -384,7 +407,11 @@ async fn nested_foreach_joins_take_their_siblings() {
 
     let start_ctx = json!({"manifest": location, "run": "sfn-x", "task": "start/start"});
     let join1 = lambda
-        .start("join1", StartFrom::ForeachJoin, json!({"ctx": start_ctx, "splits": [0, 1]}))
+        .start(
+            "join1",
+            StartFrom::ForeachJoin,
+            json!({"ctx": start_ctx, "splits": [0, 1]}),
+        )
         .await;
     assert_eq!(join1.id, "join1");
     assert_eq!(input_paths(&join1), "sfn-x/join2/:join2-0,join2-1");
@@ -441,7 +468,11 @@ async fn foreach_joins_probe_which_branch_ran_for_each_split() {
     }
     let ctx = json!({"manifest": lambda.manifest.location, "run": "sfn-x", "task": "start/start"});
     let collect = lambda
-        .start("collect", StartFrom::ForeachJoin, json!({"ctx": ctx, "splits": [0, 1, 2, 3]}))
+        .start(
+            "collect",
+            StartFrom::ForeachJoin,
+            json!({"ctx": ctx, "splits": [0, 1, 2, 3]}),
+        )
         .await;
     assert_eq!(
         input_paths(&collect),
@@ -461,7 +492,11 @@ async fn long_input_paths_go_through_a_file() {
         json!({"manifest": lambda.manifest.location, "run": "sfn-wide", "task": "start/start"});
     let splits: Vec<u32> = (0..1000).collect();
     let collect = lambda
-        .start("collect", StartFrom::ForeachJoin, json!({"ctx": ctx, "splits": splits}))
+        .start(
+            "collect",
+            StartFrom::ForeachJoin,
+            json!({"ctx": ctx, "splits": splits}),
+        )
         .await;
     let Inputs::File(url) = &collect.inputs else {
         panic!("inline paths: {:?}", collect.inputs)
@@ -529,7 +564,11 @@ async fn retries_reuse_the_task_with_the_next_attempt() {
     let ctx =
         json!({"manifest": lambda.manifest.location, "run": "sfn-fixture", "task": "start/start"});
     let square = lambda
-        .start("square", StartFrom::ForeachChild, json!({"ctx": ctx, "index": 3}))
+        .start(
+            "square",
+            StartFrom::ForeachChild,
+            json!({"ctx": ctx, "index": 3}),
+        )
         .await;
     let cause = json!({
         "JobId": "job-abc",
@@ -540,7 +579,8 @@ async fn retries_reuse_the_task_with_the_next_attempt() {
     .to_string();
     let retry = lambda
         .start(
-            "square", StartFrom::Retry,
+            "square",
+            StartFrom::Retry,
             json!({"task": square, "error": {"Error": "States.TaskFailed", "Cause": cause}}),
         )
         .await;
@@ -769,7 +809,9 @@ async fn bad_requests_have_stable_error_types() {
          (the state machine's start state and its input disagree: redeploy the flow)"
     );
     // A task that never wrote its DONE.lock.
-    let end = lambda.start("end", StartFrom::Parent, json!({"ctx": ctx})).await;
+    let end = lambda
+        .start("end", StartFrom::Parent, json!({"ctx": ctx}))
+        .await;
     let error = lambda.finish(&end).await.unwrap_err();
     assert_eq!(error.error_type(), "dropflow.TaskNotFinished");
     assert_eq!(
@@ -884,7 +926,8 @@ async fn the_job_scripts_read_as_intended() {
         json!({"manifest": lambda.manifest.location, "run": "sfn-fixture", "task": "start/start"});
     let collect = lambda
         .start(
-            "collect", StartFrom::ForeachJoin,
+            "collect",
+            StartFrom::ForeachJoin,
             json!({"ctx": ctx, "splits": (0..500).collect::<Vec<u32>>()}),
         )
         .await;
@@ -945,13 +988,21 @@ async fn with_a_metadata_service_tasks_use_it() {
     let ctx =
         json!({"manifest": lambda.manifest.location, "run": "sfn-svc", "task": "start/start"});
     let square = lambda
-        .start("square", StartFrom::ForeachChild, json!({"ctx": ctx, "index": 1}))
+        .start(
+            "square",
+            StartFrom::ForeachChild,
+            json!({"ctx": ctx, "index": 1}),
+        )
         .await;
     assert!(script(&square).contains(" --metadata=service "));
     assert_eq!(env(&square)["METAFLOW_SERVICE_URL"], url);
     let failed = json!({"Error": "States.TaskFailed", "Cause": "{}"});
     let retried = lambda
-        .start("square", StartFrom::Retry, json!({"task": square, "error": failed}))
+        .start(
+            "square",
+            StartFrom::Retry,
+            json!({"task": square, "error": failed}),
+        )
         .await;
     assert_eq!(retried.attempt, 1);
     assert!(script(&retried).contains(" --metadata=service "));
@@ -961,7 +1012,11 @@ async fn with_a_metadata_service_tasks_use_it() {
     // environment rebased (no service variables left behind).
     lambda.settings = JobSettings::default();
     let local = lambda
-        .start("square", StartFrom::Retry, json!({"task": retried, "error": failed}))
+        .start(
+            "square",
+            StartFrom::Retry,
+            json!({"task": retried, "error": failed}),
+        )
         .await;
     assert!(script(&local).contains(" --metadata=local "));
     assert!(!env(&local).contains_key("METAFLOW_SERVICE_URL"));
@@ -997,7 +1052,8 @@ async fn a_failure_in_nested_distributed_maps_reaches_the_top_execution() {
     // of start's Map.
     let level2 = lambda
         .start(
-            "level2", StartFrom::ForeachChild,
+            "level2",
+            StartFrom::ForeachChild,
             json!({"ctx": ctx("level1/level1-1", json!([1])), "index": 2}),
         )
         .await;
@@ -1102,10 +1158,16 @@ async fn a_100_000_wide_foreach_starts_from_an_item_list_in_s3() {
     assert_eq!((items[0], items[99_999], items.len()), (0, 99_999, 100_000));
     // A child, and the join of all 100,000 (its input paths go through a file).
     let child = lambda
-        .start("square", StartFrom::ForeachChild, json!({"ctx": done["ctx"], "index": 99_999}))
+        .start(
+            "square",
+            StartFrom::ForeachChild,
+            json!({"ctx": done["ctx"], "index": 99_999}),
+        )
         .await;
     assert_eq!(child.id, "square-99999");
-    let collect = lambda.start("collect", StartFrom::ForeachJoin, done.clone()).await;
+    let collect = lambda
+        .start("collect", StartFrom::ForeachJoin, done.clone())
+        .await;
     assert!(
         matches!(collect.inputs, Inputs::File(_)),
         "{:?}",

@@ -72,13 +72,13 @@ mod tests {
     #[test]
     fn paths_get_the_dollar_suffix_and_literals_do_not() {
         let value: Value = Template::new()
-            .value("phase", "start")
-            .path("input", "$")
+            .value("kind", "fixed")
+            .path("data", "$")
             .nested("inner", Template::new().path("n", "$$.Execution.Name"))
             .into();
         assert_eq!(
             value,
-            serde_json::json!({"phase": "start", "input.$": "$", "inner": {"n.$": "$$.Execution.Name"}})
+            serde_json::json!({"kind": "fixed", "data.$": "$", "inner": {"n.$": "$$.Execution.Name"}})
         );
     }
 }

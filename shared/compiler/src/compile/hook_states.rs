@@ -22,8 +22,8 @@
 use super::exit_hooks::{ExitHooks, RunOutcome};
 use super::state_machine::{StateMachineBuilder, catch_all};
 use crate::asl::{CatchRule, ResultPath, State, States, SucceedState, Transition};
-use dropflow_contract::payload::Payload;
 use crate::naming::state_name;
+use dropflow_contract::payload::Payload;
 
 /// Where the hook states keep their progress in the state's data.
 pub mod paths {

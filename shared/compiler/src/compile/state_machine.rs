@@ -142,7 +142,10 @@ impl<'a> StateMachineBuilder<'a> {
         if retry.total_retries > 0 {
             let wait = state_name(&format!("{step}.wait"));
             let again = state_name(&format!("{step}.again"));
-            states.insert(again.clone(), self.start_state(step, StartFrom::Retry, &job));
+            states.insert(
+                again.clone(),
+                self.start_state(step, StartFrom::Retry, &job),
+            );
             let next_attempt = if retry.wait_seconds > 0 {
                 wait.clone()
             } else {
