@@ -4,8 +4,10 @@
 //! per task, the phase chosen by `"phase"`:
 //!
 //! ```text
-//! S       {"phase":"start","step":S,"input":<state input>[,"manifest":URL,"execution":NAME]}
+//! S       {"phase":"start","step":S,"from":KIND,"input":<state input>
+//!          [,"manifest":URL,"execution":NAME]}
 //!           → {"task": Task}
+//! S.again {"phase":"start","step":S,"from":"retry","input":{"task","error"}}
 //! S.job   batch:submitJob.sync with $.task.job.{JobName,JobQueue,JobDefinition,ContainerOverrides}
 //!           → result reduced to $.batch = {"JobId"}
 //! S.done  {"phase":"finish","step":S,"task":Task,"batch":{"JobId":…}}
@@ -17,13 +19,15 @@
 //!
 //! Flows with `@exit_hook` add the `hook` and `hooked` phases ([`hooks`]).
 //!
-//! **start** inputs ([`StartInput`]): the execution input for the flow's start step
-//! (`{"Parameters": "<json>"}`, plain `{"alpha": 0.5}` or `{}`; the start step also
-//! gets `manifest` and `execution`, and the run id is `sfn-<execution>`); a retry
-//! `{"task": <previous Task>, "error"}` (same task id, `attempt + 1`); `{"ctx", "next"?}`
-//! for a linear step, switch target or loop iteration; `{"ctx", "index"}` for a foreach
-//! child; `[{"ctx"}, …]` for a static join; `{"ctx": <foreach step's ctx>, "width",
-//! "items"}` (or `"splits"`) for a foreach join.
+//! **start** inputs ([`StartInput`]), of the kind `from` names
+//! ([`dropflow_contract::start_input`]): `execution`, the execution input for the flow's
+//! start step (`{"Parameters": "<json>"}`, plain `{"alpha": 0.5}` or `{}`; it also gets
+//! `manifest` and `execution`, and the run id is `sfn-<execution>`); `retry`, `{"task":
+//! <previous Task>, "error"}` (same task id, `attempt + 1`); `parent`, `{"ctx", "next"?}`
+//! for a linear step, switch target or loop iteration; `foreach_child`, `{"ctx",
+//! "index"}`; `static_join`, `[{"ctx"}, …]`; `foreach_join`, `{"ctx": <foreach step's
+//! ctx>, "width", "items"}` (or `"splits"`). Requests without `from` (state machines
+//! compiled before it) are classified by shape ([`StartInput::classify_legacy`]).
 //!
 //! [`Task`] holds the manifest URL, run id, step, task id ([`ids::task_id`]: `start`,
 //! `square-3`, `level2-1-2`, `tick-i4`), pathspec, `attempt` (0-based; the retry Choice
