@@ -113,14 +113,12 @@ pub async fn run<D: Datastore>(
                 // `manifest` (its first attempt and its retries).
                 None => StartInput::classify_legacy(request.manifest.is_some(), &request.input)?,
             };
-            // Whether the request claims to start the run (the start step's first attempt,
-            // or any attempt of it for an untagged request); a tagged retry claims nothing.
-            let starts_run = match request.from {
-                Some(StartFrom::Retry) => None,
-                Some(from) => Some(from == StartFrom::Execution),
-                None => Some(request.manifest.is_some()),
-            };
-            if request.from.is_some() && request.manifest.is_some() != (starts_run == Some(true)) {
+            // Tagged: the execution input, and only it, comes with `manifest`, and only to
+            // the start step (its other start states, a retry or a loop iteration, are
+            // checked by the start phase as any step's are). Untagged: `manifest` marks
+            // every start state of the start step, as earlier state machines sent it.
+            let from_execution = matches!(input, StartInput::Execution(_));
+            if request.from.is_some() && request.manifest.is_some() != from_execution {
                 return Err(TaskError::InvalidRequest(
                     "only a start from execution carries \"manifest\"".into(),
                 ));
@@ -135,7 +133,8 @@ pub async fn run<D: Datastore>(
             };
             let manifest = manifests.load(store, &url).await?;
             let is_start_step = request.step == manifest.flow.start_step;
-            if starts_run.is_some_and(|starts| starts != is_start_step) {
+            let checked = request.from.is_none() || from_execution;
+            if checked && request.manifest.is_some() != is_start_step {
                 return Err(TaskError::InvalidRequest(format!(
                     "only the start step ({}) is started from the execution input, with \
                      \"manifest\"; got step {}",

@@ -783,6 +783,10 @@ async fn bad_requests_have_stable_error_types() {
             "dropflow.InvalidRequest",
         ),
         (
+            json!({"phase": "start", "step": "start", "from": "parent", "input": {"ctx": ctx}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
             json!({"phase": "start", "step": "end", "from": "sideways", "input": {"ctx": ctx}}),
             "dropflow.InvalidRequest",
         ),
