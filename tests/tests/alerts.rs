@@ -170,8 +170,10 @@ async fn a_failed_run_alerts_a_webhook_and_an_sns_topic() {
             .unwrap()
     };
 
-    let start = call(json!({"phase": "start", "step": "start", "input": {},
-                            "manifest": manifest.location, "execution": "it-alert"}))
+    let start = call(
+        json!({"phase": "start", "step": "start", "from": "execution", "input": {},
+                            "manifest": manifest.location, "execution": "it-alert"}),
+    )
     .await;
     let task: Task = serde_json::from_value(start["task"].clone()).unwrap();
     let scratch = tempfile::tempdir().unwrap();

@@ -58,6 +58,10 @@ const FLOWS: &[(&str, &str)] = &[
         "tests/flows/shapes/recursive_switch.py",
         "RecursiveSwitchFlow",
     ),
+    (
+        "tests/flows/shapes/recursive_switch_in_foreach.py",
+        "RecursiveSwitchInForeachFlow",
+    ),
     ("tests/flows/e2e/retry_once.py", "RetryOnceFlow"),
     ("tests/flows/e2e/catch_error.py", "CatchErrorFlow"),
     ("tests/flows/e2e/fail_for_good.py", "FailForGoodFlow"),
@@ -283,6 +287,21 @@ fn cases() -> Vec<Case> {
                 r#"{"Parameters": "{\"limit\": 3}"}"#,
                 &["--limit", "3"],
                 &["end"],
+            )
+        },
+        // A foreach child that loops on itself: its first iteration starts from the
+        // Map's item, the next ones from its own context (the `tick.loop` state).
+        Case {
+            check: |d| {
+                expect_eq(&d["tasks"]["tick"], &json!(4), "tick tasks")?;
+                expect_eq(&d["data"]["end"]["counts"], &json!([1, 3]), "counts")
+            },
+            ..case(
+                "recursive_switch_in_foreach",
+                "RecursiveSwitchInForeachFlow",
+                "{}",
+                &[],
+                &["collect", "end"],
             )
         },
         Case {

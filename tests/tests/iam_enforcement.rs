@@ -603,6 +603,7 @@ async fn each_function_works_with_its_template_role_and_is_refused_the_rest() {
         json!({
             "phase": "start",
             "step": "start",
+            "from": "execution",
             "input": {},
             "manifest": manifest_url,
             "execution": "iam-run",

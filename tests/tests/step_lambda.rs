@@ -14,7 +14,7 @@ use dropflow_compiler::package::{self, Limits};
 use dropflow_compiler::pipeline;
 use dropflow_step::{Deps, handle};
 use dropflow_task::artifacts::{self, Pickle};
-use dropflow_task::{Datastore, EnvVar, Inputs, Ranged, Task, TaskFiles, command, ids};
+use dropflow_task::{Datastore, EnvVar, Inputs, Ranged, StartFrom, Task, TaskFiles, command, ids};
 use dropflow_tests::moto::{self, Lease};
 use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
@@ -109,6 +109,7 @@ impl Stack {
             .call(json!({
                 "phase": "start",
                 "step": self.manifest.flow.start_step,
+                "from": "execution",
                 "input": input,
                 "manifest": self.manifest.location,
                 "execution": execution,
@@ -117,9 +118,9 @@ impl Stack {
         serde_json::from_value(response["task"].clone()).unwrap()
     }
 
-    async fn start(&self, step: &str, input: Value) -> Task {
+    async fn start(&self, step: &str, from: StartFrom, input: Value) -> Task {
         let response = self
-            .call(json!({"phase": "start", "step": step, "input": input}))
+            .call(json!({"phase": "start", "step": step, "from": from, "input": input}))
             .await;
         serde_json::from_value(response["task"].clone()).unwrap()
     }
@@ -247,9 +248,8 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
         .call(json!({
             "phase": "start",
             "step": "start",
+            "from": "retry",
             "input": {"task": start, "error": {"Error": "States.TaskFailed", "Cause": "{}"}},
-            "manifest": stack.manifest.location,
-            "execution": "it-foreach",
         }))
         .await;
     let retry: Task = serde_json::from_value(retry["task"].clone()).unwrap();
@@ -259,7 +259,11 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
 
     for index in 0..3u32 {
         let square = stack
-            .start("square", json!({"ctx": done["ctx"], "index": index}))
+            .start(
+                "square",
+                StartFrom::ForeachChild,
+                json!({"ctx": done["ctx"], "index": index}),
+            )
             .await;
         assert_eq!(square.id, format!("square-{index}"));
         stack.run_ok(&square);
@@ -268,7 +272,9 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
     }
 
     // The Map hands the join its own input: the foreach step's finish output.
-    let collect = stack.start("collect", done.clone()).await;
+    let collect = stack
+        .start("collect", StartFrom::ForeachJoin, done.clone())
+        .await;
     assert_eq!(
         paths(&collect),
         "sfn-it-foreach/square/:square-0,square-1,square-2"
@@ -294,7 +300,7 @@ async fn foreach_flow_runs_task_by_task_on_s3() {
         Pickle::List([1, 4, 9].into_iter().map(Pickle::I64).collect())
     );
 
-    let end = stack.start("end", collected).await;
+    let end = stack.start("end", StartFrom::Parent, collected).await;
     assert_eq!(paths(&end), "sfn-it-foreach/collect/collect");
     stack.run_ok(&end);
     let ended = stack.finish(&end).await;
@@ -338,14 +344,14 @@ async fn switch_flow_takes_the_branch_its_parameter_chooses() {
         let done = stack.finish(&start).await;
         assert_eq!(done["next"], route, "{execution}");
 
-        let chosen = stack.start(route, done).await;
+        let chosen = stack.start(route, StartFrom::Parent, done).await;
         assert_eq!(chosen.id, route);
         assert_eq!(paths(&chosen), format!("sfn-{execution}/start/start"));
         stack.run_ok(&chosen);
         let after = stack.finish(&chosen).await;
         assert!(after.get("next").is_none());
 
-        let end = stack.start("end", after).await;
+        let end = stack.start("end", StartFrom::Parent, after).await;
         assert_eq!(paths(&end), format!("sfn-{execution}/{route}/{route}"));
         stack.run_ok(&end);
         stack.finish(&end).await;

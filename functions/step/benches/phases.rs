@@ -60,7 +60,7 @@ fn phases(c: &mut Criterion) {
     };
 
     let start_request = json!({
-        "phase": "start", "step": "start", "input": {"Parameters": "{\"width\": 7}"},
+        "phase": "start", "step": "start", "from": "execution", "input": {"Parameters": "{\"width\": 7}"},
         "manifest": foreach.location, "execution": "fixture",
     });
     let start = call(&start_request);
@@ -69,7 +69,7 @@ fn phases(c: &mut Criterion) {
     });
     let done = call(&finish_request);
     let child_request = json!({
-        "phase": "start", "step": "square", "input": {"ctx": done["ctx"], "index": 3},
+        "phase": "start", "step": "square", "from": "foreach_child", "input": {"ctx": done["ctx"], "index": 3},
     });
     let square = call(&child_request);
     let finish_square = json!({
@@ -77,14 +77,14 @@ fn phases(c: &mut Criterion) {
     });
     // A foreach join's input is its Map's own: the foreach step's finish output.
     let join_request = json!({
-        "phase": "start", "step": "collect", "input": done.clone(),
+        "phase": "start", "step": "collect", "from": "foreach_join", "input": done.clone(),
     });
     let wide_join_request = json!({
-        "phase": "start", "step": "collect",
+        "phase": "start", "step": "collect", "from": "foreach_join",
         "input": {"ctx": done["ctx"], "width": 1000, "items": done["items"]},
     });
     let failed_start = call(&json!({
-        "phase": "start", "step": "start", "input": {},
+        "phase": "start", "step": "start", "from": "execution", "input": {},
         "manifest": failing.location, "execution": "fixture",
     }));
     let fail_request = json!({"phase": "fail", "input": {

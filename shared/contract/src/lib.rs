@@ -7,7 +7,8 @@
 //! - [`exit_hooks`]: the functions a run calls once it has ended, [`hook_protocol`]: the
 //!   step Lambda's payloads that run them;
 //! - [`protocol`] and [`paths`]: the step Lambda's payloads and where the state machine
-//!   keeps them;
+//!   keeps them; [`start_input`]: what a start state's input is (its `from` tag);
+//!   [`payload`]: the templates the state machine sends the step Lambda;
 //! - [`layout`]: every key of dropflow's bucket;
 //! - [`report`]: the outcome of one deploy event;
 //! - [`service`]: a failed AWS call, as every side reports it, and [`ports`]: the small
@@ -28,10 +29,12 @@ pub mod notify;
 pub mod options;
 pub mod parameters;
 pub mod paths;
+pub mod payload;
 pub mod ports;
 pub mod protocol;
 pub mod report;
 pub mod service;
+pub mod start_input;
 pub mod step_runtime;
 pub mod token;
 pub mod triggers;

@@ -30,12 +30,18 @@ impl Request {
     }
 }
 
-/// `{"phase":"start","step":S,"input":<state input>[,"manifest","execution"]}`.
+/// `{"phase":"start","step":S,"from":KIND,"input":<state input>[,"manifest","execution"]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartRequest {
     /// The step to start a task of.
     pub step: String,
-    /// The state's input (execution input, a retry, a context, a join's inputs).
+    /// What the input is, set by the compiler per start state (see
+    /// [`crate::start_input`]). Absent in requests from state machines compiled before
+    /// the tag existed: the step Lambda then classifies the input by its shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<crate::start_input::StartFrom>,
+    /// The state's input (execution input, a retry, a context, a join's inputs); its
+    /// shape per [`Self::from`] is in [`crate::start_input`].
     pub input: Value,
     /// The manifest URI (only the flow's start step gets it; other steps read it from
     /// the context).

@@ -4,8 +4,10 @@
 //! per task, the phase chosen by `"phase"`:
 //!
 //! ```text
-//! S       {"phase":"start","step":S,"input":<state input>[,"manifest":URL,"execution":NAME]}
+//! S       {"phase":"start","step":S,"from":KIND,"input":<state input>
+//!          [,"manifest":URL,"execution":NAME]}
 //!           → {"task": Task}
+//! S.again {"phase":"start","step":S,"from":"retry","input":{"task","error"}}
 //! S.job   batch:submitJob.sync with $.task.job.{JobName,JobQueue,JobDefinition,ContainerOverrides}
 //!           → result reduced to $.batch = {"JobId"}
 //! S.done  {"phase":"finish","step":S,"task":Task,"batch":{"JobId":…}}
@@ -17,13 +19,15 @@
 //!
 //! Flows with `@exit_hook` add the `hook` and `hooked` phases ([`hooks`]).
 //!
-//! **start** inputs ([`StartInput`]): the execution input for the flow's start step
-//! (`{"Parameters": "<json>"}`, plain `{"alpha": 0.5}` or `{}`; the start step also
-//! gets `manifest` and `execution`, and the run id is `sfn-<execution>`); a retry
-//! `{"task": <previous Task>, "error"}` (same task id, `attempt + 1`); `{"ctx", "next"?}`
-//! for a linear step, switch target or loop iteration; `{"ctx", "index"}` for a foreach
-//! child; `[{"ctx"}, …]` for a static join; `{"ctx": <foreach step's ctx>, "width",
-//! "items"}` (or `"splits"`) for a foreach join.
+//! **start** inputs ([`StartInput`]), of the kind `from` names
+//! ([`dropflow_contract::start_input`]): `execution`, the execution input for the flow's
+//! start step (`{"Parameters": "<json>"}`, plain `{"alpha": 0.5}` or `{}`; it also gets
+//! `manifest` and `execution`, and the run id is `sfn-<execution>`); `retry`, `{"task":
+//! <previous Task>, "error"}` (same task id, `attempt + 1`); `parent`, `{"ctx", "next"?}`
+//! for a linear step, switch target or loop iteration; `foreach_child`, `{"ctx",
+//! "index"}`; `static_join`, `[{"ctx"}, …]`; `foreach_join`, `{"ctx": <foreach step's
+//! ctx>, "width", "items"}` (or `"splits"`). Requests without `from` (state machines
+//! compiled before it) are classified by shape ([`StartInput::classify_legacy`]).
 //!
 //! [`Task`] holds the manifest URL, run id, step, task id ([`ids::task_id`]: `start`,
 //! `square-3`, `level2-1-2`, `tick-i4`), pathspec, `attempt` (0-based; the retry Choice
@@ -81,6 +85,7 @@ pub use dropflow_contract::protocol::{
     BatchJob, ContainerOverrides, Ctx, EnvVar, ErrorInfo, FailRequest, FailResponse, FinishRequest,
     FinishResponse, Inputs, ItemsObject, JobRequest, Request, StartRequest, StartResponse, Task,
 };
+pub use dropflow_contract::start_input::StartFrom;
 pub use error::{TaskError, TaskResult};
 pub use fail::{CauseSummary, Failure, batch_summary, fail};
 pub use finish::finish;
@@ -102,9 +107,22 @@ pub async fn run<D: Datastore>(
 ) -> TaskResult<Value> {
     match Request::from_value(request).map_err(|e| TaskError::InvalidRequest(e.to_string()))? {
         Request::Start(request) => {
-            let is_start_hint = request.manifest.is_some();
-            // Only the flow's start step gets `manifest`; its input is the execution's.
-            let input = StartInput::classify(is_start_hint, &request.input)?;
+            let input = match request.from {
+                Some(from) => StartInput::decode(from, &request.input)?,
+                // A state machine compiled before the tag: only the flow's start step gets
+                // `manifest` (its first attempt and its retries).
+                None => StartInput::classify_legacy(request.manifest.is_some(), &request.input)?,
+            };
+            // Tagged: the execution input, and only it, comes with `manifest`, and only to
+            // the start step (its other start states, a retry or a loop iteration, are
+            // checked by the start phase as any step's are). Untagged: `manifest` marks
+            // every start state of the start step, as earlier state machines sent it.
+            let from_execution = matches!(input, StartInput::Execution(_));
+            if request.from.is_some() && request.manifest.is_some() != from_execution {
+                return Err(TaskError::InvalidRequest(
+                    "only a start from execution carries \"manifest\"".into(),
+                ));
+            }
             let url = match (request.manifest.as_deref(), input.manifest()) {
                 (Some(url), _) | (None, Some(url)) => url.to_string(),
                 (None, None) => {
@@ -114,9 +132,12 @@ pub async fn run<D: Datastore>(
                 }
             };
             let manifest = manifests.load(store, &url).await?;
-            if is_start_hint != (request.step == manifest.flow.start_step) {
+            let is_start_step = request.step == manifest.flow.start_step;
+            let checked = request.from.is_none() || from_execution;
+            if checked && request.manifest.is_some() != is_start_step {
                 return Err(TaskError::InvalidRequest(format!(
-                    "only the start step ({}) is started with \"manifest\"; got step {}",
+                    "only the start step ({}) is started from the execution input, with \
+                     \"manifest\"; got step {}",
                     manifest.flow.start_step, request.step
                 )));
             }

@@ -1,6 +1,7 @@
 //! The start phase: from a state's input, the task to run (run id, deterministic task
 //! id, attempt, input paths, split index) and its Batch job.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::command::{
@@ -20,6 +21,9 @@ use super::{bucket_url, now, step_plan, write_record};
 use dropflow_contract::NodeType;
 use dropflow_contract::protocol::{
     Ctx, EnvVar, ErrorInfo, Inputs, StartRequest, StartResponse, Task,
+};
+use dropflow_contract::start_input::{
+    ForeachChildInput, ForeachJoinInput, ParentInput, RetryInput, StartFrom, StaticJoinInput,
 };
 use dropflow_contract::{Manifest, StepPlan};
 
@@ -47,8 +51,67 @@ pub enum StartInput {
 }
 
 impl StartInput {
-    /// Classifies `input` for a task of the flow's start step (`is_start`) or another.
-    pub fn classify(is_start: bool, input: &Value) -> TaskResult<Self> {
+    /// Decodes `input` as the kind `from` its start state says it is; an input of another
+    /// shape is an `InvalidRequest` naming the kind and the field at fault.
+    pub fn decode(from: StartFrom, input: &Value) -> TaskResult<Self> {
+        fn typed<T: DeserializeOwned>(from: StartFrom, input: &Value) -> TaskResult<T> {
+            serde_json::from_value(input.clone()).map_err(|e| {
+                TaskError::InvalidRequest(format!(
+                    "the input of a start from {} does not fit: {e} (the state machine's \
+                     start state and its input disagree: redeploy the flow)",
+                    from.as_str()
+                ))
+            })
+        }
+        Ok(match from {
+            StartFrom::Execution => Self::Execution(input.clone()),
+            StartFrom::Retry => {
+                let RetryInput { task, error } = typed(from, input)?;
+                Self::Retry {
+                    task: Box::new(task),
+                    error,
+                }
+            }
+            StartFrom::Parent => Self::Parent(typed::<ParentInput>(from, input)?.ctx),
+            StartFrom::ForeachChild => {
+                let ForeachChildInput { ctx, index } = typed(from, input)?;
+                Self::ForeachChild(ctx, index)
+            }
+            StartFrom::StaticJoin => {
+                let branches: StaticJoinInput = typed(from, input)?;
+                if branches.is_empty() {
+                    return Err(TaskError::InvalidRequest(
+                        "a join's input has no branches".into(),
+                    ));
+                }
+                Self::StaticJoin(branches.into_iter().map(|b| b.ctx).collect())
+            }
+            StartFrom::ForeachJoin => {
+                let ForeachJoinInput { ctx, width, splits } = typed(from, input)?;
+                let width = match (width, splits) {
+                    (Some(width), None) => width,
+                    (None, Some(splits)) => split_count(&splits)?,
+                    _ => {
+                        return Err(TaskError::InvalidRequest(
+                            "the input of a start from foreach_join needs \"width\" or \
+                             \"splits\", not both"
+                                .into(),
+                        ));
+                    }
+                };
+                Self::ForeachJoin(ctx, width)
+            }
+        })
+    }
+
+    /// Classifies an untagged `input` by its shape, for a task of the flow's start step
+    /// (`is_start`) or another.
+    ///
+    /// Legacy: state machines compiled before start requests carried `from` keep calling
+    /// the updated step Lambda while their executions run (the stack is updated before
+    /// the flows are redeployed). Remove this once no deployed version predates the tag,
+    /// i.e. every flow has been redeployed and their older executions have ended.
+    pub fn classify_legacy(is_start: bool, input: &Value) -> TaskResult<Self> {
         let bad = |what: String| TaskError::InvalidRequest(what);
         if let Some(task) = input.get("task") {
             match serde_json::from_value::<Task>(task.clone()) {
@@ -90,10 +153,7 @@ impl StartInput {
         if let Some(splits) = input.get("splits") {
             let splits: Vec<u32> = serde_json::from_value(splits.clone())
                 .map_err(|e| bad(format!("input.splits: {e}")))?;
-            if splits.iter().enumerate().any(|(i, s)| *s as usize != i) {
-                return Err(bad("input.splits must be 0, 1, ..., n-1".into()));
-            }
-            return Ok(Self::ForeachJoin(ctx, splits.len() as u32));
+            return Ok(Self::ForeachJoin(ctx, split_count(&splits)?));
         }
         if let Some(width) = input.get("width") {
             let width = width
@@ -123,6 +183,17 @@ impl StartInput {
             Self::StaticJoin(ctxs) => ctxs.first().map(|c| c.manifest.as_str()),
         }
     }
+}
+
+/// The number of splits an inline Map's `splits` (`0, 1, …, n-1`) stands for.
+fn split_count(splits: &[u32]) -> TaskResult<u32> {
+    if splits.iter().enumerate().any(|(i, s)| *s as usize != i) {
+        return Err(TaskError::InvalidRequest(
+            "input.splits must be 0, 1, ..., n-1".into(),
+        ));
+    }
+    u32::try_from(splits.len())
+        .map_err(|_| TaskError::InvalidRequest("input.splits is too long".into()))
 }
 
 /// What identifies a first attempt before its job is built.

@@ -80,6 +80,7 @@ impl Lambda {
             .call(json!({
                 "phase": "start",
                 "step": self.manifest.flow.start_step,
+                "from": "execution",
                 "input": input,
                 "manifest": self.manifest.location,
                 "execution": execution,
@@ -89,9 +90,9 @@ impl Lambda {
         serde_json::from_value(response["task"].clone()).expect("a task")
     }
 
-    async fn start(&self, step: &str, input: Value) -> Task {
+    async fn start(&self, step: &str, from: StartFrom, input: Value) -> Task {
         let response = self
-            .call(json!({"phase": "start", "step": step, "input": input}))
+            .call(json!({"phase": "start", "step": step, "from": from, "input": input}))
             .await
             .unwrap_or_else(|e| panic!("start {step}: {e}"));
         assert_eq!(response.as_object().unwrap().len(), 1, "{response}");
@@ -164,6 +165,7 @@ async fn inline_map_foreaches_get_their_splits_inline_and_a_width_limit() {
     let collect = lambda
         .start(
             "collect",
+            StartFrom::ForeachJoin,
             json!({"ctx": done["ctx"], "splits": done["splits"]}),
         )
         .await;
@@ -259,7 +261,11 @@ async fn foreach_flow_runs_start_to_end() {
     let mut results = Vec::new();
     for index in 0..7u32 {
         let square = lambda
-            .start("square", json!({"ctx": done["ctx"], "index": index}))
+            .start(
+                "square",
+                StartFrom::ForeachChild,
+                json!({"ctx": done["ctx"], "index": index}),
+            )
             .await;
         assert_eq!(square.id, format!("square-{index}"));
         assert_eq!(square.foreach, [index]);
@@ -279,7 +285,9 @@ async fn foreach_flow_runs_start_to_end() {
     }
 
     // The Map passes its own input (the foreach step's finish output) to the join.
-    let collect = lambda.start("collect", done.clone()).await;
+    let collect = lambda
+        .start("collect", StartFrom::ForeachJoin, done.clone())
+        .await;
     assert_eq!(collect.id, "collect");
     assert!(collect.foreach.is_empty());
     assert_eq!(
@@ -287,7 +295,9 @@ async fn foreach_flow_runs_start_to_end() {
         "sfn-fixture/square/:square-0,square-1,square-2,square-3,square-4,square-5,square-6"
     );
     let collected = lambda.finish(&collect).await.unwrap();
-    let end = lambda.start("end", collected.clone()).await;
+    let end = lambda
+        .start("end", StartFrom::Parent, collected.clone())
+        .await;
     assert_eq!(input_paths(&end), "sfn-fixture/collect/collect");
     assert_eq!(lambda.finish(&end).await.unwrap()["ctx"]["task"], "end/end");
 }
@@ -305,14 +315,14 @@ async fn switches_return_the_chosen_step() {
         assert!(done.get("splits").is_none());
         assert_eq!(lambda.record(&start, 0)["next"], route);
 
-        let target = lambda.start(route, done).await;
+        let target = lambda.start(route, StartFrom::Parent, done).await;
         assert_eq!(target.id, route);
         assert_eq!(
             input_paths(&target),
             format!("sfn-fixture-{route}/start/start")
         );
         let after = lambda.finish(&target).await.unwrap();
-        let end = lambda.start("end", after).await;
+        let end = lambda.start("end", StartFrom::Parent, after).await;
         assert_eq!(
             input_paths(&end),
             format!("sfn-fixture-{route}/{route}/{route}")
@@ -326,7 +336,7 @@ async fn recursive_switches_loop_with_a_new_task_per_iteration() {
     let start = lambda.start_flow("fixture", json!({})).await;
     let mut done = lambda.finish(&start).await.unwrap();
     for k in 0..5u32 {
-        let tick = lambda.start("tick", done.clone()).await;
+        let tick = lambda.start("tick", StartFrom::Parent, done.clone()).await;
         assert_eq!(tick.id, format!("tick-i{k}"));
         assert_eq!(tick.iter, Some(k));
         let expected_parent = if k == 0 {
@@ -339,7 +349,7 @@ async fn recursive_switches_loop_with_a_new_task_per_iteration() {
         assert_eq!(done["ctx"]["iter"], k);
         assert_eq!(done["next"], if k < 4 { "tick" } else { "finish" });
     }
-    let finish = lambda.start("finish", done).await;
+    let finish = lambda.start("finish", StartFrom::Parent, done).await;
     assert_eq!(finish.id, "finish");
     assert_eq!(finish.iter, None);
     assert_eq!(input_paths(&finish), "sfn-fixture/tick/tick-i4");
@@ -350,11 +360,17 @@ async fn static_joins_list_branches_in_in_funcs_order() {
     let lambda = Lambda::new(shape("branch"));
     let ctx = |task: &str| json!({"ctx": {"manifest": lambda.manifest.location, "run": "sfn-x", "task": task}});
     let join = lambda
-        .start("join", json!([ctx("right/right"), ctx("left/left")]))
+        .start(
+            "join",
+            StartFrom::StaticJoin,
+            json!([ctx("right/right"), ctx("left/left")]),
+        )
         .await;
     assert_eq!(join.id, "join");
     assert_eq!(input_paths(&join), "sfn-x/left/left,sfn-x/right/right");
-    let left = lambda.start("left", ctx("start/start")).await;
+    let left = lambda
+        .start("left", StartFrom::Parent, ctx("start/start"))
+        .await;
     assert_eq!(input_paths(&left), "sfn-x/start/start");
 }
 
@@ -365,14 +381,22 @@ async fn nested_foreach_joins_take_their_siblings() {
     let level1_ctx =
         json!({"manifest": location, "run": "sfn-x", "task": "level1/level1-1", "foreach": [1]});
     let level2 = lambda
-        .start("level2", json!({"ctx": level1_ctx, "index": 2}))
+        .start(
+            "level2",
+            StartFrom::ForeachChild,
+            json!({"ctx": level1_ctx, "index": 2}),
+        )
         .await;
     assert_eq!(level2.id, "level2-1-2");
     assert_eq!(level2.split, Some(2));
     assert_eq!(input_paths(&level2), "sfn-x/level1/level1-1");
 
     let join2 = lambda
-        .start("join2", json!({"ctx": level1_ctx, "splits": [0, 1, 2]}))
+        .start(
+            "join2",
+            StartFrom::ForeachJoin,
+            json!({"ctx": level1_ctx, "splits": [0, 1, 2]}),
+        )
         .await;
     assert_eq!(join2.id, "join2-1");
     assert_eq!(join2.foreach, [1]);
@@ -383,7 +407,11 @@ async fn nested_foreach_joins_take_their_siblings() {
 
     let start_ctx = json!({"manifest": location, "run": "sfn-x", "task": "start/start"});
     let join1 = lambda
-        .start("join1", json!({"ctx": start_ctx, "splits": [0, 1]}))
+        .start(
+            "join1",
+            StartFrom::ForeachJoin,
+            json!({"ctx": start_ctx, "splits": [0, 1]}),
+        )
         .await;
     assert_eq!(join1.id, "join1");
     assert_eq!(input_paths(&join1), "sfn-x/join2/:join2-0,join2-1");
@@ -440,7 +468,11 @@ async fn foreach_joins_probe_which_branch_ran_for_each_split() {
     }
     let ctx = json!({"manifest": lambda.manifest.location, "run": "sfn-x", "task": "start/start"});
     let collect = lambda
-        .start("collect", json!({"ctx": ctx, "splits": [0, 1, 2, 3]}))
+        .start(
+            "collect",
+            StartFrom::ForeachJoin,
+            json!({"ctx": ctx, "splits": [0, 1, 2, 3]}),
+        )
         .await;
     assert_eq!(
         input_paths(&collect),
@@ -460,7 +492,11 @@ async fn long_input_paths_go_through_a_file() {
         json!({"manifest": lambda.manifest.location, "run": "sfn-wide", "task": "start/start"});
     let splits: Vec<u32> = (0..1000).collect();
     let collect = lambda
-        .start("collect", json!({"ctx": ctx, "splits": splits}))
+        .start(
+            "collect",
+            StartFrom::ForeachJoin,
+            json!({"ctx": ctx, "splits": splits}),
+        )
         .await;
     let Inputs::File(url) = &collect.inputs else {
         panic!("inline paths: {:?}", collect.inputs)
@@ -508,6 +544,18 @@ async fn large_parameter_values_go_through_a_file() {
     let retried: Task = serde_json::from_value(retried["task"].clone()).unwrap();
     assert_eq!(retried.attempt, 1);
     assert_eq!(retried.params_file, start.params_file);
+
+    // The tagged retry (its own start state: no manifest, no execution; the start step's
+    // execution input may have a parameter called "task", it is never guessed at).
+    let again = lambda
+        .start(
+            "start",
+            StartFrom::Retry,
+            json!({"task": retried, "error": {"Error": "States.TaskFailed", "Cause": "{}"}}),
+        )
+        .await;
+    assert_eq!(again.attempt, 2);
+    assert_eq!(again.params_file, start.params_file);
 }
 
 #[tokio::test]
@@ -516,7 +564,11 @@ async fn retries_reuse_the_task_with_the_next_attempt() {
     let ctx =
         json!({"manifest": lambda.manifest.location, "run": "sfn-fixture", "task": "start/start"});
     let square = lambda
-        .start("square", json!({"ctx": ctx, "index": 3}))
+        .start(
+            "square",
+            StartFrom::ForeachChild,
+            json!({"ctx": ctx, "index": 3}),
+        )
         .await;
     let cause = json!({
         "JobId": "job-abc",
@@ -528,6 +580,7 @@ async fn retries_reuse_the_task_with_the_next_attempt() {
     let retry = lambda
         .start(
             "square",
+            StartFrom::Retry,
             json!({"task": square, "error": {"Error": "States.TaskFailed", "Cause": cause}}),
         )
         .await;
@@ -691,6 +744,52 @@ async fn bad_requests_have_stable_error_types() {
             json!({"phase": "start", "step": "end", "input": {"ctx": ctx}, "manifest": location, "execution": "e"}),
             "dropflow.InvalidRequest",
         ),
+        // Tagged requests whose input is not of the tagged kind, or whose tag does not fit
+        // the step.
+        (
+            json!({"phase": "start", "step": "end", "from": "parent", "input": {}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "end", "from": "retry", "input": {"ctx": ctx}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "end", "from": "foreach_child", "input": {"ctx": ctx}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "end", "from": "static_join", "input": {"ctx": ctx}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "end", "from": "foreach_join", "input": {"ctx": ctx}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "end", "from": "foreach_join", "input": {"ctx": ctx, "width": 2, "splits": [0, 1]}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "end", "from": "execution", "input": {}, "manifest": location, "execution": "e"}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "end", "from": "parent", "input": {"ctx": ctx}, "manifest": location}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "start", "from": "execution", "input": {}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "start", "from": "parent", "input": {"ctx": ctx}}),
+            "dropflow.InvalidRequest",
+        ),
+        (
+            json!({"phase": "start", "step": "end", "from": "sideways", "input": {"ctx": ctx}}),
+            "dropflow.InvalidRequest",
+        ),
     ];
     for (request, expected) in cases {
         let error = lambda.call(request.clone()).await.unwrap_err();
@@ -704,8 +803,19 @@ async fn bad_requests_have_stable_error_types() {
         error.to_string(),
         "invalid parameters: alpha: expected a number, got string \"fast\" (the flow's parameters: alpha)"
     );
+    let error = lambda
+        .call(json!({"phase": "start", "step": "end", "from": "retry", "input": {"ctx": ctx}}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid request: the input of a start from retry does not fit: missing field `task` \
+         (the state machine's start state and its input disagree: redeploy the flow)"
+    );
     // A task that never wrote its DONE.lock.
-    let end = lambda.start("end", json!({"ctx": ctx})).await;
+    let end = lambda
+        .start("end", StartFrom::Parent, json!({"ctx": ctx}))
+        .await;
     let error = lambda.finish(&end).await.unwrap_err();
     assert_eq!(error.error_type(), "dropflow.TaskNotFinished");
     assert_eq!(
@@ -821,6 +931,7 @@ async fn the_job_scripts_read_as_intended() {
     let collect = lambda
         .start(
             "collect",
+            StartFrom::ForeachJoin,
             json!({"ctx": ctx, "splits": (0..500).collect::<Vec<u32>>()}),
         )
         .await;
@@ -881,13 +992,21 @@ async fn with_a_metadata_service_tasks_use_it() {
     let ctx =
         json!({"manifest": lambda.manifest.location, "run": "sfn-svc", "task": "start/start"});
     let square = lambda
-        .start("square", json!({"ctx": ctx, "index": 1}))
+        .start(
+            "square",
+            StartFrom::ForeachChild,
+            json!({"ctx": ctx, "index": 1}),
+        )
         .await;
     assert!(script(&square).contains(" --metadata=service "));
     assert_eq!(env(&square)["METAFLOW_SERVICE_URL"], url);
     let failed = json!({"Error": "States.TaskFailed", "Cause": "{}"});
     let retried = lambda
-        .start("square", json!({"task": square, "error": failed}))
+        .start(
+            "square",
+            StartFrom::Retry,
+            json!({"task": square, "error": failed}),
+        )
         .await;
     assert_eq!(retried.attempt, 1);
     assert!(script(&retried).contains(" --metadata=service "));
@@ -897,7 +1016,11 @@ async fn with_a_metadata_service_tasks_use_it() {
     // environment rebased (no service variables left behind).
     lambda.settings = JobSettings::default();
     let local = lambda
-        .start("square", json!({"task": retried, "error": failed}))
+        .start(
+            "square",
+            StartFrom::Retry,
+            json!({"task": retried, "error": failed}),
+        )
         .await;
     assert!(script(&local).contains(" --metadata=local "));
     assert!(!env(&local).contains_key("METAFLOW_SERVICE_URL"));
@@ -934,6 +1057,7 @@ async fn a_failure_in_nested_distributed_maps_reaches_the_top_execution() {
     let level2 = lambda
         .start(
             "level2",
+            StartFrom::ForeachChild,
             json!({"ctx": ctx("level1/level1-1", json!([1])), "index": 2}),
         )
         .await;
@@ -1038,10 +1162,16 @@ async fn a_100_000_wide_foreach_starts_from_an_item_list_in_s3() {
     assert_eq!((items[0], items[99_999], items.len()), (0, 99_999, 100_000));
     // A child, and the join of all 100,000 (its input paths go through a file).
     let child = lambda
-        .start("square", json!({"ctx": done["ctx"], "index": 99_999}))
+        .start(
+            "square",
+            StartFrom::ForeachChild,
+            json!({"ctx": done["ctx"], "index": 99_999}),
+        )
         .await;
     assert_eq!(child.id, "square-99999");
-    let collect = lambda.start("collect", done.clone()).await;
+    let collect = lambda
+        .start("collect", StartFrom::ForeachJoin, done.clone())
+        .await;
     assert!(
         matches!(collect.inputs, Inputs::File(_)),
         "{:?}",

@@ -21,8 +21,9 @@
 
 use super::exit_hooks::{ExitHooks, RunOutcome};
 use super::state_machine::{StateMachineBuilder, catch_all};
-use crate::asl::{CatchRule, ResultPath, State, States, SucceedState, Template, Transition};
+use crate::asl::{CatchRule, ResultPath, State, States, SucceedState, Transition};
 use crate::naming::state_name;
+use dropflow_contract::payload::Payload;
 
 /// Where the hook states keep their progress in the state's data.
 pub mod paths {
@@ -60,14 +61,8 @@ pub(super) fn add(
             task.transition = Transition::next(first.clone());
         }
 
-        let payload = |phase: &str| {
-            Template::new()
-                .value("phase", phase)
-                .value("on", outcome.attribute())
-                .value("manifest", builder.manifest_location())
-                .path("execution", "$$.Execution.Name")
-        };
-        let mut start = builder.lambda_task(payload("hook"));
+        let manifest = builder.manifest_location();
+        let mut start = builder.lambda_task(Payload::hook(outcome, manifest).into());
         start.comment = Some(format!(
             "exit hooks {}: {}",
             outcome.attribute(),
@@ -83,7 +78,8 @@ pub(super) fn add(
             task.catch = vec![catch_into(paths::ERROR, &done)];
         }
 
-        let mut finish = builder.lambda_task(payload("hooked").path("hook", paths::HOOK));
+        let mut finish =
+            builder.lambda_task(Payload::hooked(outcome, manifest, paths::HOOK).into());
         finish.comment = Some("record how the hooks went".into());
         finish.result_path = Some(ResultPath::Path(paths::HOOK.to_string()));
         finish.transition = Transition::next(after.clone());

@@ -3,10 +3,15 @@
 //! `Parallel`, foreaches `Map`, switches `Choice` (recursive switches loop back).
 //!
 //! States per step `S`:
-//! - `S`        step Lambda `start`: task id, input paths, job request → `{"task": ...}`
+//! - `S`        step Lambda `start`: task id, input paths, job request → `{"task": ...}`;
+//!   its payload's `from` says what its input is, known from the graph (the execution
+//!   input, a parent's context, a foreach child's, a join's inputs)
 //! - `S.job`    the Batch job; on failure → `S.retry` (if the step retries) or the scope's
 //!   failure state
-//! - `S.retry`  Choice: attempts left? → `S.wait` → `S` (next attempt, same task id)
+//! - `S.retry`  Choice: attempts left? → `S.wait` (if the step waits) → `S.again`
+//! - `S.again`  step Lambda `start` with `from: retry`: the next attempt, same task id
+//! - `S.loop`   step Lambda `start` with `from: parent`: the next iteration of a step that
+//!   loops on itself but is not entered from a parent (a foreach child, a join)
 //! - `S.done`   step Lambda `finish`: reads what the task wrote → `{"ctx", "splits"?, "next"?}`
 //! - `S.split` / `S.foreach` / `S.route`: the Parallel, Map or Choice after a split step
 //!
@@ -40,6 +45,8 @@ use crate::lint::LintedGraph;
 use crate::naming::state_name;
 use dropflow_contract::StepPlan;
 use dropflow_contract::options::{DeployOptions, Platform};
+use dropflow_contract::payload::Payload;
+use dropflow_contract::start_input::StartFrom;
 
 pub use dropflow_contract::paths;
 
@@ -124,19 +131,25 @@ impl<'a> StateMachineBuilder<'a> {
         let job = state_name(&format!("{step}.job"));
         let done = state_name(&format!("{step}.done"));
 
-        states.insert(name.clone(), self.start_state(step, &job));
+        let from = self.start_from(step);
+        states.insert(name.clone(), self.start_state(step, from, &job));
         let on_job_failure = if retry.total_retries > 0 {
             state_name(&format!("{step}.retry"))
         } else {
             scope.on_failure.clone()
         };
-        states.insert(job, self.job_state(&done, &on_job_failure));
+        states.insert(job.clone(), self.job_state(&done, &on_job_failure));
         if retry.total_retries > 0 {
             let wait = state_name(&format!("{step}.wait"));
-            let again = if retry.wait_seconds > 0 {
+            let again = state_name(&format!("{step}.again"));
+            states.insert(
+                again.clone(),
+                self.start_state(step, StartFrom::Retry, &job),
+            );
+            let next_attempt = if retry.wait_seconds > 0 {
                 wait.clone()
             } else {
-                name.clone()
+                again.clone()
             };
             states.insert(
                 on_job_failure,
@@ -149,7 +162,7 @@ impl<'a> StateMachineBuilder<'a> {
                         variable: paths::ATTEMPT.to_string(),
                         string_equals: None,
                         numeric_less_than: Some(f64::from(retry.total_retries)),
-                        next: again,
+                        next: next_attempt,
                     }],
                     default: Some(scope.on_failure.clone()),
                 }),
@@ -159,7 +172,7 @@ impl<'a> StateMachineBuilder<'a> {
                     wait,
                     State::Wait(WaitState {
                         seconds: retry.wait_seconds,
-                        transition: Transition::next(name),
+                        transition: Transition::next(again),
                     }),
                 );
             }
@@ -225,6 +238,17 @@ impl<'a> StateMachineBuilder<'a> {
                         targets.push(target);
                     }
                 }
+                // The next iteration of a step entered otherwise than from a parent
+                // starts at its own state, whose input is the step's context.
+                let loops_back = targets.iter().any(|t| *t == step) && from != StartFrom::Parent;
+                let loop_state = state_name(&format!("{step}.loop"));
+                if loops_back {
+                    let job = state_name(&format!("{step}.job"));
+                    states.insert(
+                        loop_state.clone(),
+                        self.start_state(step, StartFrom::Parent, &job),
+                    );
+                }
                 states.insert(
                     state_name(&format!("{step}.route")),
                     State::Choice(ChoiceState {
@@ -238,7 +262,11 @@ impl<'a> StateMachineBuilder<'a> {
                                 variable: paths::NEXT.to_string(),
                                 string_equals: Some(target.to_string()),
                                 numeric_less_than: None,
-                                next: state_name(target),
+                                next: if loops_back && *target == step {
+                                    loop_state.clone()
+                                } else {
+                                    state_name(target)
+                                },
                             })
                             .collect(),
                         default: None,
@@ -289,11 +317,8 @@ impl<'a> StateMachineBuilder<'a> {
         let suffix = child_of.map(|(s, _)| format!(".{s}")).unwrap_or_default();
         let report = state_name(&format!("TaskFailed{suffix}"));
         let fail = state_name(&format!("Failed{suffix}"));
-        let mut payload = Template::new().value("phase", "fail").path("input", "$");
-        if let Some((_, foreach)) = child_of {
-            payload = payload.value("foreach", foreach);
-        }
-        let mut task = self.lambda_task(payload);
+        let payload = Payload::fail(child_of.map(|(_, foreach)| foreach));
+        let mut task = self.lambda_task(payload.into());
         task.comment = Some("record the failed task and fetch its error".to_string());
         task.transition = Transition::next(fail.clone());
         Scope {
@@ -336,17 +361,34 @@ impl<'a> StateMachineBuilder<'a> {
         }
     }
 
-    fn start_state(&self, step: &str, job: &str) -> State {
-        let mut payload = Template::new()
-            .value("phase", "start")
-            .value("step", step)
-            .path("input", "$");
+    /// What reaches `step`'s start state, from the graph: the execution input (the start
+    /// step), a join's inputs, a foreach child's input, or a parent's context.
+    fn start_from(&self, step: &str) -> StartFrom {
+        let node = self.graph.node(step);
         if self.graph.start_step.as_deref() == Some(step) {
-            payload = payload
-                .value("manifest", self.manifest_location)
-                .path("execution", "$$.Execution.Name");
+            StartFrom::Execution
+        } else if node.node_type == Some(NodeType::Join) {
+            if self.is_foreach_join(step) {
+                StartFrom::ForeachJoin
+            } else {
+                StartFrom::StaticJoin
+            }
+        } else if node.in_funcs.iter().any(|parent| {
+            parent != step
+                && self
+                    .graph
+                    .get(parent)
+                    .is_some_and(|p| p.node_type == Some(NodeType::Foreach))
+        }) {
+            StartFrom::ForeachChild
+        } else {
+            StartFrom::Parent
         }
-        let mut task = self.lambda_task(payload);
+    }
+
+    fn start_state(&self, step: &str, from: StartFrom, job: &str) -> State {
+        let payload = Payload::start(step, from, self.manifest_location);
+        let mut task = self.lambda_task(payload.into());
         task.transition = Transition::next(job);
         State::Task(task)
     }
@@ -402,15 +444,10 @@ impl<'a> StateMachineBuilder<'a> {
         transition: Transition,
         exits_into_foreach_join: bool,
     ) -> State {
-        let payload = Template::new()
-            .value("phase", "finish")
-            .value("step", step)
-            .path("task", paths::TASK)
-            .path("batch", paths::BATCH);
-        let mut task = self.lambda_task(payload);
+        let mut task = self.lambda_task(Payload::finish(step).into());
         if exits_into_foreach_join {
             // Keep each foreach iteration's result tiny: the join finds its inputs itself.
-            task.result_selector = Some(Template::new().path("task", "$.ctx.task").into());
+            task.result_selector = Some(Template::from(Payload::foreach_iteration_result()).into());
         }
         task.transition = transition;
         State::Task(task)
@@ -442,12 +479,7 @@ impl<'a> StateMachineBuilder<'a> {
                     ),
                 })
             }),
-            item_selector: Some(
-                Template::new()
-                    .path("ctx", paths::CTX)
-                    .path("index", "$$.Map.Item.Value")
-                    .into(),
-            ),
+            item_selector: Some(Template::from(Payload::foreach_child()).into()),
             item_processor: ItemProcessor {
                 processor_config: ProcessorConfig {
                     mode,

@@ -66,9 +66,15 @@ fn retry_and_catch_become_a_retry_loop_with_metaflow_attempt_counts() {
     assert_eq!(choice["Choices"][0]["Variable"], "$.task.attempt");
     assert_eq!(choice["Choices"][0]["NumericLessThan"], 5.0);
     assert_eq!(
-        choice["Choices"][0]["Next"], "fragile",
+        choice["Choices"][0]["Next"], "fragile.again",
         "no wait: minutes_between_retries=0"
     );
+    // The next attempt has its own start state, whose input is the failed attempt.
+    let again = &states["fragile.again"];
+    assert_eq!(again["Parameters"]["step"], "fragile");
+    assert_eq!(again["Parameters"]["from"], "retry");
+    assert_eq!(again["Next"], "fragile.job");
+    assert_eq!(states["fragile"]["Parameters"]["from"], "parent");
     assert_eq!(choice["Default"], "TaskFailed");
     assert_eq!(states["fragile.job"]["Catch"][0]["Next"], "fragile.retry");
     assert_eq!(
@@ -140,7 +146,9 @@ fn retry_by_default_adds_metaflows_retry_with_a_two_minute_wait() {
     let json = definition_json(&deployment);
     let inner = &json["States"]["start.foreach"]["ItemProcessor"]["States"];
     assert_eq!(inner["square.wait"]["Seconds"], 120);
-    assert_eq!(inner["square.wait"]["Next"], "square");
+    assert_eq!(inner["square.wait"]["Next"], "square.again");
+    assert_eq!(inner["square.again"]["Parameters"]["from"], "retry");
+    assert_eq!(inner["square"]["Parameters"]["from"], "foreach_child");
 }
 
 #[test]
