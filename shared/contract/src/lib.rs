@@ -8,7 +8,9 @@
 //!   step Lambda's payloads that run them;
 //! - [`protocol`] and [`paths`]: the step Lambda's payloads and where the state machine
 //!   keeps them;
-//! - [`layout`]: every key of dropflow's bucket;
+//! - [`layout`]: every key of dropflow's bucket; [`records`]: the deploy records kept
+//!   there (what is deployed, per upload key, who owns a state machine);
+//! - [`pyjson`]: JSON as Python's `json.dumps` writes it, and Metaflow's execution input;
 //! - [`report`]: the outcome of one deploy event;
 //! - [`service`]: a failed AWS call, as every side reports it, and [`ports`]: the small
 //!   traits the deploy logic sees AWS through (implemented by `dropflow-aws`);
@@ -30,6 +32,8 @@ pub mod parameters;
 pub mod paths;
 pub mod ports;
 pub mod protocol;
+pub mod pyjson;
+pub mod records;
 pub mod report;
 pub mod service;
 pub mod step_runtime;

@@ -7,7 +7,7 @@ mod lines;
 mod model;
 mod value;
 
-pub use fold::{Constants, fold, python_float, python_json};
+pub use fold::{Constants, fold};
 pub use model::{
     Decorator, FlowClass, ModuleFunction, ModuleInfo, NON_PARAMETER_ATTRIBUTES, ParameterDef,
     ParameterKind, ParameterProblem, PlainMethod, StepDef, TailNext, TransitionKind,

@@ -5,7 +5,7 @@
 //! - `sources/<key>.json` ([`SourceRecord`]): the newest event handled for an upload key and
 //!   what that key deploys, kept after removal as a tombstone so a late, older event is
 //!   still recognised as older; while an event is being handled it also holds that
-//!   handler's [`Claim`];
+//!   handler's [`Claim`] (`dropflow-deploy`'s `claim` module);
 //! - `deployments/<state machine>/owner.json` ([`OwnerRecord`]): the upload key that owns
 //!   the state machine (only it may update or delete it), and the claim of the handler
 //!   changing it;
@@ -13,13 +13,17 @@
 //!   per version (written by the compiler's manifest locations).
 //!
 //! Keys are relative to the flows prefix: `flows/team/a.tgz` is `team/a.tgz` here.
+//! Plain data and JSON reads/writes over [`ObjectStore`], so that the trigger Lambda reads
+//! them without linking the compiler.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::ports::{ConditionalPutError, ObjectStore, Precondition, ServiceError, ServiceResult};
-use dropflow_compiler::compile::ScheduleInfo;
+use crate::ScheduleInfo;
+use crate::ports::{ConditionalPutError, ObjectStore, Precondition, ServiceError, ServiceResult};
 
-pub use dropflow_contract::layout::{
+pub use crate::layout::{
     DEPLOYMENTS_PREFIX, REPORTS_PREFIX, SOURCES_PREFIX, current_key, latest_report_key, owner_key,
     report_key, source_key,
 };
@@ -81,7 +85,7 @@ pub struct SourceRecord {
     pub state_machine: Option<String>,
     /// Flow class name, when known.
     pub flow: Option<String>,
-    /// The handler working on an event for this key, if any ([`super::claim`]).
+    /// The handler working on an event for this key, if any (`dropflow-deploy`'s `claim`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<Claim>,
 }
@@ -108,7 +112,7 @@ pub struct OwnerRecord {
     pub state_machine: String,
     /// The owning upload key, relative to the flows prefix.
     pub source_key: String,
-    /// The handler changing the state machine now, if any ([`super::claim`]).
+    /// The handler changing the state machine now, if any (`dropflow-deploy`'s `claim`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<Claim>,
 }
@@ -125,6 +129,30 @@ pub struct Claim {
     /// When the claim lapses (milliseconds since the Unix epoch): after it, the holder is
     /// taken to have crashed and another handler may take over.
     pub expires_at_ms: u64,
+}
+
+impl Claim {
+    /// A claim by `token` for the event `sequencer` on `source_key`, live for `lease`.
+    pub fn new(token: &str, sequencer: Option<&str>, source_key: &str, lease: Duration) -> Self {
+        Self {
+            token: token.to_string(),
+            sequencer: sequencer.map(String::from),
+            source_key: source_key.to_string(),
+            expires_at_ms: now_ms().saturating_add(lease.as_millis() as u64),
+        }
+    }
+
+    /// Whether another handler (not `token`) holds this claim and it has not lapsed.
+    pub fn blocks(&self, token: &str) -> bool {
+        self.token != token && self.expires_at_ms > now_ms()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Reads a JSON record; `None` when absent. A record that does not parse is an error
