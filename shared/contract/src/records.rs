@@ -46,12 +46,12 @@ pub struct DeploymentState {
     pub state_machine: String,
     /// Its unqualified ARN.
     pub state_machine_arn: String,
-    /// Content-derived version id of the deployed compile.
+    /// Content-derived version id of the deployed compile (the compiler's `version_id`):
+    /// a digest of everything the version depends on except deploy-time values, so an
+    /// upload with the same version is the same deployment (deploy-time functions such
+    /// as `datetime.now()` are not re-run for it). Records written before this was the
+    /// only digest also hold a `fingerprint` equal to it, which is ignored.
     pub version: String,
-    /// Digest of everything the version depends on except deploy-time values: an upload
-    /// with the same fingerprint is the same deployment (deploy-time functions such as
-    /// `datetime.now()` are not re-run for it).
-    pub fingerprint: String,
     /// ARN of the published state machine version.
     pub version_arn: String,
     /// ARN of the `live` alias.
@@ -210,4 +210,21 @@ pub async fn write_json<T: Serialize>(
     value: &T,
 ) -> ServiceResult<()> {
     store.put(key, json_bytes(value), "application/json").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_from_before_the_single_digest_still_reads() {
+        let old = r#"{"state_machine": "F", "state_machine_arn": "arn:sm", "version": "0123456789abcdef",
+            "fingerprint": "0123456789abcdef", "version_arn": "arn:sm:1", "alias_arn": "arn:sm:live",
+            "flow": "F", "source_key": "f.tgz", "sequencer": null, "version_id": null,
+            "schedule": null, "manifest": "s3://b/m.json"}"#;
+        let state: DeploymentState = serde_json::from_str(old).expect("reads");
+        assert_eq!(state.version, "0123456789abcdef");
+        let written = serde_json::to_value(&state).unwrap();
+        assert!(written.get("fingerprint").is_none());
+    }
 }

@@ -5,6 +5,7 @@ mod extract;
 mod fold;
 mod lines;
 mod model;
+mod parameter_default;
 mod value;
 
 pub use fold::{Constants, fold};
@@ -13,6 +14,7 @@ pub use model::{
     ParameterKind, ParameterProblem, PlainMethod, StepDef, TailNext, TransitionKind,
     is_parameter_attribute,
 };
+pub use parameter_default::DefaultSource;
 pub use value::{Value, literal};
 
 use lines::LineIndex;
