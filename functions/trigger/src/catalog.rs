@@ -4,12 +4,12 @@
 //! reports `reports/<upload key>.json`. Which version runs is the `live` alias's business:
 //! [`live_version`] asks Step Functions, so a rollback made by moving the alias is seen.
 
+use dropflow_contract::ServiceError;
 use dropflow_contract::ports::ObjectStore;
-use dropflow_contract::{Manifest, layout};
-use dropflow_deploy::ServiceError;
-use dropflow_deploy::state::{
+use dropflow_contract::records::{
     DEPLOYMENTS_PREFIX, DeploymentState, current_key, read_json, report_key,
 };
+use dropflow_contract::{Manifest, layout};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};

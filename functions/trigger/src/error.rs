@@ -3,7 +3,7 @@
 //! failure is logged in full with the request id and answered with a generic message:
 //! service error text never reaches clients.
 
-use dropflow_deploy::ServiceError;
+use dropflow_contract::ServiceError;
 use lambda_http::http::StatusCode;
 use serde_json::{Map, Value};
 

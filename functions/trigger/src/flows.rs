@@ -17,7 +17,7 @@ pub async fn list(deps: &Deps) -> Answer {
     let flows: Vec<Value> = stream::iter(states)
         .map(|state| async move {
             let report = catalog::last_report(deps, &state).await?;
-            Ok::<_, dropflow_deploy::ServiceError>(json!({
+            Ok::<_, dropflow_contract::ServiceError>(json!({
                 "name": state.state_machine,
                 "flow": state.flow,
                 "version": state.version,

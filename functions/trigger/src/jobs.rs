@@ -5,7 +5,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_batch::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_batch::types::{JobStatus, KeyValuesPair};
-use dropflow_deploy::ServiceError;
+use dropflow_contract::ServiceError;
 
 /// A job that has ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,7 +26,6 @@ pub mod logs;
 pub mod names;
 pub mod params;
 pub mod progress;
-pub mod pyjson;
 pub mod request;
 pub mod route;
 mod runs;

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use dropflow_aws::Execution;
 use dropflow_contract::Manifest;
-use dropflow_deploy::state::DeploymentState;
+use dropflow_contract::records::DeploymentState;
 use dropflow_task::records::run_prefix;
 use dropflow_task::saved_logs::{self, LogError, LogPage, LogRequest, LogStream, MAX_PAGE_BYTES};
 use lambda_http::http::StatusCode;

@@ -14,7 +14,7 @@ use dropflow_contract::ParameterSpec;
 use dropflow_task::parameters::{self as task, Checked};
 use serde_json::{Map, Value};
 
-use crate::pyjson;
+use dropflow_contract::pyjson;
 
 pub use dropflow_task::parameters::Problem;
 
@@ -268,11 +268,14 @@ mod tests {
         ] {
             let input = validate(body.as_bytes(), &no_required).unwrap();
             assert!(input.values.is_empty());
-            assert_eq!(input.input, dropflow_deploy::SCHEDULE_INPUT);
+            assert_eq!(input.input, dropflow_contract::pyjson::SCHEDULE_INPUT);
             assert_eq!(input.effective["max-depth"], json!(3));
         }
         assert!(matches!(
-            validate(dropflow_deploy::SCHEDULE_INPUT.as_bytes(), &specs()),
+            validate(
+                dropflow_contract::pyjson::SCHEDULE_INPUT.as_bytes(),
+                &specs()
+            ),
             Err(InputError::Invalid { .. })
         ));
     }

@@ -14,8 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use dropflow_deploy::ServiceError;
-use dropflow_deploy::state::read_json;
+use dropflow_contract::ServiceError;
+use dropflow_contract::records::read_json;
 use dropflow_task::records::{TaskRecord, run_prefix};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! The run routes: start (`POST /flows/{flow}/runs`), list, describe and stop.
 
 use dropflow_aws::{Execution, ListOutcome, StartOutcome, StopOutcome};
-use dropflow_deploy::state::DeploymentState;
+use dropflow_contract::records::DeploymentState;
 use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -59,7 +59,7 @@ pub async fn start(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
         .map(names::from_idempotency_key)
         .unwrap_or_else(names::generated);
     let execution_arn = names::execution_arn(&state.state_machine_arn, &name).ok_or_else(|| {
-        ApiError::internal(dropflow_deploy::ServiceError::new(
+        ApiError::internal(dropflow_contract::ServiceError::new(
             "execution ARN",
             format!("{} is not a state machine ARN", state.state_machine_arn),
         ))

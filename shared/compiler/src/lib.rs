@@ -6,7 +6,8 @@
 //!
 //! 1. [`package`]: read the uploaded tarball safely (paths, sizes, Metaflow's layout);
 //! 2. [`discover`] and [`python`]: find the one flow file and parse it (Astral's parser)
-//!    into a flow model, with Metaflow's load checks;
+//!    into a flow model, with Metaflow's load checks (run once: their result,
+//!    `compile::LoadedFlow`, is what compile takes);
 //! 3. [`graph`]: Metaflow's node model of the flow;
 //! 4. [`lint`]: Metaflow's graph rules and messages;
 //! 5. [`flow_inputs`]: `Config` and `IncludeFile` values read from the package;

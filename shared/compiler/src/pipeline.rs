@@ -3,14 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use crate::compile::{self, CompileInput, DeployOptions, Deployment, OptionsLayer, Platform};
-use crate::discover::{self, DiscoveryError, FoundFlow};
+use crate::compile::{
+    self, CompileInput, DeployOptions, Deployment, LoadedFlow, OptionsLayer, Platform,
+};
+use crate::discover::{self, DiscoveryError};
 use crate::flow_inputs::{self, ConfigEntry, FlowInputError};
 use crate::graph::FlowGraph;
 use crate::lint::LintedGraph;
 use crate::lint::{self, LintError};
 use crate::package::{PackageError, SourcePackage};
-use crate::python::FlowClass;
+use crate::python::{FlowClass, ModuleInfo};
 
 /// Name of the deploy options file inside a package.
 pub const OPTIONS_FILE: &str = "dropflow.toml";
@@ -76,8 +78,8 @@ pub use dropflow_contract::Finding;
 /// A flow that parsed and passed lint: ready to compile.
 #[derive(Debug, Clone)]
 pub struct CheckedFlow {
-    /// The flow and its module.
-    pub found: FoundFlow,
+    /// The flow and its module, past Metaflow's load checks.
+    pub loaded: LoadedFlow,
     /// Its graph.
     pub graph: LintedGraph,
     /// The flow's `Config`s, resolved from the package (their uses in decorators and
@@ -92,7 +94,12 @@ pub struct CheckedFlow {
 impl CheckedFlow {
     /// The flow class.
     pub fn flow(&self) -> &FlowClass {
-        self.found.flow()
+        self.loaded.flow()
+    }
+
+    /// The flow file's module.
+    pub fn module(&self) -> &ModuleInfo {
+        self.loaded.module()
     }
 }
 
@@ -102,30 +109,31 @@ pub fn check(package: &SourcePackage) -> Result<CheckedFlow, Error> {
         .files
         .iter()
         .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
-    let mut found = discover::find_flow(files, package.script_hint.as_deref())?;
+    let found = discover::find_flow(files, package.script_hint.as_deref())?;
     // What Python refuses while it defines the classes, before anything else.
-    compile::check_definitions(&found.module)?;
+    let mut defined = compile::check_definitions(found)?;
     // Configs next, as Metaflow resolves them when it loads the flow: the graph's steps
     // carry their decorators with config references already replaced.
     // Defaults computed by the flow file's functions (`default=script_path("x.csv")`)
     // first, as Python evaluates them when it defines the class.
-    flow_inputs::evaluate_computed_defaults(&mut found, package).map_err(Box::new)?;
+    let found = defined.found_mut();
+    flow_inputs::evaluate_computed_defaults(found, package).map_err(Box::new)?;
     let constants = &found.module.constants;
     let configs =
         flow_inputs::resolve_configs(found.flow(), constants, package).map_err(Box::new)?;
     flow_inputs::substitute(found.flow_mut(), &configs).map_err(Box::new)?;
     // Then what Metaflow refuses when it initialises parameters and step decorators,
     // before click reads any included file.
-    compile::check_initialization(found.flow(), &found.module)?;
-    flow_inputs::check_include_files(found.flow(), &found.module.constants, package)
+    let loaded = defined.check_initialization()?;
+    flow_inputs::check_include_files(loaded.flow(), &loaded.module().constants, package)
         .map_err(Box::new)?;
-    let graph = lint::lint(FlowGraph::new(found.flow()))?;
+    let graph = lint::lint(FlowGraph::new(loaded.flow()))?;
     let package_options = match package.file(OPTIONS_FILE) {
         Some(bytes) => OptionsLayer::from_toml(OPTIONS_FILE, &String::from_utf8_lossy(bytes))?,
         None => OptionsLayer::default(),
     };
     Ok(CheckedFlow {
-        found,
+        loaded,
         graph,
         configs,
         package_options,
@@ -141,8 +149,7 @@ pub fn compile(
     deploy_time_values: &BTreeMap<String, serde_json::Value>,
 ) -> Result<Deployment, Error> {
     Ok(compile::compile(CompileInput {
-        module: &checked.found.module,
-        flow: checked.flow(),
+        loaded: &checked.loaded,
         graph: &checked.graph,
         source_digest: &checked.source_digest,
         options,

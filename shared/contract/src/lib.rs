@@ -9,7 +9,9 @@
 //! - [`protocol`] and [`paths`]: the step Lambda's payloads and where the state machine
 //!   keeps them; [`start_input`]: what a start state's input is (its `from` tag);
 //!   [`payload`]: the templates the state machine sends the step Lambda;
-//! - [`layout`]: every key of dropflow's bucket;
+//! - [`layout`]: every key of dropflow's bucket; [`records`]: the deploy records kept
+//!   there (what is deployed, per upload key, who owns a state machine);
+//! - [`pyjson`]: JSON as Python's `json.dumps` writes it, and Metaflow's execution input;
 //! - [`report`]: the outcome of one deploy event;
 //! - [`service`]: a failed AWS call, as every side reports it, and [`ports`]: the small
 //!   traits the deploy logic sees AWS through (implemented by `dropflow-aws`);
@@ -32,6 +34,8 @@ pub mod paths;
 pub mod payload;
 pub mod ports;
 pub mod protocol;
+pub mod pyjson;
+pub mod records;
 pub mod report;
 pub mod service;
 pub mod start_input;

@@ -33,15 +33,15 @@
 //! handler holds at most one state machine claim at a time, so handlers never wait on each
 //! other in a cycle.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::ports::{ConditionalPutError, ObjectStore, Precondition, ServiceError};
-use super::state::{Claim, read_tagged, write_json_if};
+use super::state::{read_tagged, write_json_if};
 
 #[cfg(doc)]
-use super::state::{OwnerRecord, SourceRecord};
+use super::state::{Claim, OwnerRecord, SourceRecord};
 
 /// How long claims last and how handlers wait for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,33 +67,11 @@ impl Default for ClaimSettings {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use super::state::now_ms;
 
 /// A fresh claim token (one per handler invocation).
 pub fn new_token() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-impl Claim {
-    /// A claim by `token` for the event `sequencer` on `source_key`, live for `lease`.
-    pub fn new(token: &str, sequencer: Option<&str>, source_key: &str, lease: Duration) -> Self {
-        Self {
-            token: token.to_string(),
-            sequencer: sequencer.map(String::from),
-            source_key: source_key.to_string(),
-            expires_at_ms: now_ms().saturating_add(lease.as_millis() as u64),
-        }
-    }
-
-    /// Whether another handler (not `token`) holds this claim and it has not lapsed.
-    pub fn blocks(&self, token: &str) -> bool {
-        self.token != token && self.expires_at_ms > now_ms()
-    }
 }
 
 /// What a handler decides on reading a record it wants to claim.

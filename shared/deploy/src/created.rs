@@ -529,7 +529,6 @@ where
             state_machine: deployment.state_machine_name.clone(),
             state_machine_arn: published.state_machine_arn,
             version: deployment.version.clone(),
-            fingerprint: deployment.version.clone(),
             version_arn: published.version_arn,
             alias_arn: alias.alias_arn,
             flow: manifest.flow.name.clone(),

@@ -33,7 +33,7 @@ pub use dropflow_contract::ports;
 mod removed;
 pub use dropflow_contract::report;
 pub mod sequencer;
-pub mod state;
+pub use dropflow_contract::records as state;
 
 #[cfg(test)]
 mod concurrency_tests;
@@ -51,8 +51,7 @@ pub use report::{Report, Status};
 
 use dropflow_compiler::package::Limits;
 
-/// Metaflow's schedule input: no parameters, every default applies.
-pub const SCHEDULE_INPUT: &str = r#"{"Parameters": "{}"}"#;
+pub use dropflow_contract::pyjson::SCHEDULE_INPUT;
 
 /// One S3 object event, key already URL-decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

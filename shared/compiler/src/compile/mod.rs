@@ -32,7 +32,7 @@ pub use job_definition::{
     HostPath, JobDefinition, KeyValue, LinuxParameters, LogConfiguration, MountPoint,
     NetworkConfiguration, ResourceRequirement, Tmpfs, Volume,
 };
-pub use load::{check_definitions, check_initialization};
+pub use load::{DefinedFlow, LoadedFlow, check_definitions};
 pub use parameter_checks::RESERVED_PARAMETER_NAMES;
 pub use parameters::{DeployTimeDefault, ParameterSpec, ParameterType};
 pub use state_machine::paths;
@@ -43,7 +43,7 @@ use crate::flow_inputs::{self, ConfigEntry};
 use crate::graph::{FlowGraph, NodeType};
 use crate::lint::LintedGraph;
 use crate::naming::{self, ProjectOptions};
-use crate::python::{FlowClass, ModuleInfo};
+use crate::python::FlowClass;
 use crate::schedule;
 use dropflow_contract::layout;
 
@@ -52,10 +52,9 @@ pub use dropflow_contract::DROPFLOW_VERSION;
 /// What the compiler needs: the parsed flow, its linted graph, and the deployment's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct CompileInput<'a> {
-    /// The flow file's module info (constants and functions for parameter defaults).
-    pub module: &'a ModuleInfo,
-    /// The flow class.
-    pub flow: &'a FlowClass,
+    /// The flow and its module (constants and functions for parameter defaults), past
+    /// Metaflow's load checks.
+    pub loaded: &'a LoadedFlow,
     /// Its graph, which passed lint.
     pub graph: &'a LintedGraph,
     /// Digest of the source package (part of the version id).
@@ -88,20 +87,18 @@ pub struct Deployment {
 /// Compiles a linted flow.
 pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
     let CompileInput {
-        module,
-        flow,
+        loaded,
         graph,
         options,
         platform,
         ..
     } = input;
+    // Metaflow's load checks ran before lint, as Metaflow runs them: `loaded` is their
+    // result.
+    let (module, flow) = (loaded.module(), loaded.flow());
     check_options(options)?;
     notify_options::check_notify_options(options, platform)?;
     check_foreach_options(options, graph, &flow.name)?;
-    // `pipeline::check` ran these before lint, as Metaflow does; they are cheap, and
-    // nothing Metaflow refuses to load may compile.
-    load::check_definitions(module)?;
-    load::check_initialization(flow, module)?;
     steps::check_flow_decorators(flow)?;
     let mut warnings = Vec::new();
     let exit_hooks = exit_hooks::exit_hooks(flow, module, &mut warnings)?;

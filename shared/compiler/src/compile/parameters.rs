@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::CompileError;
-use crate::python::{FlowClass, ModuleInfo, ParameterDef, ParameterKind, Value};
+use crate::python::{DefaultSource, FlowClass, ModuleInfo, ParameterDef, ParameterKind, Value};
 
 pub use dropflow_contract::{DeployTimeDefault, ParameterSpec, ParameterType};
 
@@ -66,37 +66,34 @@ fn parameter_spec(
     deploy_time_values: &BTreeMap<String, serde_json::Value>,
 ) -> Result<ParameterSpec, CompileError> {
     let mut deploy_time = None;
-    let default = match def.kwarg("default") {
-        None => None,
-        Some(Value::Literal { value }) => Some(value.clone()),
-        Some(Value::Name { name }) => {
-            if let Some(constant) = module.constants.get(name) {
-                Some(constant.clone())
-            } else if let Some(function) = module.functions.iter().find(|f| &f.name == name) {
-                deploy_time = Some(DeployTimeDefault {
-                    function: function.name.clone(),
-                    source: function.source.clone(),
-                });
-                deploy_time_values.get(&def.name).cloned()
-            } else {
-                return Err(bad(
-                    flow,
-                    def,
-                    &format!(
-                        "default={name} is neither a module-level constant nor a function of {}. Use a literal default, or a deploy-time function defined in the flow file.",
-                        flow.file
-                    ),
-                ));
-            }
-        }
-        Some(Value::Lambda { source }) => {
+    let default = match def.default_source(module) {
+        DefaultSource::Absent => None,
+        DefaultSource::Literal(value) | DefaultSource::Constant(value) => Some(value.clone()),
+        DefaultSource::Function(function) => {
             deploy_time = Some(DeployTimeDefault {
-                function: "<lambda>".to_string(),
-                source: source.clone(),
+                function: function.name.clone(),
+                source: function.source.clone(),
             });
             deploy_time_values.get(&def.name).cloned()
         }
-        Some(Value::Expression { source }) => {
+        DefaultSource::Lambda(source) => {
+            deploy_time = Some(DeployTimeDefault {
+                function: "<lambda>".to_string(),
+                source: source.to_string(),
+            });
+            deploy_time_values.get(&def.name).cloned()
+        }
+        DefaultSource::UnknownName(name) => {
+            return Err(bad(
+                flow,
+                def,
+                &format!(
+                    "default={name} is neither a module-level constant nor a function of {}. Use a literal default, or a deploy-time function defined in the flow file.",
+                    flow.file
+                ),
+            ));
+        }
+        DefaultSource::Expression(source) => {
             return Err(bad(
                 flow,
                 def,

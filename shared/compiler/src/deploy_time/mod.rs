@@ -36,7 +36,7 @@ pub use error::{DeployTimeError, RaisedException};
 pub use paths::{PACKAGE_ROOT, PackageFiles, package_relative};
 
 use crate::pipeline::CheckedFlow;
-use crate::python::{FlowClass, ModuleInfo, ParameterDef, ParameterKind, Value};
+use crate::python::{DefaultSource, FlowClass, ModuleInfo, ParameterDef, ParameterKind};
 use host::{Failure, Host};
 use program::{DefaultFunction, Program};
 use result::{Expected, Problem};
@@ -86,7 +86,7 @@ pub fn evaluate_defaults(
     context: &DeployContext,
     limits: &Limits,
 ) -> Result<BTreeMap<String, serde_json::Value>, DeployTimeError> {
-    evaluate_flow(&checked.found.module, checked.flow(), context, limits)
+    evaluate_flow(checked.module(), checked.flow(), context, limits)
 }
 
 /// [`evaluate_defaults`] on a parsed module and one of its flows.
@@ -106,9 +106,9 @@ pub fn evaluate_flow(
     Ok(values)
 }
 
-/// The function behind a parameter's default, when it is one. Same classification as
-/// the compiler's (`compile::parameters`): a module constant's name is a literal
-/// default; a module function's name or a lambda is deploy-time.
+/// The function behind a parameter's default, when it is one: a module function's name
+/// or a lambda ([`ParameterDef::default_source`], the classification the compiler's
+/// parameter specs use).
 fn deploy_time_function<'a>(
     module: &'a ModuleInfo,
     def: &'a ParameterDef,
@@ -116,17 +116,13 @@ fn deploy_time_function<'a>(
     if def.kind != ParameterKind::Parameter {
         return None;
     }
-    match def.kwarg("default")? {
-        Value::Name { name } if !module.constants.contains_key(name) => module
-            .functions
-            .iter()
-            .find(|f| &f.name == name)
-            .map(|f| DefaultFunction::Named {
-                name: &f.name,
-                line: f.line,
-                source: &f.source,
-            }),
-        Value::Lambda { source } => Some(DefaultFunction::Lambda {
+    match def.default_source(module) {
+        DefaultSource::Function(f) => Some(DefaultFunction::Named {
+            name: &f.name,
+            line: f.line,
+            source: &f.source,
+        }),
+        DefaultSource::Lambda(source) => Some(DefaultFunction::Lambda {
             source,
             line: def.line,
         }),

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use dropflow_contract::pyjson;
 use ruff_python_ast::{
     Expr, ExprBinOp, ExprCall, ExprFString, FStringPart, InterpolatedStringElement, Operator,
     UnaryOp,
@@ -242,7 +243,7 @@ fn builtin_call(call: &ExprCall, constants: &Constants) -> Option<Json> {
     }
     let value = fold(arg, constants)?;
     match callee.as_str() {
-        "json.dumps" => Some(Json::String(python_json(&value))),
+        "json.dumps" => Some(Json::String(pyjson::dumps(&value))),
         "str" => Some(Json::String(python_str(&value)?)),
         "bool" => Some(Json::Bool(truthy(&value))),
         "int" => match &value {
@@ -304,105 +305,10 @@ fn python_str(value: &Json) -> Option<String> {
         Json::String(s) => Some(s.clone()),
         Json::Number(n) => Some(match n.as_i64() {
             Some(i) => i.to_string(),
-            None => python_float(n.as_f64()?),
+            None => pyjson::repr_float(n.as_f64()?),
         }),
         Json::Array(_) | Json::Object(_) => None,
     }
-}
-
-/// Python's `repr(float)`: the shortest round-trip digits, positional between 1e-4 and
-/// 1e16, else `1e-05` / `1.5e+20`; always with a `.` or an exponent.
-pub fn python_float(value: f64) -> String {
-    if value.is_nan() {
-        return "nan".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if value == 0.0 || (-4..16).contains(&exponent) {
-        let text = format!("{value}");
-        if text.contains('.') {
-            text
-        } else {
-            format!("{text}.0")
-        }
-    } else {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
-    }
-}
-
-/// `json.dumps(value)` with Python's defaults: `", "` and `": "` separators, non-ASCII
-/// escaped as `\uXXXX`, floats as Python writes them.
-pub fn python_json(value: &Json) -> String {
-    let mut out = String::new();
-    write_json(value, &mut out);
-    out
-}
-
-fn write_json(value: &Json, out: &mut String) {
-    match value {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => match n.as_i64().map(|i| i.to_string()).or_else(|| {
-            n.as_u64()
-                .map(|u| u.to_string())
-                .or_else(|| n.as_f64().map(python_float))
-        }) {
-            Some(text) => out.push_str(&text),
-            None => out.push_str(&n.to_string()),
-        },
-        Json::String(s) => write_json_string(s, out),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json(item, out);
-            }
-            out.push(']');
-        }
-        Json::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json_string(key, out);
-                out.push_str(": ");
-                write_json(item, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_json_string(s: &str, out: &mut String) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -465,16 +371,6 @@ mod tests {
                 r#"{"a": [1, 2.5, null, true], "\u00e9": "x\u00ff\ud83d\ude00\n\"", "k": 1e-05, "big": 1.5e+20, "f": 3.0}"#
             ))
         );
-        for (value, repr) in [
-            (1e-05, "1e-05"),
-            (1.5e20, "1.5e+20"),
-            (0.0001, "0.0001"),
-            (1e16, "1e+16"),
-            (123456789.125, "123456789.125"),
-            (-0.5, "-0.5"),
-        ] {
-            assert_eq!(python_float(value), repr);
-        }
     }
 
     #[test]

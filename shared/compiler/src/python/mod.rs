@@ -5,14 +5,16 @@ mod extract;
 mod fold;
 mod lines;
 mod model;
+mod parameter_default;
 mod value;
 
-pub use fold::{Constants, fold, python_float, python_json};
+pub use fold::{Constants, fold};
 pub use model::{
     Decorator, FlowClass, ModuleFunction, ModuleInfo, NON_PARAMETER_ATTRIBUTES, ParameterDef,
     ParameterKind, ParameterProblem, PlainMethod, StepDef, TailNext, TransitionKind,
     is_parameter_attribute,
 };
+pub use parameter_default::DefaultSource;
 pub use value::{Value, literal};
 
 use lines::LineIndex;

@@ -5,7 +5,7 @@
 //! - `sources/<key>.json` ([`SourceRecord`]): the newest event handled for an upload key and
 //!   what that key deploys, kept after removal as a tombstone so a late, older event is
 //!   still recognised as older; while an event is being handled it also holds that
-//!   handler's [`Claim`];
+//!   handler's [`Claim`] (`dropflow-deploy`'s `claim` module);
 //! - `deployments/<state machine>/owner.json` ([`OwnerRecord`]): the upload key that owns
 //!   the state machine (only it may update or delete it), and the claim of the handler
 //!   changing it;
@@ -13,13 +13,17 @@
 //!   per version (written by the compiler's manifest locations).
 //!
 //! Keys are relative to the flows prefix: `flows/team/a.tgz` is `team/a.tgz` here.
+//! Plain data and JSON reads/writes over [`ObjectStore`], so that the trigger Lambda reads
+//! them without linking the compiler.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::ports::{ConditionalPutError, ObjectStore, Precondition, ServiceError, ServiceResult};
-use dropflow_compiler::compile::ScheduleInfo;
+use crate::ScheduleInfo;
+use crate::ports::{ConditionalPutError, ObjectStore, Precondition, ServiceError, ServiceResult};
 
-pub use dropflow_contract::layout::{
+pub use crate::layout::{
     DEPLOYMENTS_PREFIX, REPORTS_PREFIX, SOURCES_PREFIX, current_key, latest_report_key, owner_key,
     report_key, source_key,
 };
@@ -42,12 +46,12 @@ pub struct DeploymentState {
     pub state_machine: String,
     /// Its unqualified ARN.
     pub state_machine_arn: String,
-    /// Content-derived version id of the deployed compile.
+    /// Content-derived version id of the deployed compile (the compiler's `version_id`):
+    /// a digest of everything the version depends on except deploy-time values, so an
+    /// upload with the same version is the same deployment (deploy-time functions such
+    /// as `datetime.now()` are not re-run for it). Records written before this was the
+    /// only digest also hold a `fingerprint` equal to it, which is ignored.
     pub version: String,
-    /// Digest of everything the version depends on except deploy-time values: an upload
-    /// with the same fingerprint is the same deployment (deploy-time functions such as
-    /// `datetime.now()` are not re-run for it).
-    pub fingerprint: String,
     /// ARN of the published state machine version.
     pub version_arn: String,
     /// ARN of the `live` alias.
@@ -81,7 +85,7 @@ pub struct SourceRecord {
     pub state_machine: Option<String>,
     /// Flow class name, when known.
     pub flow: Option<String>,
-    /// The handler working on an event for this key, if any ([`super::claim`]).
+    /// The handler working on an event for this key, if any (`dropflow-deploy`'s `claim`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<Claim>,
 }
@@ -108,7 +112,7 @@ pub struct OwnerRecord {
     pub state_machine: String,
     /// The owning upload key, relative to the flows prefix.
     pub source_key: String,
-    /// The handler changing the state machine now, if any ([`super::claim`]).
+    /// The handler changing the state machine now, if any (`dropflow-deploy`'s `claim`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<Claim>,
 }
@@ -125,6 +129,30 @@ pub struct Claim {
     /// When the claim lapses (milliseconds since the Unix epoch): after it, the holder is
     /// taken to have crashed and another handler may take over.
     pub expires_at_ms: u64,
+}
+
+impl Claim {
+    /// A claim by `token` for the event `sequencer` on `source_key`, live for `lease`.
+    pub fn new(token: &str, sequencer: Option<&str>, source_key: &str, lease: Duration) -> Self {
+        Self {
+            token: token.to_string(),
+            sequencer: sequencer.map(String::from),
+            source_key: source_key.to_string(),
+            expires_at_ms: now_ms().saturating_add(lease.as_millis() as u64),
+        }
+    }
+
+    /// Whether another handler (not `token`) holds this claim and it has not lapsed.
+    pub fn blocks(&self, token: &str) -> bool {
+        self.token != token && self.expires_at_ms > now_ms()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Reads a JSON record; `None` when absent. A record that does not parse is an error
@@ -182,4 +210,21 @@ pub async fn write_json<T: Serialize>(
     value: &T,
 ) -> ServiceResult<()> {
     store.put(key, json_bytes(value), "application/json").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_from_before_the_single_digest_still_reads() {
+        let old = r#"{"state_machine": "F", "state_machine_arn": "arn:sm", "version": "0123456789abcdef",
+            "fingerprint": "0123456789abcdef", "version_arn": "arn:sm:1", "alias_arn": "arn:sm:live",
+            "flow": "F", "source_key": "f.tgz", "sequencer": null, "version_id": null,
+            "schedule": null, "manifest": "s3://b/m.json"}"#;
+        let state: DeploymentState = serde_json::from_str(old).expect("reads");
+        assert_eq!(state.version, "0123456789abcdef");
+        let written = serde_json::to_value(&state).unwrap();
+        assert!(written.get("fingerprint").is_none());
+    }
 }
