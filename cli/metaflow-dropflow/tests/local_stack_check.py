@@ -73,7 +73,11 @@ def main(flow, broken):
     # and concurrently): both succeed, one deploys, the other finds it deployed.
     creating = [
         subprocess.Popen(
-            [sys.executable, flow, "dropflow", "create", "--local"],
+            # The compile function handles one key's events one after another (the
+            # second waits for the first's claim): on a loaded machine (the test command
+            # runs three test binaries at once) the second report can take longer than
+            # create's default 120 s.
+            [sys.executable, flow, "dropflow", "create", "--local", "--timeout", "400"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             universal_newlines=True,
