@@ -198,9 +198,10 @@ def check_plain_backend_starts_on_an_alias() -> None:
         raise AssertionError(f"(version, alias, listed) were {found}, not {expected}")
 
 
-def all_at_once(writers: int, write: Callable[[int], str]) -> list[str]:
-    """Runs ``write(0..writers)`` on as many threads, released together; their answers
-    (an exception raised is an answer too, ``Type: message``)."""
+def winners(writers: int, write: Callable[[int], str], refusal: str) -> int:
+    """Runs ``write(0..writers)`` on as many threads, released together, and counts the
+    answers ``ok``; any answer but ``ok`` and ``refusal`` (an exception raised is an answer
+    too, ``Type: message``) fails the check."""
     barrier = threading.Barrier(writers)
     results: list[str] = []
 
@@ -216,7 +217,10 @@ def all_at_once(writers: int, write: Callable[[int], str]) -> list[str]:
         thread.start()
     for thread in threads:
         thread.join()
-    return results
+    unexpected = [r for r in results if r not in ("ok", refusal)]
+    if unexpected:
+        raise AssertionError(f"unexpected answers {unexpected}")
+    return results.count("ok")
 
 
 @contextmanager
@@ -275,11 +279,7 @@ def check_conditional_puts_are_atomic() -> None:
                 return code(lambda: s3.put_object(
                     Bucket="dropflow-check", Key=key, Body=body, **condition))
 
-            results = all_at_once(writers, write)
-            unexpected = [r for r in results if r not in ("ok", "PreconditionFailed")]
-            if unexpected:
-                raise AssertionError(f"unexpected answers {unexpected}")
-            return results.count("ok")
+            return winners(writers, write, "PreconditionFailed")
 
         wrong: list[str] = []
         with tiny_switch_interval():
@@ -335,18 +335,14 @@ def check_conditional_updates_are_atomic() -> None:
                     return error.response["Error"]["Code"]
                 return "ok"
 
-            results = all_at_once(writers, write)
-            unexpected = [r for r in results if r not in ("ok", "ConditionalCheckFailedException")]
-            if unexpected:
-                raise AssertionError(f"unexpected answers {unexpected}")
-            return results.count("ok")
+            return winners(writers, write, "ConditionalCheckFailedException")
 
         wrong: list[str] = []
         with tiny_switch_interval():
             for round_ in range(rounds):
-                winners = race(f"race-{round_}")
-                if winners != 1:
-                    wrong.append(f"race-{round_}: {winners} conditional updates succeeded")
+                succeeded = race(f"race-{round_}")
+                if succeeded != 1:
+                    wrong.append(f"race-{round_}: {succeeded} conditional updates succeeded")
         if wrong:
             raise AssertionError(f"{len(wrong)} of {rounds} rounds let more than one writer through, first: {wrong[0]}")
 
