@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dropflow_cli::client::deploy::{self, DeployOutcome, FLOWS_PREFIX};
 use dropflow_cli::client::error::ClientError;
-use dropflow_cli::client::report::ReportStatus;
+use dropflow_cli::client::report::Status;
 use dropflow_cli::client::types::{RunDetail, RunOutcome};
 use dropflow_cli::client::{Connection, LogQuery, params};
 use dropflow_cli::pack;
@@ -109,7 +109,7 @@ pub async fn undeploy(
         })?;
     let outcome: DeployOutcome = deploy::undeploy(&connection.store()?, &key, timeout).await?;
     emit(&outcome, json);
-    Ok(outcome.report.status == ReportStatus::Undeployed)
+    Ok(outcome.report.status == Status::Undeployed)
 }
 
 /// `dropflow run FLOW [--param value ...] [--wait]`.

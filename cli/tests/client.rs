@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use dropflow_cli::client::deploy::DeployOutcome;
-use dropflow_cli::client::report::ReportStatus;
+use dropflow_cli::client::report::Status;
 use dropflow_cli::client::types::{FlowList, RunDetail, RunList, RunOutcome, RunStopped};
 use serde::de::DeserializeOwned;
 
@@ -156,14 +156,14 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
         &stack.dropflow(&["deploy", broken.path().to_str().unwrap(), "--json"]),
         false,
     );
-    assert_eq!(report.report.status, ReportStatus::Failed);
+    assert_eq!(report.report.status, Status::Failed);
     assert_eq!(report.report.errors[0].file.as_deref(), Some("flow.py"));
     assert_eq!(report.report.errors[0].line, Some(11));
 
     // The flow's directory, twice: deployed, then unchanged; a copy with other
     // modification times packs to the same bytes, so it is unchanged too.
     let first: DeployOutcome = json(&stack.dropflow(&["deploy", flow_file, "--json"]), true);
-    assert_eq!(first.report.status, ReportStatus::Deployed, "{first}");
+    assert_eq!(first.report.status, Status::Deployed, "{first}");
     assert_eq!(first.key, "flows/parameter_flow.tar.gz");
     assert_eq!(
         first.report.version_id.as_deref(),
@@ -172,7 +172,7 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     assert!(first.files.contains(&"parameter_flow.py".to_string()));
     assert_eq!(first.report.state_machine.as_deref(), Some("ParameterFlow"));
     let second: DeployOutcome = json(&stack.dropflow(&["deploy", flow_file, "--json"]), true);
-    assert_eq!(second.report.status, ReportStatus::Unchanged, "{second}");
+    assert_eq!(second.report.status, Status::Unchanged, "{second}");
     assert_ne!(second.version_id, first.version_id);
     assert_eq!(second.report.version, first.report.version);
     let copy = examples_copy();
@@ -181,7 +181,7 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
         &stack.dropflow(&["deploy", copied.to_str().unwrap(), "--json"]),
         true,
     );
-    assert_eq!(third.report.status, ReportStatus::Unchanged, "{third}");
+    assert_eq!(third.report.status, Status::Unchanged, "{third}");
 
     let flows: FlowList = json(&stack.dropflow(&["flows", "--json"]), true);
     assert_eq!(flows.flows.len(), 1);
@@ -279,7 +279,7 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
         &stack.dropflow(&["undeploy", "ParameterFlow", "--json"]),
         true,
     );
-    assert_eq!(gone.report.status, ReportStatus::Undeployed, "{gone}");
+    assert_eq!(gone.report.status, Status::Undeployed, "{gone}");
     assert_eq!(gone.key, "flows/parameter_flow.tar.gz");
     let flows: FlowList = json(&stack.dropflow(&["flows", "--json"]), true);
     assert!(flows.flows.is_empty(), "{flows:?}");

@@ -435,6 +435,31 @@ async fn the_newest_upload_of_each_key_ends_live_and_reports_tell_the_truth() {
             assert_eq!(written["sequencer"], *sequencer, "{written:#}");
             assert_eq!(written["status"], "deployed", "{written:#}");
         }
+        // Every upload has its own report, superseded ones included (what `dropflow
+        // deploy` waits for): the deployed one where a delivery deployed it.
+        for event in &events {
+            let object = &event["Records"][0]["s3"]["object"];
+            let key = object["key"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("flows/")
+                .unwrap();
+            let version = object["versionId"].as_str().unwrap();
+            let own = stack
+                .json(&format!("reports/versions/{key}/{version}.json"))
+                .await
+                .unwrap_or_else(|| panic!("round {round}: no report for {key} {version}"));
+            let delivered: Vec<&str> = reports
+                .iter()
+                .filter(|r| r["version_id"] == json!(version))
+                .map(|r| r["status"].as_str().unwrap())
+                .collect();
+            let status = own["status"].as_str().unwrap();
+            assert!(delivered.contains(&status), "{own:#} vs {delivered:?}");
+            if delivered.contains(&"deployed") {
+                assert_eq!(status, "deployed", "{own:#}");
+            }
+        }
     }
 }
 
@@ -466,6 +491,15 @@ async fn one_event_delivered_twenty_times_at_once_publishes_one_version() {
     assert_eq!(version_number(&stack.live_version("DupFlow").await), 1);
     // Sequential re-delivery is unchanged too.
     assert_eq!(stack.deliver(&event).await["status"], "unchanged");
+    // The upload's own report keeps the outcome of the delivery that did the work.
+    let version = event["Records"][0]["s3"]["object"]["versionId"]
+        .as_str()
+        .unwrap();
+    let own = stack
+        .json(&format!("reports/versions/dup.tgz/{version}.json"))
+        .await
+        .unwrap();
+    assert_eq!(own["status"], "deployed", "{own:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! `dropflow deploy` and `dropflow undeploy`: an upload to (or a deletion from) `flows/`,
 //! then the compile function's report for exactly that S3 version, read back from
-//! `reports/<key>.json`. Deploying is the upload itself, as with `aws s3 cp`: the same
+//! `reports/versions/<key>/<version>.json`. Deploying is the upload itself, as with `aws s3 cp`: the same
 //! compile function, the same checks.
 
 use std::collections::BTreeMap;
@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use dropflow_compiler::compile::OptionsLayer;
 use dropflow_deploy::metadata::{METADATA_PREFIX, USER_KEY};
-use dropflow_deploy::state::report_key;
+use dropflow_deploy::state::version_report_key;
 use serde::{Deserialize, Serialize};
 
 use super::error::ClientError;
-use super::report::{DeployReport, ReportStatus};
+use super::report::{DeployReport, Status};
 use super::store::Store;
 
 /// Where uploads deploy (the stack's default flows prefix).
@@ -44,7 +44,7 @@ pub struct DeployOutcome {
 impl DeployOutcome {
     /// Whether the command succeeded: anything but a failed report.
     pub fn succeeded(&self) -> bool {
-        self.report.status != ReportStatus::Failed
+        self.report.status != Status::Failed
     }
 }
 
@@ -192,50 +192,37 @@ async fn reported(
     })
 }
 
-/// Reads `reports/<key under flows/>.json` until it is the report of `version_id`. A report of another
-/// version (an older upload, a concurrent one) is not this upload's and is waited past; as
-/// a concurrent upload's report may have replaced this one's, the object's earlier versions
-/// are looked through too (the bucket is versioned).
+/// Reads the report of `version_id` of `key` (`reports/versions/<key under flows/>/<version>.json`,
+/// written for every event, superseded and duplicate ones included) until it is there and
+/// final. A `failed` report marked retryable (an AWS call failed, the key stayed claimed too
+/// long) is waited past, as the compile function's retry will replace it; it is returned if
+/// nothing replaces it before `timeout`.
 pub async fn wait_for_report(
     store: &impl Store,
     key: &str,
     version_id: &str,
     timeout: Duration,
 ) -> Result<DeployReport, ClientError> {
-    // Reports are keyed by the upload's key relative to `flows/`.
-    let report_key = report_key(key.strip_prefix(FLOWS_PREFIX).unwrap_or(key));
+    let flow_key = key.strip_prefix(FLOWS_PREFIX).unwrap_or(key);
+    let report_key = version_report_key(flow_key, version_id);
     let started = Instant::now();
-    let read = |bytes: Vec<u8>| {
-        serde_json::from_slice::<DeployReport>(&bytes).map_err(|e| ClientError::BadReport {
-            bucket: store.bucket().to_string(),
-            key: report_key.clone(),
-            message: e.to_string(),
-        })
-    };
-    // Report versions already read and found to be another upload's.
-    let mut others = std::collections::HashSet::new();
+    let mut retryable = None;
     loop {
         if let Some(bytes) = store.get(&report_key).await? {
-            let report = read(bytes)?;
-            if report.version_id.as_deref() == Some(version_id) {
+            let report = serde_json::from_slice::<DeployReport>(&bytes).map_err(|e| {
+                ClientError::BadReport {
+                    bucket: store.bucket().to_string(),
+                    key: report_key.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            if !(report.status == Status::Failed && report.retryable) {
                 return Ok(report);
             }
-            // Another upload's report: a concurrent upload of the same key may have
-            // overwritten this one's, which is then an earlier version of the object.
-            for version in store.versions(&report_key).await? {
-                if !others.insert(version.clone()) {
-                    continue;
-                }
-                if let Some(bytes) = store.get_version(&report_key, &version).await? {
-                    let report = read(bytes)?;
-                    if report.version_id.as_deref() == Some(version_id) {
-                        return Ok(report);
-                    }
-                }
-            }
+            retryable = Some(report);
         }
         if started.elapsed() >= timeout {
-            return Err(ClientError::ReportTimeout {
+            return retryable.ok_or_else(|| ClientError::ReportTimeout {
                 bucket: store.bucket().to_string(),
                 key: key.to_string(),
                 version_id: version_id.to_string(),
@@ -256,15 +243,23 @@ mod tests {
 
     use super::*;
 
-    /// A bucket in memory whose "compile function" writes a report for each put,
-    /// after first leaving an older version's report in place.
+    /// A bucket in memory whose "compile function" answers each put on its second read of
+    /// the version's report: first a retryable failure (when `fail_first`), then `status`.
     #[derive(Default)]
     struct Bucket {
         objects: Mutex<BTreeMap<String, Vec<u8>>>,
         versions: Mutex<u32>,
         reads: Mutex<u32>,
-        /// Earlier versions of the report object, by version id.
-        overwritten: Mutex<BTreeMap<String, Vec<u8>>>,
+        fail_first: bool,
+    }
+
+    impl Bucket {
+        fn report(version: &str, status: Status, retryable: bool) -> Vec<u8> {
+            let mut report = Report::new(EventKind::Created, "flows/f.tar.gz", Some(version), None);
+            report.status = status;
+            report.retryable = retryable;
+            report.to_json().into_bytes()
+        }
     }
 
     impl Store for Bucket {
@@ -279,49 +274,34 @@ mod tests {
         ) -> Result<Option<String>, ClientError> {
             let mut versions = self.versions.lock().unwrap();
             *versions += 1;
-            self.objects.lock().unwrap().insert(key.into(), bytes);
-            let stale = Report::new(EventKind::Created, key, Some("older"), None);
-            self.objects
-                .lock()
-                .unwrap()
-                .insert(report_key("f.tar.gz"), stale.to_json().into_bytes());
+            let mut objects = self.objects.lock().unwrap();
+            objects.insert(key.into(), bytes);
+            // Another upload's report at the key's report: not this upload's.
+            objects.insert(
+                dropflow_deploy::state::report_key("f.tar.gz"),
+                Self::report("older", Status::Deployed, false),
+            );
             Ok(Some(format!("v{versions}")))
         }
         async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ClientError> {
+            let version = format!("v{}", self.versions.lock().unwrap());
+            assert_eq!(key, version_report_key("f.tar.gz", &version));
             let mut reads = self.reads.lock().unwrap();
             *reads += 1;
-            if *reads == 2 {
-                let version = format!("v{}", self.versions.lock().unwrap());
-                let mut report =
-                    Report::new(EventKind::Created, "flows/f.tar.gz", Some(&version), None);
-                report.status = Status::Deployed;
-                self.objects
-                    .lock()
-                    .unwrap()
-                    .insert(key.into(), report.to_json().into_bytes());
+            let mut objects = self.objects.lock().unwrap();
+            match *reads {
+                2 if self.fail_first => {
+                    objects.insert(key.into(), Self::report(&version, Status::Failed, true));
+                }
+                2 | 4 => {
+                    objects.insert(key.into(), Self::report(&version, Status::Deployed, false));
+                }
+                _ => {}
             }
-            assert_eq!(key, "reports/f.tar.gz.json");
-            Ok(self.objects.lock().unwrap().get(key).cloned())
+            Ok(objects.get(key).cloned())
         }
         async fn delete(&self, _: &str) -> Result<Option<String>, ClientError> {
             Ok(None)
-        }
-        async fn versions(&self, _: &str) -> Result<Vec<String>, ClientError> {
-            Ok(self
-                .overwritten
-                .lock()
-                .unwrap()
-                .keys()
-                .rev()
-                .cloned()
-                .collect())
-        }
-        async fn get_version(
-            &self,
-            _: &str,
-            version_id: &str,
-        ) -> Result<Option<Vec<u8>>, ClientError> {
-            Ok(self.overwritten.lock().unwrap().get(version_id).cloned())
         }
     }
 
@@ -338,11 +318,12 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(outcome.version_id, "v1");
-        assert_eq!(outcome.report.status, ReportStatus::Deployed);
+        assert_eq!(outcome.report.version_id.as_deref(), Some("v1"));
+        assert_eq!(outcome.report.status, Status::Deployed);
         assert_eq!(
             *bucket.reads.lock().unwrap(),
             2,
-            "the stale report was read past"
+            "read until it was written"
         );
         let error = undeploy(&bucket, "flows/f.tar.gz", Duration::ZERO)
             .await
@@ -351,33 +332,53 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn a_report_overwritten_by_a_concurrent_uploads_is_found_in_earlier_versions() {
-        let bucket = Bucket::default();
-        // The report of v1 was written, then replaced by v2's before it was read.
-        let mut own = Report::new(EventKind::Created, "flows/f.tar.gz", Some("v1"), None);
-        own.status = Status::Deployed;
-        let mut other = Report::new(EventKind::Created, "flows/f.tar.gz", Some("v2"), None);
-        other.status = Status::Unchanged;
-        bucket
-            .overwritten
-            .lock()
-            .unwrap()
-            .insert("r1".into(), own.to_json().into_bytes());
-        bucket
-            .objects
-            .lock()
-            .unwrap()
-            .insert(report_key("f.tar.gz"), other.to_json().into_bytes());
-        *bucket.reads.lock().unwrap() = 2; // no report is written on a read
+    async fn a_retryable_failure_is_waited_past_and_returned_only_at_the_timeout() {
+        let bucket = Bucket {
+            fail_first: true,
+            ..Bucket::default()
+        };
+        let outcome = deploy(
+            &bucket,
+            "flows/f.tar.gz",
+            b"x".to_vec(),
+            &BTreeMap::new(),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.report.status, Status::Deployed);
+        assert_eq!(
+            *bucket.reads.lock().unwrap(),
+            4,
+            "the retry's report replaced it"
+        );
+
+        // Nothing replaces the retryable failure before the timeout: it is the answer.
+        let bucket = Bucket {
+            fail_first: true,
+            ..Bucket::default()
+        };
+        *bucket.versions.lock().unwrap() = 1;
+        *bucket.reads.lock().unwrap() = 1;
         let report = wait_for_report(&bucket, "flows/f.tar.gz", "v1", Duration::ZERO)
             .await
             .unwrap();
-        assert_eq!(report.status, ReportStatus::Deployed);
+        assert_eq!(report.status, Status::Failed);
+        assert!(report.retryable);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn no_report_of_this_version_is_a_timeout_naming_where_it_would_be() {
+        let bucket = Bucket::default();
+        *bucket.versions.lock().unwrap() = 3;
+        *bucket.reads.lock().unwrap() = 4; // nothing more is written
         let error = wait_for_report(&bucket, "flows/f.tar.gz", "v3", Duration::ZERO)
             .await
             .unwrap_err();
         assert!(
-            matches!(error, ClientError::ReportTimeout { .. }),
+            error
+                .to_string()
+                .contains("s3://b/reports/versions/f.tar.gz/v3.json"),
             "{error}"
         );
     }

@@ -6,34 +6,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// What happened to the deployment (the library's [`dropflow_deploy::Status`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportStatus {
-    /// A new version is live.
-    Deployed,
-    /// Already deployed.
-    Unchanged,
-    /// Older than an event already handled, or nothing to do.
-    Ignored,
-    /// Not deployed; what was deployed stays.
-    Failed,
-    /// The upload was removed and its deployment deleted.
-    Undeployed,
-}
-
-impl ReportStatus {
-    /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Deployed => "deployed",
-            Self::Unchanged => "unchanged",
-            Self::Ignored => "ignored",
-            Self::Failed => "failed",
-            Self::Undeployed => "undeployed",
-        }
-    }
-}
+/// What happened to the deployment: the library's own type, so the client reads every
+/// status the compile function writes.
+pub use dropflow_contract::report::Status;
 
 /// One error, with `file:line` where known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +67,7 @@ pub struct ReportChanges {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeployReport {
     /// Outcome.
-    pub status: ReportStatus,
+    pub status: Status,
     /// One sentence saying what happened.
     #[serde(default)]
     pub summary: String,
@@ -196,21 +171,24 @@ mod tests {
             line: Some(11),
         });
         let read: DeployReport = serde_json::from_str(&report.to_json()).unwrap();
-        assert_eq!(read.status, ReportStatus::Failed);
+        assert_eq!(read.status, Status::Failed);
         assert_eq!(read.version_id.as_deref(), Some("v1"));
         assert_eq!(read.errors[0].line, Some(11));
         let text = read.to_string();
         assert!(text.starts_with("failed: F"), "{text}");
         assert!(text.contains("error: flow.py:11: Step work"), "{text}");
-        for status in [
-            Status::Deployed,
-            Status::Unchanged,
-            Status::Ignored,
-            Status::Undeployed,
-        ] {
-            let json = serde_json::to_string(&status).unwrap();
-            let read: ReportStatus = serde_json::from_str(&json).unwrap();
-            assert_eq!(read.as_str(), status.as_str());
-        }
+        // Every status the library writes is read, superseded included.
+        let mut superseded =
+            Report::new(EventKind::Created, "flows/f.tar.gz", Some("v0"), Some("09"));
+        superseded.status = Status::Superseded;
+        superseded.state_machine = Some("F".into());
+        superseded.summary = "a newer event for this key (sequencer 0A) was already handled".into();
+        let read: DeployReport = serde_json::from_str(&superseded.to_json()).unwrap();
+        assert_eq!(read.status, Status::Superseded);
+        assert!(
+            read.to_string()
+                .starts_with("superseded: state machine F\n  a newer event"),
+            "{read}"
+        );
     }
 }

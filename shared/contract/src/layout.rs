@@ -5,7 +5,8 @@
 //! ```text
 //! flows/<key>                                        uploads (the default prefix)
 //! sources/<key>.json                                 which version an upload deployed
-//! reports/<key>.json, reports/latest/<Flow>.json     deploy reports
+//! reports/<key>.json, reports/latest/<Flow>.json     deploy reports (the last one that did work)
+//! reports/versions/<key>/<S3 version>.json           every event's own report
 //! deployments/<sm>/current.json, owner.json          what is live, and who owns it
 //! deployments/<sm>/<version>/deployment.json         a version's manifest
 //! deployments/<sm>/<version>/code.tar.gz             a version's code package
@@ -71,6 +72,14 @@ pub fn report_key(flow_key: &str) -> String {
 /// `reports/latest/<Flow>.json`: the newest report of a flow, whatever its upload key.
 pub fn latest_report_key(flow: &str) -> String {
     format!("{REPORTS_PREFIX}latest/{flow}.json")
+}
+
+/// `reports/versions/<key>/<S3 version>.json`: the report of the event for one S3 version
+/// of an upload (or delete marker), whatever the event's outcome. A client waiting for its
+/// upload's report reads this one key: `reports/<key>.json` holds only the last report of
+/// an event that did work, so an event that was superseded or a duplicate is found here.
+pub fn version_report_key(flow_key: &str, version_id: &str) -> String {
+    format!("{REPORTS_PREFIX}versions/{flow_key}/{version_id}.json")
 }
 
 /// The prefix of one run's records: `dropflow/runs/<state machine>/<run>/`.

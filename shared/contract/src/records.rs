@@ -25,7 +25,7 @@ use crate::ports::{ConditionalPutError, ObjectStore, Precondition, ServiceError,
 
 pub use crate::layout::{
     DEPLOYMENTS_PREFIX, REPORTS_PREFIX, SOURCES_PREFIX, current_key, latest_report_key, owner_key,
-    report_key, source_key,
+    report_key, source_key, version_report_key,
 };
 
 /// The alias schedules and the trigger API start executions on.

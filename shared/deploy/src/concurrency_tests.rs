@@ -164,6 +164,29 @@ proptest! {
             prop_assert_eq!(&record.sequencer, sequencer);
             prop_assert!(record.claim.is_none(), "{:?}", record.claim);
         }
+        // Every upload has its own report (what `dropflow deploy` waits for), superseded
+        // and duplicated ones included: the outcome of the delivery that did the work, or
+        // of the first that needed none.
+        for event in &events {
+            let version = event.version_id.as_deref().unwrap();
+            let flow_key = event.key.strip_prefix("flows/").unwrap();
+            let own = deployer
+                .objects
+                .json(&format!("reports/versions/{flow_key}/{version}.json"));
+            prop_assert!(own.is_some(), "no report for {} version {}", event.key, version);
+            let own = own.unwrap();
+            prop_assert_eq!(own["version_id"].as_str(), Some(version));
+            let statuses: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.key == event.key && r.version_id.as_deref() == Some(version))
+                .map(|r| r.status.as_str())
+                .collect();
+            let status = own["status"].as_str().unwrap();
+            prop_assert!(statuses.contains(&status), "{} not among {:?}", status, statuses);
+            if statuses.contains(&"deployed") {
+                prop_assert_eq!(status, "deployed");
+            }
+        }
     }
 }
 

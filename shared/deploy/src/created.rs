@@ -15,8 +15,9 @@ use super::report::{
     Action, AliasChange, Changes, EventKind, JobDefinitionChanges, Report, ScheduleChange,
     StateMachineChange, Status, Stopwatch,
 };
+use super::reporting::Writer;
 use super::state::{
-    self, DeploymentState, LIVE_ALIAS, SourceRecord, current_key, key_of, read_json, write_json,
+    DeploymentState, LIVE_ALIAS, SourceRecord, current_key, key_of, read_json, write_json,
 };
 use super::{Deployer, ObjectEvent, SCHEDULE_INPUT};
 use dropflow_compiler::compile::{DeployOptions, Deployment, Platform, ScheduleInfo, version_id};
@@ -62,9 +63,10 @@ where
     S: Schedules,
 {
     /// Handles an `ObjectCreated` event under the [`super::claim`] protocol. Always returns
-    /// a report; it is written to `reports/<key>.json` (and `reports/latest/<flow>.json`)
-    /// unless the event needed no work (`superseded`, or a duplicate `unchanged`), whose
-    /// report would hide the one of the event that did the work.
+    /// a report, written to the S3 version's own report key, and to `reports/<key>.json`
+    /// (and `reports/latest/<flow>.json`) unless the event needed no work (`superseded`, or
+    /// a duplicate `unchanged`), whose report would hide the one of the event that did the
+    /// work (see [`super::reporting`]).
     pub async fn handle_created(&self, event: &ObjectEvent) -> Report {
         let mut watch = Stopwatch::start();
         let mut report = Report::new(
@@ -88,12 +90,15 @@ where
             Ok(Err(skip)) => {
                 skipped(&mut report, skip);
                 report.timings_ms = watch.finish();
+                self.write_report(flow_key, &mut report, Writer::Bystander)
+                    .await;
                 return report;
             }
             Err(error) => {
                 claim_failed(&mut report, &error);
                 report.timings_ms = watch.finish();
-                self.write_report(flow_key, &mut report).await;
+                self.write_report(flow_key, &mut report, Writer::Unclaimed)
+                    .await;
                 return report;
             }
         };
@@ -158,7 +163,7 @@ where
             line: None,
         });
         report.timings_ms = watch.finish();
-        self.write_report(flow_key, report).await;
+        self.write_report(flow_key, report, Writer::Unclaimed).await;
     }
 
     /// Writes the report while the key is still claimed (so a key's reports land in the
@@ -173,13 +178,13 @@ where
         watch: &mut Stopwatch,
     ) {
         report.timings_ms = watch.finish();
-        self.write_report(flow_key, report).await;
+        self.write_report(flow_key, report, Writer::Claimed).await;
         let noted = (report.warnings.len(), report.errors.len());
         self.settle_key_reporting(flow_key, held, outcome, report)
             .await;
         if (report.warnings.len(), report.errors.len()) != noted {
             report.timings_ms = watch.finish();
-            self.write_report(flow_key, report).await;
+            self.write_report(flow_key, report, Writer::Claimed).await;
         }
     }
 
@@ -588,21 +593,6 @@ where
             }
             (None, None) => None,
         })
-    }
-
-    /// Writes `reports/<key>.json` and, when the flow is known, `reports/latest/<flow>.json`.
-    /// A report that cannot be written says so in itself (and in the log).
-    pub(super) async fn write_report(&self, flow_key: &str, report: &mut Report) {
-        let mut keys = vec![state::report_key(flow_key)];
-        if let Some(flow) = &report.flow {
-            keys.push(state::latest_report_key(flow));
-        }
-        for key in keys {
-            if let Err(error) = write_json(&self.objects, &key, &*report).await {
-                report.errors.push(aws_finding(&error));
-                report.retryable = true;
-            }
-        }
     }
 }
 

@@ -31,6 +31,7 @@ pub mod metadata;
 pub mod ownership;
 pub use dropflow_contract::ports;
 mod removed;
+mod reporting;
 pub use dropflow_contract::report;
 pub mod sequencer;
 pub use dropflow_contract::records as state;

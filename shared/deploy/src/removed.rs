@@ -11,6 +11,7 @@ use super::ports::{
 use super::report::{
     Action, EventKind, Report, ScheduleChange, StateMachineChange, Status, Stopwatch, Undeployed,
 };
+use super::reporting::Writer;
 use super::state::{DeploymentState, LIVE_ALIAS, SourceRecord, current_key, owner_key, read_json};
 use super::{Deployer, ObjectEvent};
 use dropflow_compiler::naming;
@@ -63,12 +64,15 @@ where
                     report.state_machine = record.state_machine;
                 }
                 report.timings_ms = watch.finish();
+                self.write_report(flow_key, &mut report, Writer::Bystander)
+                    .await;
                 return report;
             }
             Err(error) => {
                 claim_failed(&mut report, &error);
                 report.timings_ms = watch.finish();
-                self.write_report(flow_key, &mut report).await;
+                self.write_report(flow_key, &mut report, Writer::Unclaimed)
+                    .await;
                 return report;
             }
         };

@@ -101,11 +101,12 @@ impl Harness {
         }
     }
 
+    /// A removal event of `flows/<key>` (its delete marker's version is `d<sequence>`).
     fn removal(&mut self, key: &str) -> ObjectEvent {
         self.sequence += 1;
         ObjectEvent {
             key: format!("flows/{key}"),
-            version_id: None,
+            version_id: Some(format!("d{}", self.sequence)),
             sequencer: Some(format!("0062E9{:010X}", self.sequence)),
             principal: None,
         }
@@ -133,6 +134,14 @@ impl Harness {
             .objects
             .json(&format!("reports/{key}.json"))
             .expect("report written")
+    }
+
+    /// The report of the event for version `version` of `flows/<key>`.
+    fn version_report(&self, key: &str, version: &str) -> serde_json::Value {
+        self.deployer
+            .objects
+            .json(&format!("reports/versions/{key}/{version}.json"))
+            .expect("the version's report written")
     }
 
     /// Writes other than the event's own bookkeeping (source record, the state machine's
@@ -273,8 +282,13 @@ fn a_duplicate_event_changes_nothing_and_keeps_the_report() {
     assert_eq!(h.created(&event).status, Status::Deployed);
     let report = h.created(&event);
     assert_eq!(report.status, Status::Unchanged, "{report}");
-    assert_eq!(h.log.writes(), Vec::<String>::new());
+    // Only the version's report was tried, if absent: it keeps the first event's outcome.
+    assert_eq!(
+        h.log.writes(),
+        ["s3:put reports/versions/alpha.tgz/v1.json"]
+    );
     assert_eq!(h.report("alpha.tgz")["status"], "deployed");
+    assert_eq!(h.version_report("alpha.tgz", "v1")["status"], "deployed");
 }
 
 #[test]
@@ -295,7 +309,14 @@ fn an_older_event_is_superseded() {
     let report = h.created(&old);
     assert_eq!(report.status, Status::Superseded, "{report}");
     assert!(report.summary.contains("newer event"), "{report}");
-    assert_eq!(h.log.writes(), Vec::<String>::new());
+    // Its report is only the version's own: the key's report stays the newer one's.
+    assert_eq!(
+        h.log.writes(),
+        ["s3:put reports/versions/alpha.tgz/v1.json"]
+    );
+    assert_eq!(h.version_report("alpha.tgz", "v1")["status"], "superseded");
+    assert_eq!(h.version_report("alpha.tgz", "v2")["status"], "deployed");
+    assert_eq!(h.report("alpha.tgz")["version_id"], "v2");
     assert_eq!(
         h.current("AlphaFlow").unwrap().version,
         deployed.version.unwrap()
@@ -537,7 +558,9 @@ fn removal_undeploys_and_is_ordered() {
     // The same removal again, and the creation delivered late, change nothing.
     assert_eq!(h.removed(&removal).status, Status::Undeployed);
     assert_eq!(h.created(&created).status, Status::Superseded);
-    assert_eq!(h.log.writes(), Vec::<String>::new());
+    assert_eq!(h.log.writes(), ["s3:put reports/versions/s.tgz/v1.json"]);
+    assert_eq!(h.version_report("s.tgz", "v1")["status"], "deployed");
+    assert_eq!(h.report("s.tgz")["status"], "undeployed");
 
     let unknown = h.removal("never.tgz");
     let report = h.removed(&unknown);

@@ -241,7 +241,8 @@ def create(
     # of the same name (Metaflow's test suite writes every flow to test_flow.py) would
     # replace each other's deployment.
     try:
-        args += ["--key", _name(obj) + ".tar.gz"]
+        state_machine = _name(obj)
+        args += ["--key", state_machine + ".tar.gz"]
     except DropflowCommandError as e:
         # A flow that does not compile cannot be deployed: the compiler says why.
         raise DropflowCommandError(getattr(e, "detail", None) or str(e))
@@ -277,7 +278,10 @@ def create(
         raise DropflowCommandError(
             "\n".join(errors) or report.get("summary") or "the deployment failed"
         )
-    name = report.get("state_machine")
+    # A superseded upload's report may name no state machine (the newer upload's deploy
+    # was still running): it is the one the key deploys.
+    name = report.get("state_machine") or state_machine
+    version = report.get("version")
     if deployer_attribute_file:
         with open(deployer_attribute_file, "w") as f:
             json.dump(
@@ -288,17 +292,17 @@ def create(
                     "additional_info": {
                         "target": target.to_dict(),
                         "status": report["status"],
-                        "version": report.get("version"),
+                        "version": version,
                         "key": outcome.get("key"),
                     },
                 },
                 f,
             )
     obj.echo(
-        "State Machine *%s* version *%s* for flow *%s*: %s (s3://%s/%s)."
+        "State Machine *%s*%s for flow *%s*: %s (s3://%s/%s)."
         % (
             name,
-            report.get("version"),
+            " version *%s*" % version if version else "",
             report.get("flow") or obj.flow.name,
             report["status"],
             outcome.get("bucket"),
