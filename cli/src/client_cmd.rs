@@ -32,8 +32,12 @@ pub fn block_on<T>(work: impl Future<Output = T>) -> T {
 }
 
 async fn connect(flags: &TargetFlags) -> Result<Connection, ClientError> {
+    let env = |name: &str| std::env::var(name).ok();
+    if let Some(stack) = target::stack_name(flags, env) {
+        return Connection::from_stack(flags, env, &stack).await;
+    }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let target = target::resolve(flags, |name| std::env::var(name).ok(), &cwd)?;
+    let target = target::resolve(flags, env, &cwd)?;
     Ok(Connection::new(target).await)
 }
 

@@ -25,8 +25,8 @@ struct Cli {
     command: Command,
 }
 
-/// Which stack (the local one, or AWS: `--api`/`--bucket`, else DROPFLOW_API /
-/// DROPFLOW_BUCKET) and how to print.
+/// Which stack (the local one, or AWS: `--api`/`--bucket`, else `--stack`'s outputs, else
+/// DROPFLOW_API / DROPFLOW_BUCKET) and how to print.
 #[derive(Debug, Args)]
 struct ClientArgs {
     /// Use the local stack (`.dropflow/local.json` here or in a parent directory).
@@ -35,6 +35,10 @@ struct ClientArgs {
     /// The local stack's state directory (implies --local).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// The dropflow CloudFormation stack: its ApiUrl and BucketName outputs (default:
+    /// $DROPFLOW_STACK; --api and --bucket win over them).
+    #[arg(long, value_name = "NAME")]
+    stack: Option<String>,
     /// Print the result as JSON (for scripts and CI).
     #[arg(long)]
     json: bool,
@@ -63,6 +67,7 @@ impl ClientArgs {
             state_dir: self.state_dir.clone(),
             api: api.and_then(|a| a.api.clone()),
             bucket: bucket.and_then(|b| b.bucket.clone()),
+            stack: self.stack.clone(),
         }
     }
 }

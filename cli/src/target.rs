@@ -1,8 +1,10 @@
 //! Which dropflow stack a command talks to: the deployment bucket, the trigger API and
 //! how to reach them. Found from, in order: `--local`/`--state-dir` (a local stack's
 //! `local.json`: `--state-dir DIR`, else `.dropflow/local.json` in the current directory or
-//! the nearest parent that has one; no signing), else `--api`/`--bucket` flags, else
-//! `DROPFLOW_API`/`DROPFLOW_BUCKET` (AWS: the standard credential chain, SigV4).
+//! the nearest parent that has one; no signing), else `--api`/`--bucket` flags, else the
+//! outputs of the CloudFormation stack `--stack`/`DROPFLOW_STACK` names (read by
+//! [`crate::client::Connection::from_stack`]), else `DROPFLOW_API`/`DROPFLOW_BUCKET` (AWS:
+//! the standard credential chain, SigV4).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,8 @@ pub struct TargetFlags {
     pub api: Option<String>,
     /// The deployment bucket.
     pub bucket: Option<String>,
+    /// The CloudFormation stack whose outputs give the API and the bucket.
+    pub stack: Option<String>,
 }
 
 /// A stack to talk to.
@@ -78,14 +82,27 @@ pub enum TargetError {
     },
     /// No API URL.
     #[error(
-        "the trigger API is not known: give --api URL or set DROPFLOW_API (the stack's ApiUrl output), or --local for the local stack"
+        "the trigger API is not known: give --stack NAME (the dropflow CloudFormation stack), --api URL or DROPFLOW_API (the stack's ApiUrl output), or --local for the local stack"
     )]
     NoApi,
     /// No bucket.
     #[error(
-        "the deployment bucket is not known: give --bucket NAME or set DROPFLOW_BUCKET (the stack's BucketName output), or --local for the local stack"
+        "the deployment bucket is not known: give --stack NAME (the dropflow CloudFormation stack), --bucket NAME or DROPFLOW_BUCKET (the stack's BucketName output), or --local for the local stack"
     )]
     NoBucket,
+}
+
+/// The CloudFormation stack to read the API and bucket from: `--stack`, else
+/// `DROPFLOW_STACK`; none for the local stack, or when `--api` and `--bucket` both say.
+pub fn stack_name(flags: &TargetFlags, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    if flags.local || flags.state_dir.is_some() || (flags.api.is_some() && flags.bucket.is_some()) {
+        return None;
+    }
+    flags
+        .stack
+        .clone()
+        .or_else(|| env(crate::client::stack::STACK_ENV))
+        .filter(|name| !name.trim().is_empty())
 }
 
 /// Resolves `flags` with `env` (the process environment) and `cwd`.
@@ -204,6 +221,33 @@ mod tests {
         };
         let error = resolve(&flags, no_env, dir.path()).unwrap_err();
         assert!(error.to_string().contains("dropflow local up"), "{error}");
+    }
+
+    #[test]
+    fn a_stack_name_comes_from_the_flag_or_the_environment_unless_not_needed() {
+        let env = |name: &str| (name == "DROPFLOW_STACK").then(|| "env-stack".to_string());
+        let named = TargetFlags {
+            stack: Some("flag-stack".into()),
+            ..TargetFlags::default()
+        };
+        assert_eq!(stack_name(&named, env).as_deref(), Some("flag-stack"));
+        assert_eq!(
+            stack_name(&TargetFlags::default(), env).as_deref(),
+            Some("env-stack")
+        );
+        assert_eq!(stack_name(&TargetFlags::default(), no_env), None);
+        // The local stack, or both places given, need no lookup.
+        let local = TargetFlags {
+            local: true,
+            ..named.clone()
+        };
+        assert_eq!(stack_name(&local, env), None);
+        let both = TargetFlags {
+            api: Some("https://x".into()),
+            bucket: Some("b".into()),
+            ..named
+        };
+        assert_eq!(stack_name(&both, env), None);
     }
 
     #[test]

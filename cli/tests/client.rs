@@ -332,3 +332,121 @@ fn deploy_without_a_user_name_says_what_metaflow_needs() {
         "{stderr}"
     );
 }
+
+/// `dropflow ARGS` against AWS (no `--local`): the credentials, region and endpoint of the
+/// standard chain pointed at the local stack's emulator, no `DROPFLOW_*` target variables.
+fn dropflow_aws(cwd: &Path, endpoints: &dropflow_cli::local::Endpoints, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dropflow"))
+        .args(args)
+        .current_dir(cwd)
+        .env("DROPFLOW_PYTHON", python())
+        .env("USERNAME", "dropflow-ci")
+        .env("AWS_ENDPOINT_URL", &endpoints.s3_endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", &endpoints.region)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL_CLOUDFORMATION")
+        .env_remove("DROPFLOW_API")
+        .env_remove("DROPFLOW_BUCKET")
+        .env_remove("DROPFLOW_STACK")
+        .env_remove("METAFLOW_USER")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_cloudformation_stack_name_gives_the_api_and_the_bucket() {
+    let stack = LocalStack::up();
+    let file = stack.dir.path().join("state/local.json");
+    let endpoints: dropflow_cli::local::Endpoints =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    // A CloudFormation stack in the emulator with the deployed stack's two outputs, as
+    // `sam deploy --stack-name dropflow-prod` leaves them.
+    let create = format!(
+        r#"
+import json, boto3
+cfn = boto3.client("cloudformation", endpoint_url={endpoint:?}, region_name={region:?},
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+cfn.create_stack(StackName="dropflow-prod", TemplateBody=json.dumps({{
+    "Resources": {{"Alerts": {{"Type": "AWS::SNS::Topic"}}}},
+    "Outputs": {{"ApiUrl": {{"Value": {api:?}}}, "BucketName": {{"Value": {bucket:?}}}}},
+}}))
+cfn.create_stack(StackName="not-dropflow", TemplateBody=json.dumps({{
+    "Resources": {{"Alerts": {{"Type": "AWS::SNS::Topic"}}}},
+}}))
+"#,
+        endpoint = endpoints.s3_endpoint,
+        region = endpoints.region,
+        api = endpoints.api_url,
+        bucket = endpoints.bucket,
+    );
+    let out = Command::new(python())
+        .args(["-c", &create])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    let work = tempfile::tempdir().unwrap();
+    let flow_file = repo_root().join("examples/parameter_flow.py");
+    let deployed: DeployOutcome = json(
+        &dropflow_aws(
+            work.path(),
+            &endpoints,
+            &[
+                "deploy",
+                flow_file.to_str().unwrap(),
+                "--stack",
+                "dropflow-prod",
+                "--json",
+            ],
+        ),
+        true,
+    );
+    assert_eq!(deployed.bucket, endpoints.bucket);
+    assert!(
+        matches!(deployed.report.status, Status::Deployed | Status::Unchanged),
+        "{}",
+        deployed.report
+    );
+    // The same through DROPFLOW_STACK, for a command that calls the API.
+    let mut listing = Command::new(env!("CARGO_BIN_EXE_dropflow"));
+    let out = dropflow_aws(work.path(), &endpoints, &["flows", "--json"]);
+    assert!(!out.status.success(), "no stack named: {}", text(&out));
+    listing
+        .args(["flows", "--json"])
+        .current_dir(work.path())
+        .env("DROPFLOW_STACK", "dropflow-prod")
+        .env("AWS_ENDPOINT_URL", &endpoints.s3_endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", &endpoints.region)
+        .env_remove("DROPFLOW_API")
+        .env_remove("DROPFLOW_BUCKET");
+    let flows: FlowList = json(&listing.output().unwrap(), true);
+    assert!(
+        flows.flows.iter().any(|f| f.flow == "ParameterFlow"),
+        "{flows:?}"
+    );
+
+    // A stack that does not exist, and one that is not dropflow's: what to do.
+    let out = dropflow_aws(work.path(), &endpoints, &["flows", "--stack", "nope"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CloudFormation stack nope:") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    let out = dropflow_aws(
+        work.path(),
+        &endpoints,
+        &["flows", "--stack", "not-dropflow"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stack not-dropflow (CREATE_COMPLETE) has no output ApiUrl"),
+        "{stderr}"
+    );
+}

@@ -103,6 +103,28 @@ pub enum ClientError {
         /// Flow.
         flow: String,
     },
+    /// The CloudFormation stack cannot be described.
+    #[error(
+        "CloudFormation stack {stack}: {message}. Give the name the dropflow stack was deployed as (sam deploy --stack-name), in the region it is in (AWS_REGION), or --api/--bucket"
+    )]
+    Stack {
+        /// The stack name given.
+        stack: String,
+        /// Why.
+        message: String,
+    },
+    /// The stack lacks one of dropflow's outputs.
+    #[error(
+        "stack {stack} ({status}) has no output {output}: is it a dropflow stack (infra/template.yaml) that finished deploying? Give --api/--bucket otherwise"
+    )]
+    StackOutputMissing {
+        /// The stack name.
+        stack: String,
+        /// Its status.
+        status: String,
+        /// The output looked for.
+        output: String,
+    },
     /// No user name for the deployment.
     #[error("Unknown user: set METAFLOW_USER (or USER), as Metaflow needs, or give --user NAME")]
     UnknownUser,

@@ -39,23 +39,30 @@ pub struct ApiClient {
     http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
+/// An HTTP(S) client for requests to `url` (named in the error when TLS cannot start).
+pub(crate) fn https_client(
+    url: &str,
+) -> Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>, ClientError> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| ClientError::Http {
+            method: "CONNECT".into(),
+            url: url.into(),
+            message: format!("no TLS root certificates: {e}"),
+        })?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
 impl ApiClient {
     /// A client of the API at `base` (no trailing `/`), signing when `signer` is given.
     pub fn new(base: &str, signer: Option<Signer>) -> Result<Self, ClientError> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| ClientError::Http {
-                method: "CONNECT".into(),
-                url: base.into(),
-                message: format!("no TLS root certificates: {e}"),
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Self {
             base: base.trim_end_matches('/').to_string(),
             signer,
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: https_client(base)?,
         })
     }
 
@@ -105,7 +112,7 @@ impl ApiClient {
                     .headers_mut()
                     .insert("host", host.parse().map_err(|_| failed("bad host".into()))?);
             }
-            sign_request(signer, &mut request, &body).await?;
+            sign_request(signer, SERVICE, &mut request, &body).await?;
         }
         let response = self
             .http
@@ -138,9 +145,10 @@ impl ApiClient {
     }
 }
 
-/// Signs `request` in place (SigV4 headers).
-async fn sign_request(
+/// Signs `request` in place for `service` (SigV4 headers; `host` must be set).
+pub(crate) async fn sign_request(
     signer: &Signer,
+    service: &str,
     request: &mut Request<Full<Bytes>>,
     body: &[u8],
 ) -> Result<(), ClientError> {
@@ -153,7 +161,7 @@ async fn sign_request(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(&signer.region)
-        .name(SERVICE)
+        .name(service)
         .time(SystemTime::now())
         .settings(SigningSettings::default())
         .build()
@@ -180,7 +188,7 @@ async fn sign_request(
 }
 
 /// The connection error with its causes (hyper's own message is just "client error").
-fn connection_message(error: &dyn std::error::Error) -> String {
+pub(crate) fn connection_message(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -216,7 +224,9 @@ mod tests {
             .header("host", "abc.execute-api.eu-west-1.amazonaws.com")
             .body(Full::new(Bytes::from(body.clone())))
             .unwrap();
-        sign_request(&signer, &mut request, &body).await.unwrap();
+        sign_request(&signer, SERVICE, &mut request, &body)
+            .await
+            .unwrap();
         let header = |name: &str| {
             request
                 .headers()

@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod params;
 pub mod report;
+pub mod stack;
 pub mod store;
 pub mod types;
 
@@ -16,7 +17,7 @@ use aws_config::SdkConfig;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
 
-use crate::target::Target;
+use crate::target::{Target, TargetFlags};
 use dropflow_task::saved_logs::{LogPage, LogStream};
 use error::ClientError;
 use http::{ApiClient, Signer};
@@ -46,6 +47,41 @@ impl Connection {
         Self { target, sdk }
     }
 
+    /// Connects to AWS (the standard chain) with `target` filled in from the outputs of
+    /// CloudFormation stack `stack` where the flags left it open: `--api`/`--bucket` win
+    /// over the stack's outputs, which win over `DROPFLOW_API`/`DROPFLOW_BUCKET`.
+    pub async fn from_stack(
+        flags: &TargetFlags,
+        env: impl Fn(&str) -> Option<String>,
+        stack: &str,
+    ) -> Result<Self, ClientError> {
+        let sdk = dropflow_aws::load_sdk_config().await;
+        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+            ClientError::Credentials(
+                "no region: set AWS_REGION (the region the stack is in)".into(),
+            )
+        })?;
+        let override_url = env("AWS_ENDPOINT_URL_CLOUDFORMATION")
+            .filter(|url| !url.is_empty())
+            .or_else(|| sdk.endpoint_url().map(str::to_string));
+        let endpoint = stack::endpoint(&region, override_url.as_deref());
+        let described = stack::describe(&endpoint, &signer(&sdk, region)?, stack).await?;
+        let api_url = match &flags.api {
+            Some(api) => api.clone(),
+            None => described.require(stack, stack::API_OUTPUT)?,
+        };
+        let bucket = match &flags.bucket {
+            Some(bucket) => bucket.clone(),
+            None => described.require(stack, stack::BUCKET_OUTPUT)?,
+        };
+        let target = Target {
+            api_url: Some(api_url.trim_end_matches('/').to_string()),
+            bucket: Some(bucket),
+            local: None,
+        };
+        Ok(Self { target, sdk })
+    }
+
     /// The deployment bucket.
     pub fn store(&self) -> Result<S3Store, ClientError> {
         let bucket = self.target.bucket()?;
@@ -59,9 +95,6 @@ impl Connection {
     pub fn api(&self) -> Result<Api, ClientError> {
         let base = self.target.api()?;
         let signer = if self.target.signs() {
-            let credentials = self.sdk.credentials_provider().ok_or_else(|| {
-                ClientError::Credentials("no credential provider is configured".into())
-            })?;
             let region = self
                 .sdk
                 .region()
@@ -72,10 +105,7 @@ impl Connection {
                         "no region: set AWS_REGION (the region the stack is in)".into(),
                     )
                 })?;
-            Some(Signer {
-                credentials,
-                region,
-            })
+            Some(signer(&self.sdk, region)?)
         } else {
             None
         };
@@ -83,6 +113,17 @@ impl Connection {
             client: ApiClient::new(base, signer)?,
         })
     }
+}
+
+/// Signing with the SDK configuration's credentials, for `region`.
+fn signer(sdk: &SdkConfig, region: String) -> Result<Signer, ClientError> {
+    let credentials = sdk
+        .credentials_provider()
+        .ok_or_else(|| ClientError::Credentials("no credential provider is configured".into()))?;
+    Ok(Signer {
+        credentials,
+        region,
+    })
 }
 
 /// The region in an API Gateway URL (`https://id.execute-api.REGION.amazonaws.com`).
