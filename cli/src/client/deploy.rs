@@ -13,7 +13,7 @@ use dropflow_deploy::state::version_report_key;
 use serde::{Deserialize, Serialize};
 
 use super::error::ClientError;
-use super::report::{DeployReport, Status};
+use super::report::{DeployReport, ReportText, Status};
 use super::store::Store;
 
 /// Where uploads deploy (the stack's default flows prefix).
@@ -66,7 +66,7 @@ impl fmt::Display for DeployOutcome {
                 shortened(&self.skipped)
             )?;
         }
-        write!(f, "{}", self.report)
+        write!(f, "{}", ReportText(&self.report))
     }
 }
 

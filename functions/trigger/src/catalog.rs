@@ -1,7 +1,7 @@
 //! What is deployed, read from the compile Lambda's records in the bucket:
 //! `deployments/<state machine>/current.json` ([`DeploymentState`]), the immutable
 //! manifests `deployments/<state machine>/<version>/deployment.json` ([`Manifest`]) and the
-//! reports `reports/<upload key>.json`. Which version runs is the `live` alias's business:
+//! reports `reports/<upload key>.json` (read as the library's [`Report`]). Which version runs is the `live` alias's business:
 //! [`live_version`] asks Step Functions, so a rollback made by moving the alias is seen.
 
 use dropflow_contract::ServiceError;
@@ -9,10 +9,10 @@ use dropflow_contract::ports::ObjectStore;
 use dropflow_contract::records::{
     DEPLOYMENTS_PREFIX, DeploymentState, current_key, read_json, report_key,
 };
+use dropflow_contract::report::{Report, ReportSummary};
 use dropflow_contract::{Manifest, layout};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::http::StatusCode;
-use serde_json::{Value, json};
 
 use crate::config::Deps;
 use crate::error::{ApiError, code};
@@ -201,29 +201,13 @@ pub async fn manifest(
 }
 
 /// The report of the newest event for the upload that deployed `state` (so a failed
-/// upload shows even though the previous version stays live), in short.
-pub async fn last_report(deps: &Deps, state: &DeploymentState) -> Result<Value, ServiceError> {
-    let Some(report) = read_json::<Value>(&deps.objects, &report_key(&state.source_key)).await?
-    else {
-        return Ok(Value::Null);
-    };
-    let errors: Vec<Value> = report["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| json!({"code": e["code"], "message": e["message"]}))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(json!({
-        "status": report["status"],
-        "summary": report["summary"],
-        "key": report["key"],
-        "version": report["version"],
-        "errors": errors,
-        "warnings": report.get("warnings").cloned().unwrap_or_else(|| json!([])),
-    }))
+/// upload shows even though the previous version stays live), in short; `None` before any.
+pub async fn last_report(
+    deps: &Deps,
+    state: &DeploymentState,
+) -> Result<Option<ReportSummary>, ServiceError> {
+    let report = read_json::<Report>(&deps.objects, &report_key(&state.source_key)).await?;
+    Ok(report.as_ref().map(ReportSummary::from))
 }
 
 /// One published version of a state machine, from its manifest in the bucket.

@@ -24,8 +24,8 @@ pub async fn list(deps: &Deps) -> Answer {
                 "schedule": state.schedule,
                 "source_key": state.source_key,
                 "last_report": {
-                    "status": report["status"],
-                    "summary": report["summary"],
+                    "status": report.as_ref().map(|r| r.status),
+                    "summary": report.as_ref().map(|r| &r.summary),
                 },
             }))
         })

@@ -43,7 +43,7 @@ impl Status {
 }
 
 /// Which S3 event the report is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// `ObjectCreated:*`.
@@ -53,7 +53,7 @@ pub enum EventKind {
 }
 
 /// How a resource was changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// It did not exist and was created.
@@ -66,20 +66,38 @@ pub enum Action {
     Unchanged,
 }
 
+impl Action {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Deleted => "deleted",
+            Action::Unchanged => "unchanged",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The state machine change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateMachineChange {
     /// What was done.
     pub action: Action,
     /// State machine ARN.
     pub arn: String,
     /// Version ARN published.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_arn: Option<String>,
 }
 
 /// The alias change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AliasChange {
     /// What was done.
     pub action: Action,
@@ -92,22 +110,22 @@ pub struct AliasChange {
 }
 
 /// The schedule change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleChange {
     /// What was done.
     pub action: Action,
     /// Schedule name.
     pub name: String,
     /// Expression, unless deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
     /// Time zone, unless deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
 }
 
 /// The job definitions of the version.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobDefinitionChanges {
     /// Registered now (new content).
     pub registered: Vec<String>,
@@ -116,45 +134,45 @@ pub struct JobDefinitionChanges {
 }
 
 /// Everything the event changed in AWS.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     /// State machine created, updated or deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_machine: Option<StateMachineChange>,
     /// Alias created or moved.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<AliasChange>,
     /// Schedule created, updated, deleted or unchanged.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleChange>,
     /// Job definitions registered or reused.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_definitions: Option<JobDefinitionChanges>,
     /// `s3://` URI of the manifest written.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<String>,
     /// `s3://` URI of the code package written.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_package: Option<String>,
     /// The state machine this key deployed before, undeployed because the upload now
     /// deploys under another name (a renamed flow, another `@project` branch).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced: Option<Undeployed>,
 }
 
 /// A deployment deleted as a whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Undeployed {
     /// State machine name.
     pub state_machine: String,
     /// Its ARN.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
     /// The version that was live.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Its schedule was deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleChange>,
     /// The state machine was deleted (false when it was already gone).
     pub deleted: bool,
@@ -168,7 +186,7 @@ impl Changes {
 }
 
 /// The outcome of one S3 event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Outcome.
     pub status: Status,
@@ -195,14 +213,16 @@ pub struct Report {
     /// What changed in AWS.
     pub changes: Changes,
     /// The events that start the deployed flow (`@trigger` / `@trigger_on_finish`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggers: Option<crate::triggers::Triggers>,
     /// Milliseconds per stage, in order, and `total`.
+    #[serde(default)]
     pub timings_ms: IndexMap<String, f64>,
     /// The failure was AWS's (throttling, permissions): retrying the event may succeed.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retryable: bool,
     /// dropflow version.
+    #[serde(default)]
     pub dropflow_version: String,
 }
 
@@ -312,16 +332,62 @@ fn ms(duration: std::time::Duration) -> f64 {
 }
 
 /// One error or warning as reports show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable code.
     pub code: String,
     /// Full message, with `file:line:` where known.
     pub message: String,
     /// Flow file, when the finding points into it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// Line, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+}
+
+/// A deploy report in short, as the trigger API shows a deployment's last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSummary {
+    /// Outcome.
+    pub status: Status,
+    /// One sentence saying what happened.
+    pub summary: String,
+    /// The upload's full key.
+    pub key: String,
+    /// Content-derived version id, when compiled.
+    pub version: Option<String>,
+    /// Why it failed: code and message of each error.
+    pub errors: Vec<ErrorSummary>,
+    /// Things worth knowing.
+    pub warnings: Vec<String>,
+}
+
+/// An error of a [`ReportSummary`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    /// Stable code.
+    pub code: String,
+    /// Full message, with `file:line:` where known.
+    pub message: String,
+}
+
+impl From<&Report> for ReportSummary {
+    fn from(report: &Report) -> Self {
+        Self {
+            status: report.status,
+            summary: report.summary.clone(),
+            key: report.key.clone(),
+            version: report.version.clone(),
+            errors: report
+                .errors
+                .iter()
+                .map(|e| ErrorSummary {
+                    code: e.code.clone(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+            warnings: report.warnings.clone(),
+        }
+    }
 }
