@@ -31,7 +31,7 @@ pub fn fold(expr: &Expr, constants: &Constants) -> Option<Json> {
         Expr::Dict(dict) => {
             let mut map = serde_json::Map::new();
             for item in &dict.items {
-                let key = dict_key(fold(item.key.as_ref()?, constants)?)?;
+                let key = super::value::json_key(fold(item.key.as_ref()?, constants)?)?;
                 map.insert(key, fold(&item.value, constants)?);
             }
             Some(Json::Object(map))
@@ -68,17 +68,6 @@ fn fold_all(elements: &[Expr], constants: &Constants) -> Option<Json> {
         .map(|e| fold(e, constants))
         .collect::<Option<Vec<_>>>()
         .map(Json::Array)
-}
-
-/// A dict key as JSON text: strings as they are, numbers and booleans as Python's
-/// `json.dumps` writes them.
-fn dict_key(key: Json) -> Option<String> {
-    match key {
-        Json::String(s) => Some(s),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(if b { "true" } else { "false" }.to_string()),
-        _ => None,
-    }
 }
 
 fn truthy(value: &Json) -> bool {
@@ -328,6 +317,17 @@ mod tests {
             ("NAME".to_string(), json!("etl")),
             ("TAGS".to_string(), json!(["a"])),
         ])
+    }
+
+    /// `json.dumps({1e16: 1, 2.5: 2, None: 3, 1e-07: 4, -3: 5, True: 6})` in CPython 3.11,
+    /// for a literal dict and for one folded from a constant.
+    #[test]
+    fn dict_keys_are_written_as_json_dumps_writes_them() {
+        let want = json!({"1e+16": 1, "2.5": 2, "null": 3, "1e-07": 4, "-3": 5, "true": 6});
+        let source = "{1e16: 1, 2.5: 2, None: 3, 1e-07: 4, -3: 5, True: 6}";
+        assert_eq!(folded(source, &constants()), Some(want.clone()));
+        let source = "{1e16: 1, 2.5: 2, None: 3, 1e-07: 4, -3: 5, True: GB // 1024 * 6}";
+        assert_eq!(folded(source, &constants()), Some(want));
     }
 
     /// Expected values are what CPython 3.11 prints for the same expressions.

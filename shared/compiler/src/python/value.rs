@@ -77,7 +77,7 @@ pub fn source_text(expr: &Expr, source: &str) -> String {
 }
 
 /// The JSON value of a Python literal expression, or `None` if it is not a literal.
-/// Tuples and sets become arrays; dict keys must be literal strings or numbers.
+/// Tuples and sets become arrays; dict keys are written as `json.dumps` writes them.
 pub fn literal(expr: &Expr) -> Option<serde_json::Value> {
     use serde_json::Value as J;
     Some(match expr {
@@ -102,18 +102,32 @@ pub fn literal(expr: &Expr) -> Option<serde_json::Value> {
         Expr::Dict(d) => {
             let mut map = serde_json::Map::new();
             for item in &d.items {
-                let key = match literal(item.key.as_ref()?)? {
-                    J::String(s) => s,
-                    J::Number(n) => n.to_string(),
-                    J::Bool(b) => if b { "True" } else { "False" }.to_string(),
-                    _ => return None,
-                };
+                let key = json_key(literal(item.key.as_ref()?)?)?;
                 map.insert(key, literal(&item.value)?);
             }
             J::Object(map)
         }
         _ => return None,
     })
+}
+
+/// A dict key as `json.dumps` writes it: strings as they are, numbers as Python writes
+/// them (`1e16` is `"1e+16"`), booleans and `None` as `"true"`, `"false"`, `"null"`;
+/// `None` for a key JSON cannot hold (a list, a dict).
+pub(crate) fn json_key(key: serde_json::Value) -> Option<String> {
+    use serde_json::Value as J;
+    match key {
+        J::String(s) => Some(s),
+        J::Number(n) => Some(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            (_, _, Some(f)) => dropflow_contract::pyjson::json_float(f),
+            _ => n.to_string(),
+        }),
+        J::Bool(b) => Some(if b { "true" } else { "false" }.to_string()),
+        J::Null => Some("null".to_string()),
+        J::Array(_) | J::Object(_) => None,
+    }
 }
 
 fn number(number: &Number) -> Option<serde_json::Value> {
