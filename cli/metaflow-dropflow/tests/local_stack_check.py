@@ -172,6 +172,30 @@ def main(flow, broken):
     )
     assert again.status == "SUCCEEDED"
 
+    # A value given as `python flow.py run` reads it, METAFLOW_RUN_<NAME> (how Metaflow's
+    # test suite gives a parameter without a default), reaches the triggered run.
+    run_id_file = os.path.abspath("env-run-id")
+    done = subprocess.run(
+        [sys.executable, flow, "dropflow", "trigger", "--local", "--run-id-file", run_id_file],
+        env=dict(os.environ, METAFLOW_RUN_ALPHA="0.25"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
+    assert done.returncode == 0, done.stdout
+    run_id = open(run_id_file).read().strip()
+    shown = subprocess.run(
+        [os.environ["DROPFLOW_BIN"], "status", "ParameterFlow", run_id, "--local", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
+    assert shown.returncode in (0, 1), shown.stdout
+    assert json.loads(shown.stdout)["parameters"]["alpha"] == 0.25, shown.stdout
+    code, output = flow_command(flow, "dropflow", "terminate", "--local", run_id)
+    assert code == 0, output
+    timed("METAFLOW_RUN_ALPHA=0.25 reached %s" % run_id, started)
+
     # Deleted: the flow is gone from the stack.
     assert deployed.delete()
     assert list(DropflowDeployedFlow.list_deployed_flows(None, local=True)) == []

@@ -15,7 +15,10 @@ from metaflow_extensions.dropflow.plugins.dropflow_command import (
     _error_text,
     executable,
 )
-from metaflow_extensions.dropflow.plugins.run_parameters import parameter_words
+from metaflow_extensions.dropflow.plugins.run_parameters import (
+    parameter_words,
+    run_variable,
+)
 from metaflow_extensions.dropflow.plugins.state_machine_name import state_machine_name
 
 PROJECT_FLOW = """\
@@ -46,6 +49,10 @@ class ParameterWords(unittest.TestCase):
             ),
             ["--alpha", "0.5", "--flag", "true", "--config", '{"a": [1]}', "--n", "3"],
         )
+
+    def test_the_run_commands_variable_is_clicks(self):
+        # What Metaflow's test suite sets for its parameter without a default.
+        self.assertEqual(run_variable("no_default_param"), "METAFLOW_RUN_NO_DEFAULT_PARAM")
 
 
 class Targets(unittest.TestCase):

@@ -17,7 +17,7 @@ from metaflow.util import get_username
 
 from .dropflow_command import STATE_DIR_ENV, DropflowCommand, DropflowCommandError, Target
 from .run_list import list_runs_of
-from .run_parameters import parameter_words
+from .run_parameters import parameter_words, run_variable
 from .state_machine_name import state_machine_name
 
 # Metaflow's `list-runs` flags and the status each selects.
@@ -368,7 +368,12 @@ def trigger(
     for _, parameter in obj.flow._get_parameters():
         if parameter.IS_CONFIG_PARAMETER:
             continue
-        value = kwargs.get(parameter.name.replace("-", "_").lower())
+        option = parameter.name.replace("-", "_").lower()
+        value = kwargs.get(option)
+        if value is None:
+            # As `python flow.py run` reads it (click's variable for the `run` command),
+            # so a value given that way reaches a scheduled run too.
+            value = os.environ.get(run_variable(option))
         if value is not None:
             given[parameter.name] = value
     name = _name(obj)

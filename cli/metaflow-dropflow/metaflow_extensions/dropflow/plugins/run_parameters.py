@@ -21,3 +21,10 @@ def parameter_words(values):
         if value is not None:
             words += ["--" + name, parameter_text(value)]
     return words
+
+
+def run_variable(option):
+    """The environment variable `python flow.py run` reads for the parameter whose click
+    option is `option` (`no_default_param` → `METAFLOW_RUN_NO_DEFAULT_PARAM`: click's
+    automatic variable, prefix `METAFLOW` and the command `run`)."""
+    return "METAFLOW_RUN_" + option.upper()
