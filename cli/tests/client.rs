@@ -450,3 +450,87 @@ cfn.create_stack(StackName="not-dropflow", TemplateBody=json.dumps({{
         "{stderr}"
     );
 }
+
+/// The test venv's Metaflow tutorials directory (`metaflow tutorials pull` copies it).
+fn tutorials_dir() -> PathBuf {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import metaflow, os; print(os.path.join(os.path.dirname(metaflow.__file__), 'tutorials'))",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Metaflow's first tutorials, copied as `metaflow tutorials pull` copies them, deploy and
+/// run unchanged on the local stack, and Metaflow's Client reads their results: 00
+/// (hello world) and 01 (its `IncludeFile` default computed by the flow file's own
+/// `script_path` helper, the file packed with `--package-suffixes .csv` and read by the
+/// tasks from the package). 02 is the same
+/// `IncludeFile` with a 22-wide foreach (README: Conformance).
+#[test]
+fn metaflows_first_tutorials_run_unchanged_on_the_local_stack() {
+    let stack = LocalStack::up();
+    for (tutorial, flow) in [
+        ("00-helloworld", "HelloFlow"),
+        ("01-playlist", "PlayListFlow"),
+    ] {
+        let pulled = stack.dir.path().join(tutorial);
+        std::fs::create_dir_all(&pulled).unwrap();
+        for entry in std::fs::read_dir(tutorials_dir().join(tutorial)).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), pulled.join(entry.file_name())).unwrap();
+            }
+        }
+        // The movie file goes into the package: tasks read an `IncludeFile` default from
+        // it (Metaflow uploads it from the laptop when it deploys).
+        let deployed: DeployOutcome = json(
+            &stack.dropflow(&[
+                "deploy",
+                pulled.to_str().unwrap(),
+                "--package-suffixes",
+                ".csv",
+                "--json",
+            ]),
+            true,
+        );
+        assert_eq!(deployed.report.status, Status::Deployed, "{tutorial}");
+        let run: RunOutcome = json(&stack.dropflow(&["run", flow, "--wait", "--json"]), true);
+        assert!(run.succeeded(), "{tutorial}: {run}");
+    }
+    // The playlist the run made, read with Metaflow's Client through the metadata service.
+    let endpoints: dropflow_cli::local::Endpoints = serde_json::from_str(
+        &std::fs::read_to_string(stack.dir.path().join("state/local.json")).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "from metaflow import Flow, namespace\n\
+             namespace(None)\n\
+             run = Flow('PlayListFlow').latest_run\n\
+             assert run.successful, run\n\
+             data = run['end'].task.data\n\
+             assert data.genre == 'Sci-Fi', data.genre\n\
+             assert data.playlist and all(isinstance(t, str) for t in data.playlist)\n\
+             movie, genre = data.bonus\n\
+             assert genre != 'Sci-Fi', data.bonus\n\
+             print(len(data.playlist), 'Sci-Fi titles; bonus', movie, '(', genre, ')')",
+        ])
+        .env("METAFLOW_DEFAULT_METADATA", "service")
+        .env("METAFLOW_SERVICE_URL", &endpoints.metadata_url)
+        .env("METAFLOW_SERVICE_AUTH_KEY", &endpoints.metadata_auth_key)
+        .env("METAFLOW_S3_ENDPOINT_URL", &endpoints.s3_endpoint)
+        .env("AWS_ENDPOINT_URL", &endpoints.s3_endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", &endpoints.region)
+        .env("METAFLOW_USER", "dropflow-ci")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+}
