@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::compile::{ParameterSpec, ParameterType};
 use dropflow_contract::ServiceResult;
+use dropflow_contract::{ParameterSpec, ParameterType};
 
 /// Pending records with a version counter, yielding between read and write so
 /// concurrent deliveries interleave.

@@ -1,5 +1,5 @@
 //! Delivering one event to one flow: match it against the flow's triggers, wait for the
-//! rest of a multi-event set ([`super::pending`]), map the payload to parameters, check
+//! rest of a multi-event set ([`crate::pending`]), map the payload to parameters, check
 //! them exactly as `POST /flows/{flow}/runs` does ([`dropflow_task::parameters::check`]),
 //! and start the run under a name derived from the event ids, so a duplicate delivery
 //! (EventBridge is at least once) starts nothing new. A payload that does not fit starts
@@ -10,10 +10,10 @@ use std::future::Future;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::body::{MetaflowEvent, matching_trigger};
-use super::model::Triggers;
-use super::pending::{Arrival, Outcome, Pending, execution_name};
-use crate::compile::ParameterSpec;
+use crate::body::{MetaflowEvent, matching_trigger};
+use crate::pending::{Arrival, Outcome, Pending, execution_name};
+use dropflow_contract::ParameterSpec;
+use dropflow_contract::triggers::Triggers;
 use dropflow_contract::{ServiceError, ServiceResult};
 use dropflow_task::parameters::{self, InputError};
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::model::{EventTrigger, Triggers};
+use dropflow_contract::triggers::{EventTrigger, Triggers};
 
 /// One event as Metaflow publishes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

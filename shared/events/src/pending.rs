@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::body::MetaflowEvent;
-use super::model::Triggers;
+use crate::body::MetaflowEvent;
+use dropflow_contract::triggers::Triggers;
 
 /// How many consumed event ids a record remembers.
 pub const REMEMBERED_IDS: usize = 256;
