@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::body::{MetaflowEvent, matching_trigger};
@@ -55,7 +55,7 @@ pub trait RejectionLog: Send + Sync {
 }
 
 /// An event set that started no run, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     /// The flow's state machine.
     pub state_machine: String,
@@ -68,7 +68,7 @@ pub struct Rejection {
 }
 
 /// One event of a [`Rejection`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RejectedEvent {
     /// Delivery id.
     pub id: String,
@@ -88,7 +88,7 @@ pub struct FlowTarget<'a> {
 }
 
 /// What one delivery did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Delivered {
     /// The flow does not wait for this event (accepted and ignored, as EventBridge does).

@@ -8,12 +8,15 @@
 //! [`finish_events`] are the events a successful end step publishes. Pure: AWS stays
 //! behind [`PendingStore`], [`RunStarter`] and [`RejectionLog`]; no parser, no AWS client.
 
+mod answer;
 mod body;
 mod deliver;
 mod finish;
 mod pattern;
 mod pending;
+mod store;
 
+pub use answer::{EventAnswer, FlowDelivery, RejectionEntry, Rejections};
 pub use body::{MetaflowEvent, matching_trigger};
 pub use deliver::{
     Delivered, FlowTarget, MAX_ATTEMPTS, PendingStore, RejectedEvent, Rejection, RejectionLog,
@@ -23,8 +26,11 @@ pub use dropflow_contract::triggers::{EventTrigger, TriggerKind, Triggers, finis
 pub use finish::{FinishedTask, finish_events};
 pub use pattern::{DetailPattern, EventPattern};
 pub use pending::{Arrival, Outcome, Pending, REMEMBERED_IDS, execution_name};
+pub use store::{BucketPending, BucketRejections, Claim, TriggeredRun, claim_run, triggered_run};
 
 #[cfg(test)]
 mod deliver_tests;
+#[cfg(test)]
+mod store_tests;
 #[cfg(test)]
 mod tests;
