@@ -30,6 +30,29 @@ impl MetaflowEvent {
         })
     }
 
+    /// The event as `ArgoEvent(name).publish(payload)` sends it: Metaflow's default
+    /// fields (`name`, `timestamp`, `utc_date`, `generated-by-metaflow`) first, then the
+    /// payload's own fields over them (as Python's `{**defaults, **payload}`); the payload
+    /// keeps its `id` (Metaflow's is a UUID, a finish event's the task pathspec).
+    /// `timestamp` is seconds since the Unix epoch.
+    pub fn published(&self, timestamp: i64) -> MetaflowEvent {
+        let utc_date = chrono::DateTime::from_timestamp(timestamp, 0)
+            .map(|t| t.format("%Y%m%d").to_string())
+            .unwrap_or_default();
+        let mut payload = Map::new();
+        payload.insert("name".into(), Value::String(self.name.clone()));
+        payload.insert("timestamp".into(), Value::from(timestamp));
+        payload.insert("utc_date".into(), Value::String(utc_date));
+        payload.insert("generated-by-metaflow".into(), Value::Bool(true));
+        for (key, value) in &self.payload {
+            payload.insert(key.clone(), value.clone());
+        }
+        MetaflowEvent {
+            name: self.name.clone(),
+            payload,
+        }
+    }
+
     /// Whether this event is one `trigger` waits for: same name, every filter matched.
     pub fn satisfies(&self, trigger: &EventTrigger) -> bool {
         self.name == trigger.name

@@ -74,3 +74,24 @@ fn finish_events_are_named_and_filled_as_metaflow_publishes_them() {
     assert_eq!(plain[0].name, "metaflow.Up.end");
     assert!(!plain[0].payload.contains_key("project_name"));
 }
+
+#[test]
+fn a_published_event_has_metaflows_default_fields_under_its_own() {
+    let plain = finish_events(&FinishedTask {
+        flow: "Up",
+        project: None,
+        run_id: "sfn-abc",
+        step: "end",
+        task_id: "end",
+    });
+    let published = plain[0].published(1_765_000_000);
+    assert_eq!(published.name, "metaflow.Up.end");
+    let payload = serde_json::Value::Object(published.payload.clone());
+    assert_eq!(payload["name"], "metaflow.Up.end");
+    assert_eq!(payload["timestamp"], 1_765_000_000);
+    assert_eq!(payload["utc_date"], "20251206");
+    assert_eq!(payload["generated-by-metaflow"], true);
+    // The payload's own id wins over a generated one, as in `{**defaults, **payload}`.
+    assert_eq!(payload["id"], "Up/sfn-abc/end/end");
+    assert_eq!(payload["auto-generated-by-metaflow"], "True");
+}
