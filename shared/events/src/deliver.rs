@@ -13,9 +13,10 @@ use serde_json::{Map, Value};
 use crate::body::{MetaflowEvent, matching_trigger};
 use crate::pending::{Arrival, Outcome, Pending, execution_name};
 use dropflow_contract::ParameterSpec;
+use dropflow_contract::pyjson;
 use dropflow_contract::triggers::Triggers;
 use dropflow_contract::{ServiceError, ServiceResult};
-use dropflow_task::parameters::{self, InputError};
+use dropflow_task::parameters::{self, InputError, Problem};
 
 /// Where a flow's pending arrivals live: a small record per rule, written only if it is
 /// unchanged since it was read (S3 `If-Match`/`If-None-Match`, or a DynamoDB condition).
@@ -119,7 +120,9 @@ pub const MAX_ATTEMPTS: usize = 20;
 
 /// The parameter values a set of arrivals gives the flow, checked as the HTTP API checks
 /// a run's input: mapped payload fields present are given; absent ones leave the
-/// deployed default (a required parameter without one is refused).
+/// deployed default (a required parameter without one is refused); values a Metaflow
+/// command line cannot carry (a NUL byte) and an execution input over Metaflow's 20 KiB
+/// are refused too.
 pub fn run_parameters(
     target: &FlowTarget<'_>,
     arrivals: &[Arrival],
@@ -140,7 +143,29 @@ pub fn run_parameters(
             }
         }
     }
-    Ok(parameters::check(given, target.parameters)?.values)
+    let valid = || target.parameters.iter().map(|s| s.name.clone()).collect();
+    let unpassable = parameters::unpassable_values(&given);
+    if !unpassable.is_empty() {
+        return Err(InputError::Invalid {
+            problems: unpassable,
+            valid: valid(),
+        });
+    }
+    let values = parameters::check(given, target.parameters)?.values;
+    let size = pyjson::metaflow_input(&values).len();
+    if size > parameters::MAX_INPUT_BYTES {
+        return Err(InputError::Invalid {
+            problems: vec![Problem {
+                parameter: "Parameters".into(),
+                problem: format!(
+                    "the execution input would be {size} bytes; runs take at most {} bytes of parameters (Metaflow's limit for Step Functions)",
+                    parameters::MAX_INPUT_BYTES
+                ),
+            }],
+            valid: valid(),
+        });
+    }
+    Ok(values)
 }
 
 /// Delivers one event (delivery id `id`) to one flow.
