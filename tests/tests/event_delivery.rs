@@ -331,3 +331,72 @@ async fn a_wrong_typed_parameter_starts_nothing_and_the_rejection_is_readable() 
     assert_eq!(status, 400, "{refused:#}");
     assert_eq!(refused["error"], "invalid_event");
 }
+
+#[tokio::test]
+async fn a_claim_whose_writer_died_is_started_by_the_next_delivery_once_stale() {
+    let mut stack = Stack::new().await;
+    stack.deploy("event_flow", EVENT_FLOW).await;
+    let name = dropflow_events::execution_name(["fresh-id"].into_iter());
+    let stale_name = dropflow_events::execution_name(["stale-id"].into_iter());
+    // Claims written by deliveries that died before StartExecution: one just now, one
+    // long ago.
+    for (execution, claimed_at_ms) in [
+        (&name, dropflow_contract::records::now_ms()),
+        (&stale_name, 0),
+    ] {
+        let claim = dropflow_events::TriggeredRun {
+            state_machine: "EventFlow".into(),
+            execution_name: execution.clone(),
+            claimed_at_ms,
+            events: vec![],
+        };
+        dropflow_contract::records::write_json(
+            &stack.deps.objects,
+            &dropflow_contract::layout::triggered_run_key("EventFlow", execution),
+            &claim,
+        )
+        .await
+        .unwrap();
+    }
+
+    // The fresh claim's writer may still be starting it: left to it.
+    let fresh = publish(
+        &stack.deps,
+        &metaflow_event("data_ready", "fresh-id", json!({})),
+    )
+    .await;
+    assert_eq!(
+        fresh.flows[0].delivery,
+        Delivered::AlreadyStarted {
+            execution_name: name.clone()
+        }
+    );
+    assert!(stack.executions("EventFlow").await.is_empty());
+
+    // The stale one is started by this delivery, once.
+    let stale = publish(
+        &stack.deps,
+        &metaflow_event("data_ready", "stale-id", json!({})),
+    )
+    .await;
+    assert_eq!(
+        stale.flows[0].delivery,
+        Delivered::Started {
+            execution_name: stale_name.clone()
+        }
+    );
+    let again = publish(
+        &stack.deps,
+        &metaflow_event("data_ready", "stale-id", json!({})),
+    )
+    .await;
+    assert_eq!(
+        again.flows[0].delivery,
+        Delivered::AlreadyStarted {
+            execution_name: stale_name.clone()
+        }
+    );
+    let executions = stack.executions("EventFlow").await;
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    assert_eq!(executions[0].0, stale_name);
+}
