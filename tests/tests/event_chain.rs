@@ -2,7 +2,8 @@
 //! own publisher, `ArgoEvent('go').publish()` with `METAFLOW_ARGO_EVENTS_WEBHOOK_URL`
 //! pointed at the local trigger API's `/events`, starts `UpFlow` (`@trigger(event='go')`);
 //! when UpFlow's end step succeeds, the step function publishes `metaflow.UpFlow.end`,
-//! which starts `DownFlow` (`@trigger_on_finish(flow='UpFlow')`).
+//! which starts `DownFlow` (`@trigger_on_finish(flow='UpFlow')`), whose tasks see the
+//! UpFlow run as Metaflow's `current.trigger.run`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -30,12 +31,13 @@ if __name__ == '__main__':
     UpFlow()
 "#;
 
-const DOWN_FLOW: &str = r#"from metaflow import FlowSpec, step, trigger_on_finish
+const DOWN_FLOW: &str = r#"from metaflow import FlowSpec, current, step, trigger_on_finish
 
 @trigger_on_finish(flow='UpFlow')
 class DownFlow(FlowSpec):
     @step
     def start(self):
+        self.upstream = current.trigger.run.pathspec
         self.next(self.end)
 
     @step
@@ -145,4 +147,21 @@ async fn metaflows_published_event_starts_a_flow_whose_end_starts_the_next() {
         down.cause()
     );
     assert!(down.name().unwrap().starts_with("ev-"), "{:?}", down.name());
+
+    // Inside DownFlow, Metaflow's `current.trigger` is the UpFlow run that finished.
+    let envs = common::stack_env(&stack);
+    let read = tokio::task::block_in_place(|| {
+        common::dump(
+            &common::borrowed(&envs),
+            dir.path(),
+            &format!("DownFlow/sfn-{}", down.name().unwrap()),
+            &["start"],
+        )
+    })
+    .unwrap();
+    assert_eq!(
+        read["data"]["start"]["upstream"],
+        format!("UpFlow/sfn-{}", up.name().unwrap()),
+        "{read:#}"
+    );
 }

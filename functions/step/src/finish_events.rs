@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use dropflow_contract::protocol::Task;
 use dropflow_contract::{Manifest, NodeType};
-use dropflow_events::{FinishedTask, MetaflowEvent, finish_events};
+use dropflow_events::{FinishedTask, MetaflowEvent, finish_events, published};
 use dropflow_task::Datastore;
 use dropflow_task::alert_delivery::{SendFuture, WebhookPoster};
 use serde_json::Value;
@@ -64,7 +64,7 @@ pub fn events_for(manifest: &Manifest, task: &Task, timestamp: i64) -> Vec<Metaf
         task_id: &task.id,
     })
     .iter()
-    .map(|event| event.published(timestamp))
+    .map(|event| published(event, timestamp))
     .collect()
 }
 

@@ -17,7 +17,7 @@ mod pending;
 mod store;
 
 pub use answer::{EventAnswer, FlowDelivery, RejectionEntry, Rejections};
-pub use body::{MetaflowEvent, matching_trigger};
+pub use body::{MetaflowEvent, matching_trigger, published};
 pub use deliver::{
     Delivered, FlowTarget, MAX_ATTEMPTS, PendingStore, RejectedEvent, Rejection, RejectionLog,
     RunStarter, deliver, run_parameters,

@@ -8,10 +8,11 @@ use dropflow_contract::layout;
 use dropflow_contract::ports::{ConditionalPutError, ObjectStore, Precondition};
 use dropflow_contract::records::{read_json, read_tagged, write_json, write_json_if};
 use dropflow_contract::{ServiceError, ServiceResult};
-use serde::{Deserialize, Serialize};
 
 use crate::deliver::{PendingStore, Rejection, RejectionLog};
-use crate::pending::{Arrival, Pending};
+pub use dropflow_contract::triggers::TriggeredRun;
+
+use crate::pending::Pending;
 
 /// [`PendingStore`] on the bucket.
 #[derive(Debug, Clone, Copy)]
@@ -51,21 +52,6 @@ impl<O: ObjectStore> RejectionLog for BucketRejections<'_, O> {
         let key = layout::rejection_key(&rejection.state_machine, &rejection.execution_name);
         write_json(self.0, &key, rejection).await
     }
-}
-
-/// The events that started a run, written before the run is started (a claim: only its
-/// writer starts the execution, so concurrent deliveries of one event set answer
-/// "started" once).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TriggeredRun {
-    /// The flow's state machine.
-    pub state_machine: String,
-    /// The execution the events start (the run id is `sfn-<execution_name>`).
-    pub execution_name: String,
-    /// When the claim was written (milliseconds since the Unix epoch).
-    pub claimed_at_ms: u64,
-    /// The events, one per trigger of the flow.
-    pub events: Vec<Arrival>,
 }
 
 /// How a claim on a run went.

@@ -84,7 +84,7 @@ fn a_published_event_has_metaflows_default_fields_under_its_own() {
         step: "end",
         task_id: "end",
     });
-    let published = plain[0].published(1_765_000_000);
+    let published = published(&plain[0], 1_765_000_000);
     assert_eq!(published.name, "metaflow.Up.end");
     let payload = serde_json::Value::Object(published.payload.clone());
     assert_eq!(payload["name"], "metaflow.Up.end");
