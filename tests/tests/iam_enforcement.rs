@@ -48,12 +48,14 @@ const S3_FIXTURE: &str = include_str!("../../functions/compile/fixtures/example-
 const APIGW_FIXTURE: &str =
     include_str!("../../functions/trigger/fixtures/example-apigw-v2-request-no-authorizer.json");
 
-/// The flow: `start` reads [`FLOW_SECRET`] with Metaflow's `@secrets`.
+/// The flow: `start` reads [`FLOW_SECRET`] with Metaflow's `@secrets`; an `iam_go` event
+/// starts it too (`POST /events`).
 const FLOW: &str = r#"import os
 
-from metaflow import FlowSpec, secrets, step
+from metaflow import FlowSpec, secrets, step, trigger
 
 
+@trigger(event="iam_go")
 class IamFlow(FlowSpec):
     @secrets(sources=["dropflow/flows/iam-test"])
     @step
@@ -731,6 +733,20 @@ async fn each_function_works_with_its_template_role_and_is_refused_the_rest() {
             )
             .send()
             .await,
+    );
+    // An event (TriggerRole): matched against the deployments, the run claimed under
+    // events/ (the only prefix it may write), started on the live alias.
+    let (status, delivered) = trigger(
+        &trigger_deps,
+        "POST",
+        "/events",
+        Some(r#"{"name": "iam_go", "payload": {"name": "iam_go", "id": "iam-event-1"}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{delivered:#}");
+    assert_eq!(
+        delivered["flows"][0]["delivery"]["outcome"], "started",
+        "{delivered:#}"
     );
     assert_denied(
         "TriggerRole writing to the bucket",

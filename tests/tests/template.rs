@@ -44,7 +44,9 @@ const FUNCTIONS: [(&str, &str); 4] = [
 ];
 
 /// The trigger API's routes.
-const ROUTES: [(&str, &str); 6] = [
+const ROUTES: [(&str, &str); 8] = [
+    ("POST", "/events"),
+    ("GET", "/flows/{flow}/events/rejected"),
     ("POST", "/flows/{flow}/runs"),
     ("GET", "/flows"),
     ("GET", "/flows/{flow}"),
@@ -700,6 +702,31 @@ fn step_functions_access_is_limited_to_this_stacks_state_machines() {
     }
     // Compile (2), trigger, state machines (Distributed Map), schedules.
     assert_eq!(checked, 5);
+}
+
+#[test]
+fn the_trigger_function_writes_only_event_records_in_the_bucket() {
+    let template = parsed();
+    let writes: Vec<&Value> = all_statements(&template)
+        .into_iter()
+        .filter(|(owner, s)| {
+            owner == "TriggerRole"
+                && s["Effect"] == "Allow"
+                && actions(s).iter().any(|a| a.starts_with("s3:Put"))
+        })
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(actions(writes[0]), ["s3:PutObject"]);
+    let resource = writes[0]["Resource"].to_string();
+    assert!(
+        resource.ends_with(r#"-${AWS::Region}/events/*"}"#),
+        "{resource}"
+    );
+    assert_eq!(
+        statement_by_sid(&template, "TriggerRole", "EventRecords")["Resource"],
+        writes[0]["Resource"]
+    );
 }
 
 #[test]

@@ -49,11 +49,13 @@ pub fn config(options: &Options) -> Result<Config, LocalError> {
 /// metadata service at `metadata_url` (`--metadata=service`), as `DROPFLOW_METADATA_URL`
 /// configures them on AWS, with `metadata_auth_key` as `METAFLOW_SERVICE_AUTH_KEY` in
 /// their container overrides (on AWS the job definitions' `secrets` give it instead).
+/// A run's finish events are posted to `events_url` (the local trigger API's `/events`).
 pub fn builtin(
     config: &Config,
     sdk: &SdkConfig,
     metadata_url: &str,
     metadata_auth_key: &str,
+    events_url: &str,
 ) -> Registry {
     let mut registry = Registry::new();
     let deployer = Arc::new(dropflow_compile::deployer(config.clone(), sdk));
@@ -71,17 +73,22 @@ pub fn builtin(
         metadata_url: Some(metadata_url.to_string()),
         metadata_auth_key: Some(metadata_auth_key.to_string()),
     };
-    let step = Arc::new(
-        alert_senders(sdk)
-            .map_or_else(
-                || dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk)),
-                |senders| {
-                    dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk))
-                        .with_alerts(senders)
-                },
-            )
-            .with_settings(settings),
-    );
+    let mut step = alert_senders(sdk)
+        .map_or_else(
+            || dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk)),
+            |senders| {
+                dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk)).with_alerts(senders)
+            },
+        )
+        .with_settings(settings);
+    // The same HTTP client as alerts (none without TLS roots: no finish events either).
+    if let Ok(http) = dropflow_aws::HttpWebhooks::new() {
+        step = step.with_events(Arc::new(dropflow_step::HttpEvents {
+            url: events_url.to_string(),
+            poster: Arc::new(http),
+        }));
+    }
+    let step = Arc::new(step);
     let step_arn = config.step_function_arn.clone();
     registry.register(STEP_FUNCTION, move |payload: Value| {
         let step = step.clone();

@@ -111,7 +111,14 @@ impl Stack {
         let config = functions::config(&options)?;
         let metadata_auth_key = dropflow_metadata::secret::generate_api_key();
         let metadata_server = metadata_service(metadata, &sdk, &metadata_auth_key).await?;
-        let mut registry = functions::builtin(&config, &sdk, &metadata_url, &metadata_auth_key);
+        let events_url = format!("{api_url}/events");
+        let mut registry = functions::builtin(
+            &config,
+            &sdk,
+            &metadata_url,
+            &metadata_auth_key,
+            &events_url,
+        );
         registry.extend(extra);
         let functions = registry.names().iter().map(|s| s.to_string()).collect();
         let trigger = dropflow_trigger::Deps::new(

@@ -12,10 +12,12 @@ use dropflow_task::alert_delivery::AlertSenders;
 use dropflow_task::{self as task, Datastore, JobSettings, ManifestCache, TaskError};
 
 mod alerting;
+pub mod finish_events;
 use serde_json::Value;
 
+pub use finish_events::{EventPublisher, HttpEvents};
+
 /// What a warm Lambda keeps between invocations.
-#[derive(Debug)]
 pub struct Deps<D = S3Datastore> {
     /// Manifests, the Metaflow datastore and the task records.
     pub store: D,
@@ -25,6 +27,8 @@ pub struct Deps<D = S3Datastore> {
     pub settings: JobSettings,
     /// Where `notify_on_*` alerts are sent (none: alerts are recorded as failed).
     pub alerts: Option<AlertSenders>,
+    /// Where a successful end step's finish events go (none: not published).
+    pub events: Option<std::sync::Arc<dyn EventPublisher>>,
 }
 
 impl<D: Datastore> Deps<D> {
@@ -36,7 +40,14 @@ impl<D: Datastore> Deps<D> {
             manifests: ManifestCache::new(),
             settings: JobSettings::default(),
             alerts: None,
+            events: None,
         }
+    }
+
+    /// The same, publishing finish events with `publisher`.
+    pub fn with_events(mut self, publisher: std::sync::Arc<dyn EventPublisher>) -> Self {
+        self.events = Some(publisher);
+        self
     }
 
     /// The same, sending alerts with `senders`.
@@ -119,6 +130,18 @@ impl From<StepError> for lambda_runtime::Diagnostic {
     }
 }
 
+impl<D: std::fmt::Debug> std::fmt::Debug for Deps<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps")
+            .field("store", &self.store)
+            .field("manifests", &self.manifests)
+            .field("settings", &self.settings)
+            .field("alerts", &self.alerts)
+            .field("events", &self.events.is_some())
+            .finish()
+    }
+}
+
 /// Handles one invocation: `request` is the state's `Parameters`, the result is the
 /// state's result.
 pub async fn handle<D: Datastore>(request: Value, deps: &Deps<D>) -> Result<Value, StepError> {
@@ -127,7 +150,8 @@ pub async fn handle<D: Datastore>(request: Value, deps: &Deps<D>) -> Result<Valu
 
 /// [`handle`] for the Lambda `function_arn` (the invocation's ARN: the account and
 /// region of the execution link in alerts). A top-level fail phase and the end step's
-/// finish phase then send the flow's `notify_on_*` alerts ([`alerting`]).
+/// finish phase then send the flow's `notify_on_*` alerts ([`alerting`]); the end step's
+/// finish phase publishes the run's finish events ([`finish_events`]).
 pub async fn handle_invocation<D: Datastore>(
     request: Value,
     function_arn: Option<&str>,
@@ -137,9 +161,13 @@ pub async fn handle_invocation<D: Datastore>(
     let field = |name: &str| request.get(name).and_then(Value::as_str).map(String::from);
     let (phase, step) = (field("phase"), field("step"));
     let alert_input = alerting::AlertInput::of(&request);
+    let finishing = finish_events::finishing_task(&request);
     let result = task::run(request, &deps.store, &deps.manifests, &deps.settings).await;
     if let (Some(input), Ok(response)) = (alert_input, &result) {
         alerting::send(input, response, function_arn, deps).await;
+    }
+    if let (Some(task), Ok(_)) = (&finishing, &result) {
+        finish_events::publish(task, deps).await;
     }
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let phase = phase.as_deref().unwrap_or("?");

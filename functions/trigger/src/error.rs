@@ -21,6 +21,8 @@ pub mod code {
     pub const INVALID_QUERY: &str = "invalid_query";
     /// The `Idempotency-Key` header is empty or not text.
     pub const INVALID_IDEMPOTENCY_KEY: &str = "invalid_idempotency_key";
+    /// The body of `POST /events` is not Metaflow's event (`{"name": ..., "payload": {...}}`).
+    pub const INVALID_EVENT: &str = "invalid_event";
     /// A flow class name matches more than one deployed state machine.
     pub const AMBIGUOUS_FLOW: &str = "ambiguous_flow";
     /// No such path.

@@ -10,7 +10,7 @@ use crate::config::Deps;
 use crate::error::{ApiError, code};
 use crate::request::ApiRequest;
 use crate::route::{NoRoute, Route, route};
-use crate::{flows, logs, runs};
+use crate::{events, flows, logs, runs};
 
 /// Answers an API Gateway (payload v2) request, or one made by [`crate::from_http`].
 pub async fn handle(request: lambda_http::Request, deps: &Deps) -> Response<Body> {
@@ -81,6 +81,8 @@ async fn dispatch(request: &ApiRequest, deps: &Deps) -> runs::Answer {
         Route::GetRun { flow, run } => runs::get(deps, &flow, &run).await,
         Route::StopRun { flow, run } => runs::stop(deps, request, &flow, &run).await,
         Route::GetLogs { flow, run } => logs::get(deps, request, &flow, &run).await,
+        Route::PublishEvent => events::publish(deps, request).await,
+        Route::ListRejections { flow } => events::rejected(deps, request, &flow).await,
     }
 }
 

@@ -10,6 +10,8 @@
 //! | `GET /flows/{flow}/runs/{run_id}` | one run: status, dates, error, per-step progress |
 //! | `DELETE /flows/{flow}/runs/{run_id}` | stop a running run |
 //! | `GET /flows/{flow}/runs/{run_id}/logs` | a task's saved stdout or stderr, a page at a time |
+//! | `POST /events` | deliver Metaflow's event (`ArgoEvent(name).publish(...)`'s body) to the flows waiting for it |
+//! | `GET /flows/{flow}/events/rejected` | event sets whose payload did not fit the flow, with the reason |
 //!
 //! Thin by design: [`route`] maps a request to a route, [`params`] checks a run's input
 //! against the deployment manifest, [`catalog`] reads what the compile Lambda recorded, and
@@ -19,6 +21,8 @@
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod event_runs;
+mod events;
 mod flows;
 mod handler;
 pub mod jobs;

@@ -18,9 +18,8 @@ use dropflow_contract::pyjson;
 
 pub use dropflow_task::parameters::Problem;
 
-/// Metaflow's limit on the execution input (`step-functions trigger`: "Length of parameter
-/// names and values shouldn't exceed 20480 as imposed by AWS Step Functions").
-pub const MAX_INPUT_BYTES: usize = 20 * 1024;
+/// Metaflow's limit on the execution input ([`task::MAX_INPUT_BYTES`]).
+pub const MAX_INPUT_BYTES: usize = task::MAX_INPUT_BYTES;
 
 /// Bodies larger than this are refused before they are parsed: no valid input is this
 /// large, even with every character escaped.
@@ -115,38 +114,10 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// Values Metaflow's command line cannot carry: a NUL byte anywhere in a string (Python
-/// refuses it in an argument or environment variable: "embedded null byte"), so the run
-/// would start and its first task fail. One problem per parameter.
-fn unpassable_values(given: &Map<String, Value>) -> Vec<Problem> {
-    given
-        .iter()
-        .filter(|(_, value)| contains_nul(value))
-        .map(|(name, _)| Problem {
-            parameter: name.clone(),
-            problem: format!(
-                "parameter {name:?}: the value contains a NUL byte (\\u0000), which a \
-                 Metaflow command line cannot carry; remove it"
-            ),
-        })
-        .collect()
-}
-
-fn contains_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(fields) => fields
-            .iter()
-            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
-        _ => false,
-    }
-}
-
 /// Checks given values against the deployed parameters (`dropflow_task::parameters`),
 /// then writes the execution input and checks its size.
 pub fn check(given: Map<String, Value>, specs: &[ParameterSpec]) -> Result<ValidInput, InputError> {
-    let unpassable = unpassable_values(&given);
+    let unpassable = task::unpassable_values(&given);
     if !unpassable.is_empty() {
         return Err(InputError::Invalid {
             problems: unpassable,

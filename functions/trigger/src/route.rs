@@ -24,6 +24,10 @@ pub enum Route {
     StopRun { flow: String, run: String },
     /// `GET /flows/{flow}/runs/{run}/logs`.
     GetLogs { flow: String, run: String },
+    /// `POST /events`.
+    PublishEvent,
+    /// `GET /flows/{flow}/events/rejected`.
+    ListRejections { flow: String },
 }
 
 /// Why a request has no route.
@@ -80,6 +84,12 @@ pub fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
             run: run.to_string(),
         }),
         (["flows", _, "runs", _, "logs"], _) => Err(NoRoute::MethodNotAllowed("GET")),
+        (["events"], &Method::POST) => Ok(Route::PublishEvent),
+        (["events"], _) => Err(NoRoute::MethodNotAllowed("POST")),
+        (["flows", flow, "events", "rejected"], &Method::GET) => Ok(Route::ListRejections {
+            flow: flow.to_string(),
+        }),
+        (["flows", _, "events", "rejected"], _) => Err(NoRoute::MethodNotAllowed("GET")),
         _ => Err(NoRoute::NotFound),
     }
 }
@@ -143,6 +153,27 @@ mod tests {
         assert_eq!(
             route(&Method::GET, "/flows/a%2Eb"),
             Ok(Route::GetFlow { flow: flow("a.b") })
+        );
+    }
+
+    #[test]
+    fn event_routes() {
+        assert_eq!(route(&Method::POST, "/events"), Ok(Route::PublishEvent));
+        assert_eq!(
+            route(&Method::GET, "/events"),
+            Err(NoRoute::MethodNotAllowed("POST"))
+        );
+        assert_eq!(
+            route(&Method::GET, "/flows/F/events/rejected"),
+            Ok(Route::ListRejections { flow: flow("F") })
+        );
+        assert_eq!(
+            route(&Method::POST, "/flows/F/events/rejected"),
+            Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        assert_eq!(
+            route(&Method::GET, "/flows/F/events"),
+            Err(NoRoute::NotFound)
         );
     }
 

@@ -12,6 +12,9 @@
 //! deployments/<sm>/<version>/code.tar.gz             a version's code package
 //! dropflow/runs/<sm>/<run>/<step>/<task>/<n>.json    task attempt records
 //! dropflow/inputs/<sm>/<run>/<step>/<task>/<name>    files a task fetches at start
+//! events/pending/<rule>.json                         a multi-event flow's arrivals so far
+//! events/runs/<sm>/<execution>.json                  the events that started a run
+//! events/rejected/<sm>/<execution>.json              an event set that started no run
 //! ```
 
 /// The default prefix uploads deploy from (`DROPFLOW_FLOWS_PREFIX` overrides it).
@@ -26,6 +29,8 @@ pub const REPORTS_PREFIX: &str = "reports/";
 pub const RUNS_PREFIX: &str = "dropflow/runs/";
 /// Prefix of the files tasks fetch at start.
 pub const INPUTS_PREFIX: &str = "dropflow/inputs/";
+/// Prefix of the event delivery records (pending arrivals, triggered runs, rejections).
+pub const EVENTS_PREFIX: &str = "events/";
 /// A version's manifest, in its version directory.
 pub const MANIFEST_FILE: &str = "deployment.json";
 /// A version's code package, in its version directory.
@@ -52,6 +57,26 @@ pub fn manifest_key(state_machine: &str, version: &str) -> String {
 /// `deployments/<sm>/current.json`: what is live.
 pub fn current_key(state_machine: &str) -> String {
     format!("{}current.json", state_machine_prefix(state_machine))
+}
+
+/// `events/pending/<rule>.json`: the arrivals a multi-event flow is waiting with.
+pub fn pending_events_key(rule: &str) -> String {
+    format!("{EVENTS_PREFIX}pending/{rule}.json")
+}
+
+/// `events/runs/<sm>/<execution>.json`: the events that started (claimed) a run.
+pub fn triggered_run_key(state_machine: &str, execution: &str) -> String {
+    format!("{EVENTS_PREFIX}runs/{state_machine}/{execution}.json")
+}
+
+/// `events/rejected/<sm>/`: the event sets refused for a flow.
+pub fn rejections_prefix(state_machine: &str) -> String {
+    format!("{EVENTS_PREFIX}rejected/{state_machine}/")
+}
+
+/// `events/rejected/<sm>/<execution>.json`: one refused event set.
+pub fn rejection_key(state_machine: &str, execution: &str) -> String {
+    format!("{}{execution}.json", rejections_prefix(state_machine))
 }
 
 /// `deployments/<sm>/owner.json`: which upload owns the state machine.
@@ -151,5 +176,9 @@ mod tests {
             input_file_key("F", "sfn-1", "join", "join", "input-paths"),
             "dropflow/inputs/F/sfn-1/join/join/input-paths"
         );
+        assert_eq!(pending_events_key("F"), "events/pending/F.json");
+        assert_eq!(triggered_run_key("F", "ev-1"), "events/runs/F/ev-1.json");
+        assert_eq!(rejection_key("F", "ev-1"), "events/rejected/F/ev-1.json");
+        assert!(rejection_key("F", "ev-1").starts_with(&rejections_prefix("F")));
     }
 }

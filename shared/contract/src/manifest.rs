@@ -98,6 +98,23 @@ pub struct ProjectInfo {
     pub branch: String,
 }
 
+impl ProjectInfo {
+    /// Metaflow's `current.is_production`.
+    pub fn is_production(&self) -> bool {
+        self.branch == "prod" || self.branch.starts_with("prod.")
+    }
+
+    /// Metaflow's `current.is_user_branch`.
+    pub fn is_user_branch(&self) -> bool {
+        self.branch.starts_with("user.")
+    }
+
+    /// Metaflow's `current.project_flow_name`: `<project>.<branch>.<flow>`.
+    pub fn flow_name(&self, flow: &str) -> String {
+        format!("{}.{}.{}", self.name, self.branch, flow)
+    }
+}
+
 /// The EventBridge Scheduler schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleInfo {

@@ -56,6 +56,7 @@ fn task() -> Task {
         inputs: Inputs::Paths("sfn-exec-1/start/start".into()),
         params_file: None,
         started_at: "2026-01-01T00:00:00Z".into(),
+        trigger_runs: Vec::new(),
         job: Default::default(),
     }
 }

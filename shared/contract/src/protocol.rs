@@ -205,6 +205,10 @@ pub struct Task {
     pub params_file: Option<String>,
     /// When this attempt was started (RFC 3339).
     pub started_at: String,
+    /// The upstream runs (`Flow/run_id`) whose finish events started this run, for
+    /// `@trigger_on_finish`'s `--trigger` (Metaflow's `current.trigger`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trigger_runs: Vec<String>,
     /// The Batch job, as `batch:submitJob.sync` wants it.
     pub job: JobRequest,
 }

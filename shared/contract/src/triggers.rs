@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// What kind of event a trigger waits for (Metaflow's `type` in Argo's
 /// `metaflow/triggered_by` annotation and in `current.trigger`).
@@ -76,5 +77,83 @@ pub fn finish_event_name(flow: &str, project: Option<(&str, &str)>) -> String {
     match project {
         Some((project, branch)) => format!("metaflow.{project}.{branch}.{flow}.end"),
         None => format!("metaflow.{flow}.end"),
+    }
+}
+
+/// One event as Metaflow publishes it: `ArgoEvent(name).publish(payload)` posts
+/// `{"name": ..., "payload": {"name": ..., "id": ..., "timestamp": ..., ...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetaflowEvent {
+    /// The event name (`data_ready`, `metaflow.Upstream.end`).
+    pub name: String,
+    /// Its fields; mapped ones set parameters.
+    #[serde(default)]
+    pub payload: Map<String, Value>,
+}
+
+impl MetaflowEvent {
+    /// A payload field as Python's `str()` shows it (Metaflow publishes finish events
+    /// with `str(value)`, so `True` is `"True"`), for filters.
+    fn field_text(&self, field: &str) -> Option<String> {
+        Some(match self.payload.get(field)? {
+            Value::String(s) => s.clone(),
+            Value::Bool(true) => "True".into(),
+            Value::Bool(false) => "False".into(),
+            Value::Null => "None".into(),
+            other => other.to_string(),
+        })
+    }
+
+    /// Whether this event is one `trigger` waits for: same name, every filter matched.
+    pub fn satisfies(&self, trigger: &EventTrigger) -> bool {
+        self.name == trigger.name
+            && trigger
+                .filters
+                .iter()
+                .all(|(field, value)| self.field_text(field).as_deref() == Some(value.as_str()))
+    }
+
+    /// The upstream run a finish event is about (`Flow/run_id`, from its `flow_name` and
+    /// `run_id`), for `@trigger_on_finish`'s `--trigger`; `None` for other events.
+    pub fn finished_run(&self) -> Option<String> {
+        let text = |key: &str| self.payload.get(key).and_then(Value::as_str);
+        if self.field_text("auto-generated-by-metaflow").as_deref() != Some("True") {
+            return None;
+        }
+        Some(format!("{}/{}", text("flow_name")?, text("run_id")?))
+    }
+}
+
+/// One event that arrived for a flow, with its delivery id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Arrival {
+    /// The delivery id (the payload's `id`).
+    pub id: String,
+    /// The event.
+    pub event: MetaflowEvent,
+}
+
+/// The events that started a run (`events/runs/<sm>/<execution>.json`), written by the
+/// delivery before the run is started (a claim: only its writer starts the execution)
+/// and read by the step Lambda (`@trigger_on_finish`'s `--trigger`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggeredRun {
+    /// The flow's state machine.
+    pub state_machine: String,
+    /// The execution the events start (the run id is `sfn-<execution_name>`).
+    pub execution_name: String,
+    /// When the claim was written (milliseconds since the Unix epoch).
+    pub claimed_at_ms: u64,
+    /// The events, one per trigger of the flow.
+    pub events: Vec<Arrival>,
+}
+
+impl TriggeredRun {
+    /// The upstream runs of its finish events (`Flow/run_id`), in order.
+    pub fn finished_runs(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|a| a.event.finished_run())
+            .collect()
     }
 }

@@ -171,6 +171,15 @@ fn top_level_options(manifest: &Manifest, plan: &StepPlan, settings: &JobSetting
     options
 }
 
+/// `@trigger_on_finish`'s `--trigger Flow/run_id` per upstream run (Metaflow's
+/// `current.trigger` then reads those runs).
+fn trigger_options(task: &Task) -> Vec<String> {
+    task.trigger_runs
+        .iter()
+        .map(|run| format!("--trigger={run}"))
+        .collect()
+}
+
 fn words<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     items
         .into_iter()
@@ -188,7 +197,8 @@ fn fetch(url: &str, file: &str) -> String {
 /// The `sh -c` script of one attempt.
 pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobSettings) -> String {
     let flow_file = manifest.flow.file.as_str();
-    let top = top_level_options(manifest, plan, settings);
+    let mut top = top_level_options(manifest, plan, settings);
+    top.extend(trigger_options(task));
     let top: Vec<&str> = top.iter().map(String::as_str).collect();
     let python = |subcommand: &[&str]| {
         let mut all = vec!["python", flow_file];

@@ -25,6 +25,7 @@ use dropflow_contract::protocol::{
 use dropflow_contract::start_input::{
     ForeachChildInput, ForeachJoinInput, ParentInput, RetryInput, StartFrom, StaticJoinInput,
 };
+use dropflow_contract::triggers::TriggeredRun;
 use dropflow_contract::{Manifest, StepPlan};
 
 /// The shapes a start state's input comes in.
@@ -410,6 +411,7 @@ async fn first_attempt<D: Datastore>(
         inputs,
         params_file: None,
         started_at: now(),
+        trigger_runs: trigger_runs(manifest, &run, store).await?,
         job: Default::default(),
     };
     let mut environment = base_environment(manifest, settings);
@@ -431,6 +433,40 @@ async fn first_attempt<D: Datastore>(
     }
     check_size(&task)?;
     Ok(task)
+}
+
+/// The upstream runs whose finish events started `run` (`Flow/run_id`, for Metaflow's
+/// `--trigger`): read from the record the event delivery wrote, for a
+/// `@trigger_on_finish` flow's event-started run (`sfn-ev-...`) only; none otherwise.
+async fn trigger_runs<D: Datastore>(
+    manifest: &Manifest,
+    run: &str,
+    store: &D,
+) -> TaskResult<Vec<String>> {
+    let on_finish = manifest
+        .triggers
+        .as_ref()
+        .is_some_and(|t| t.decorator == "trigger_on_finish");
+    let Some(execution) = run.strip_prefix("sfn-").filter(|e| e.starts_with("ev-")) else {
+        return Ok(Vec::new());
+    };
+    if !on_finish {
+        return Ok(Vec::new());
+    }
+    let url = bucket_url(
+        manifest,
+        &dropflow_contract::layout::triggered_run_key(&manifest.state_machine, execution),
+    )?;
+    let Some(bytes) = store.get(&url).await? else {
+        return Ok(Vec::new());
+    };
+    let record: TriggeredRun =
+        serde_json::from_slice(&bytes).map_err(|e| TaskError::BadArtifact {
+            pathspec: format!("{}/{run}", manifest.flow.name),
+            name: url.clone(),
+            problem: format!("not the record of the events that started the run: {e}"),
+        })?;
+    Ok(record.finished_runs())
 }
 
 /// The next attempt of `previous`: same task, `attempt + 1`, a new job.

@@ -1219,3 +1219,56 @@ async fn an_inline_map_foreach_over_its_limit_fails_at_the_split() {
         1_000
     );
 }
+
+const ON_FINISH_FLOW: &str = r#"from metaflow import FlowSpec, step, trigger_on_finish
+
+@trigger_on_finish(flow='Up')
+class Down(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"#;
+
+#[tokio::test]
+async fn a_run_started_by_a_finish_event_passes_the_upstream_run_as_trigger() {
+    let lambda = Lambda::new(manifest_of_source(ON_FINISH_FLOW));
+    let record = dropflow_contract::triggers::TriggeredRun {
+        state_machine: "Down".into(),
+        execution_name: "ev-0123".into(),
+        claimed_at_ms: 1,
+        events: vec![dropflow_contract::triggers::Arrival {
+            id: "Up/sfn-x/end/end".into(),
+            event: dropflow_contract::triggers::MetaflowEvent {
+                name: "metaflow.Up.end".into(),
+                payload: json!({"flow_name": "Up", "run_id": "sfn-x",
+                    "auto-generated-by-metaflow": "True"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            },
+        }],
+    };
+    lambda.store.insert(
+        "s3://dropflow-bucket/events/runs/Down/ev-0123.json",
+        serde_json::to_vec(&record).unwrap(),
+    );
+
+    let triggered = lambda.start_flow("ev-0123", json!({})).await;
+    assert_eq!(triggered.trigger_runs, ["Up/sfn-x"]);
+    assert!(
+        script(&triggered).contains("--trigger=Up/sfn-x step start"),
+        "{}",
+        script(&triggered)
+    );
+
+    // A run not started by an event (or without a record) has none.
+    let plain = lambda.start_flow("manual", json!({})).await;
+    assert!(plain.trigger_runs.is_empty());
+    assert!(!script(&plain).contains("--trigger"), "{}", script(&plain));
+    let unknown = lambda.start_flow("ev-9999", json!({})).await;
+    assert!(unknown.trigger_runs.is_empty());
+}

@@ -336,46 +336,28 @@ fn the_rule_pattern_matches_the_flows_event_names_in_detail() {
     let d = decorator("trigger", &[("events", serde_json::json!(["a", "b.c"]))]);
     let triggers = read(Some(&d), None, None).unwrap().0.unwrap();
     assert_eq!(
-        EventPattern::of(&triggers).to_json(),
+        dropflow_events::EventPattern::of(&triggers).to_json(),
         r#"{"detail":{"name":["a","b.c"]}}"#
     );
 }
 
 #[test]
-fn finish_events_are_named_and_filled_as_metaflow_publishes_them() {
+fn the_finish_events_a_run_publishes_are_what_a_downstream_trigger_on_finish_waits_for() {
     let project = ProjectBranch {
         project: "proj".into(),
         branch: "prod".into(),
     };
-    let events = finish_events(&FinishedTask {
+    let placement = dropflow_contract::ProjectInfo {
+        name: "proj".into(),
+        branch: "prod".into(),
+    };
+    let events = dropflow_events::finish_events(&dropflow_events::FinishedTask {
         flow: "Up",
-        project: Some(&project),
+        project: Some(&placement),
         run_id: "sfn-abc",
         step: "finish",
         task_id: "finish",
     });
-    let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["metaflow.proj.prod.Up.finish", "metaflow.proj.prod.Up.end"]
-    );
-    let payload = serde_json::Value::Object(events[1].payload.clone());
-    assert_eq!(
-        payload,
-        serde_json::json!({
-            "id": "Up/sfn-abc/finish/finish",
-            "pathspec": "Up/sfn-abc/finish/finish",
-            "flow_name": "Up",
-            "run_id": "sfn-abc",
-            "step_name": "finish",
-            "task_id": "finish",
-            "project_name": "proj",
-            "branch_name": "prod",
-            "is_production": "True",
-            "project_flow_name": "proj.prod.Up",
-            "auto-generated-by-metaflow": "True",
-        })
-    );
     // What a downstream @trigger_on_finish(flow='Up') under the same project waits for.
     let on_finish = decorator("trigger_on_finish", &[("flow", "Up".into())]);
     let downstream = read(None, Some(&on_finish), Some(&project))
@@ -384,15 +366,4 @@ fn finish_events_are_named_and_filled_as_metaflow_publishes_them() {
         .unwrap();
     assert!(events[1].satisfies(&downstream.events[0]));
     assert!(!events[0].satisfies(&downstream.events[0]));
-
-    let plain = finish_events(&FinishedTask {
-        flow: "Up",
-        project: None,
-        run_id: "sfn-abc",
-        step: "end",
-        task_id: "end",
-    });
-    assert_eq!(plain.len(), 1);
-    assert_eq!(plain[0].name, "metaflow.Up.end");
-    assert!(!plain[0].payload.contains_key("project_name"));
 }

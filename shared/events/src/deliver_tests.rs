@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::compile::{ParameterSpec, ParameterType};
 use dropflow_contract::ServiceResult;
+use dropflow_contract::{ParameterSpec, ParameterType};
 
 /// Pending records with a version counter, yielding between read and write so
 /// concurrent deliveries interleave.
@@ -311,8 +311,36 @@ async fn bad_payloads_start_nothing_and_are_recorded_with_the_reason() {
     };
     assert!(rejection.reason.contains("alpha"), "{}", rejection.reason);
 
+    // What the HTTP API refuses too: a NUL byte, an input over 20 KiB.
+    let t = triggers(&[("s", &[("name", "n")])]);
+    let params = [spec("name", ParameterType::Str, Some(json!("x")))];
+    let target = FlowTarget {
+        state_machine: "MyFlow",
+        triggers: &t,
+        parameters: &params,
+    };
+    let nul = send(&fakes, &target, "3", event("s", json!({"n": "a\0b"}))).await;
+    let Delivered::Rejected(rejection) = nul else {
+        panic!("{nul:?}")
+    };
+    assert!(
+        rejection.reason.contains("NUL byte"),
+        "{}",
+        rejection.reason
+    );
+    let big = "x".repeat(21 * 1024);
+    let large = send(&fakes, &target, "4", event("s", json!({"n": big}))).await;
+    let Delivered::Rejected(rejection) = large else {
+        panic!("{large:?}")
+    };
+    assert!(
+        rejection.reason.contains("runs take at most 20480 bytes"),
+        "{}",
+        rejection.reason
+    );
+
     assert!(fakes.runs.0.lock().unwrap().is_empty());
-    assert_eq!(fakes.rejections.0.lock().unwrap().len(), 2);
+    assert_eq!(fakes.rejections.0.lock().unwrap().len(), 4);
 }
 
 #[test]

@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value};
 
-use super::body::MetaflowEvent;
-use crate::naming::ProjectBranch;
+use crate::body::MetaflowEvent;
+use dropflow_contract::ProjectInfo;
 
 /// The finished task an end event is about.
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +17,7 @@ pub struct FinishedTask<'a> {
     /// Flow class name.
     pub flow: &'a str,
     /// The flow's `@project` placement, if any.
-    pub project: Option<&'a ProjectBranch>,
+    pub project: Option<&'a ProjectInfo>,
     /// Metaflow run id (`sfn-...`).
     pub run_id: &'a str,
     /// The end step's name.
@@ -53,7 +53,7 @@ pub fn finish_events(task: &FinishedTask<'_>) -> Vec<MetaflowEvent> {
     put("step_name", task.step.to_string());
     put("task_id", task.task_id.to_string());
     if let Some(project) = task.project {
-        put("project_name", project.project.clone());
+        put("project_name", project.name.clone());
         put("branch_name", project.branch.clone());
         // `if current.get(key)`: False is left out, as Metaflow leaves it out.
         if project.is_user_branch() {

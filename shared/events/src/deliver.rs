@@ -1,5 +1,5 @@
 //! Delivering one event to one flow: match it against the flow's triggers, wait for the
-//! rest of a multi-event set ([`super::pending`]), map the payload to parameters, check
+//! rest of a multi-event set ([`crate::pending`]), map the payload to parameters, check
 //! them exactly as `POST /flows/{flow}/runs` does ([`dropflow_task::parameters::check`]),
 //! and start the run under a name derived from the event ids, so a duplicate delivery
 //! (EventBridge is at least once) starts nothing new. A payload that does not fit starts
@@ -7,15 +7,16 @@
 
 use std::future::Future;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::body::{MetaflowEvent, matching_trigger};
-use super::model::Triggers;
-use super::pending::{Arrival, Outcome, Pending, execution_name};
-use crate::compile::ParameterSpec;
+use crate::body::{MetaflowEvent, matching_trigger};
+use crate::pending::{Arrival, Outcome, Pending, execution_name};
+use dropflow_contract::ParameterSpec;
+use dropflow_contract::pyjson;
+use dropflow_contract::triggers::Triggers;
 use dropflow_contract::{ServiceError, ServiceResult};
-use dropflow_task::parameters::{self, InputError};
+use dropflow_task::parameters::{self, InputError, Problem};
 
 /// Where a flow's pending arrivals live: a small record per rule, written only if it is
 /// unchanged since it was read (S3 `If-Match`/`If-None-Match`, or a DynamoDB condition).
@@ -55,7 +56,7 @@ pub trait RejectionLog: Send + Sync {
 }
 
 /// An event set that started no run, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     /// The flow's state machine.
     pub state_machine: String,
@@ -68,7 +69,7 @@ pub struct Rejection {
 }
 
 /// One event of a [`Rejection`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RejectedEvent {
     /// Delivery id.
     pub id: String,
@@ -88,7 +89,7 @@ pub struct FlowTarget<'a> {
 }
 
 /// What one delivery did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Delivered {
     /// The flow does not wait for this event (accepted and ignored, as EventBridge does).
@@ -119,7 +120,9 @@ pub const MAX_ATTEMPTS: usize = 20;
 
 /// The parameter values a set of arrivals gives the flow, checked as the HTTP API checks
 /// a run's input: mapped payload fields present are given; absent ones leave the
-/// deployed default (a required parameter without one is refused).
+/// deployed default (a required parameter without one is refused); values a Metaflow
+/// command line cannot carry (a NUL byte) and an execution input over Metaflow's 20 KiB
+/// are refused too.
 pub fn run_parameters(
     target: &FlowTarget<'_>,
     arrivals: &[Arrival],
@@ -140,7 +143,29 @@ pub fn run_parameters(
             }
         }
     }
-    Ok(parameters::check(given, target.parameters)?.values)
+    let valid = || target.parameters.iter().map(|s| s.name.clone()).collect();
+    let unpassable = parameters::unpassable_values(&given);
+    if !unpassable.is_empty() {
+        return Err(InputError::Invalid {
+            problems: unpassable,
+            valid: valid(),
+        });
+    }
+    let values = parameters::check(given, target.parameters)?.values;
+    let size = pyjson::metaflow_input(&values).len();
+    if size > parameters::MAX_INPUT_BYTES {
+        return Err(InputError::Invalid {
+            problems: vec![Problem {
+                parameter: "Parameters".into(),
+                problem: format!(
+                    "the execution input would be {size} bytes; runs take at most {} bytes of parameters (Metaflow's limit for Step Functions)",
+                    parameters::MAX_INPUT_BYTES
+                ),
+            }],
+            valid: valid(),
+        });
+    }
+    Ok(values)
 }
 
 /// Delivers one event (delivery id `id`) to one flow.

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::model::Triggers;
+use dropflow_contract::triggers::Triggers;
 
 /// `{"detail": {"name": [...]}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,20 +10,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::body::MetaflowEvent;
-use super::model::Triggers;
+pub use dropflow_contract::triggers::Arrival;
+use dropflow_contract::triggers::Triggers;
 
 /// How many consumed event ids a record remembers.
 pub const REMEMBERED_IDS: usize = 256;
-
-/// One event that arrived.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Arrival {
-    /// The delivery id (EventBridge's event id).
-    pub id: String,
-    /// The event.
-    pub event: MetaflowEvent,
-}
 
 /// What a flow is waiting for: the latest arrival per event name, and recently consumed ids.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
