@@ -43,17 +43,8 @@ const FUNCTIONS: [(&str, &str); 4] = [
     ("MetadataFunction", "dropflow-metadata"),
 ];
 
-/// The trigger API's routes.
-const ROUTES: [(&str, &str); 8] = [
-    ("POST", "/events"),
-    ("GET", "/flows/{flow}/events/rejected"),
-    ("POST", "/flows/{flow}/runs"),
-    ("GET", "/flows"),
-    ("GET", "/flows/{flow}"),
-    ("GET", "/flows/{flow}/runs"),
-    ("GET", "/flows/{flow}/runs/{run_id}"),
-    ("DELETE", "/flows/{flow}/runs/{run_id}"),
-];
+/// Every route the trigger API serves (its router's own list).
+use dropflow_trigger::route::ROUTES;
 
 fn template_path() -> PathBuf {
     repo_root().join("infra/template.yaml")

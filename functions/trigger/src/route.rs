@@ -30,6 +30,21 @@ pub enum Route {
     ListRejections { flow: String },
 }
 
+/// Every route, as API Gateway must forward it: method and path, `{name}` for a path
+/// parameter. The template declares exactly these (`tests/tests/template.rs`), each one
+/// behind IAM; a route missing there would be unreachable on AWS.
+pub const ROUTES: [(&str, &str); 9] = [
+    ("POST", "/events"),
+    ("GET", "/flows/{flow}/events/rejected"),
+    ("POST", "/flows/{flow}/runs"),
+    ("GET", "/flows"),
+    ("GET", "/flows/{flow}"),
+    ("GET", "/flows/{flow}/runs"),
+    ("GET", "/flows/{flow}/runs/{run_id}"),
+    ("DELETE", "/flows/{flow}/runs/{run_id}"),
+    ("GET", "/flows/{flow}/runs/{run_id}/logs"),
+];
+
 /// Why a request has no route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoRoute {
@@ -97,6 +112,42 @@ pub fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_route_is_routed_and_every_route_is_listed() {
+        let mut kinds = std::collections::HashSet::new();
+        for (method, path) in ROUTES {
+            let path = path.replace("{flow}", "F").replace("{run_id}", "sfn-1");
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let routed = route(&method, &path).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+            kinds.insert(std::mem::discriminant(&routed));
+        }
+        // One listed route per variant of `Route`.
+        assert_eq!(kinds.len(), ROUTES.len());
+        let every_variant = [
+            Route::ListFlows,
+            Route::GetFlow { flow: flow("F") },
+            Route::StartRun { flow: flow("F") },
+            Route::ListRuns { flow: flow("F") },
+            Route::GetRun {
+                flow: flow("F"),
+                run: flow("r"),
+            },
+            Route::StopRun {
+                flow: flow("F"),
+                run: flow("r"),
+            },
+            Route::GetLogs {
+                flow: flow("F"),
+                run: flow("r"),
+            },
+            Route::PublishEvent,
+            Route::ListRejections { flow: flow("F") },
+        ];
+        let all: std::collections::HashSet<_> =
+            every_variant.iter().map(std::mem::discriminant).collect();
+        assert_eq!(all, kinds);
+    }
 
     fn flow(name: &str) -> String {
         name.to_string()
