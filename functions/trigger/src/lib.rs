@@ -10,6 +10,7 @@
 //! | `GET /flows/{flow}/runs/{run_id}` | one run: status, dates, error, per-step progress |
 //! | `DELETE /flows/{flow}/runs/{run_id}` | stop a running run |
 //! | `GET /flows/{flow}/runs/{run_id}/logs` | a task's saved stdout or stderr, a page at a time |
+//! | `POST /flows/{flow}/runs/{run_id}/resume` | resume a failed run: clone what succeeded, run the rest |
 //!
 //! Thin by design: [`route`] maps a request to a route, [`params`] checks a run's input
 //! against the deployment manifest, [`catalog`] reads what the compile Lambda recorded, and
@@ -27,6 +28,7 @@ pub mod names;
 pub mod params;
 pub mod progress;
 pub mod request;
+mod resume;
 pub mod route;
 mod runs;
 

@@ -24,6 +24,8 @@ pub enum Route {
     StopRun { flow: String, run: String },
     /// `GET /flows/{flow}/runs/{run}/logs`.
     GetLogs { flow: String, run: String },
+    /// `POST /flows/{flow}/runs/{run}/resume`.
+    ResumeRun { flow: String, run: String },
 }
 
 /// Why a request has no route.
@@ -80,6 +82,11 @@ pub fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
             run: run.to_string(),
         }),
         (["flows", _, "runs", _, "logs"], _) => Err(NoRoute::MethodNotAllowed("GET")),
+        (["flows", flow, "runs", run, "resume"], &Method::POST) => Ok(Route::ResumeRun {
+            flow: flow.to_string(),
+            run: run.to_string(),
+        }),
+        (["flows", _, "runs", _, "resume"], _) => Err(NoRoute::MethodNotAllowed("POST")),
         _ => Err(NoRoute::NotFound),
     }
 }
@@ -138,6 +145,17 @@ mod tests {
         assert_eq!(
             route(&Method::POST, "/flows/F/runs/sfn-1/logs"),
             Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        assert_eq!(
+            route(&Method::POST, "/flows/F/runs/sfn-1/resume"),
+            Ok(Route::ResumeRun {
+                flow: flow("F"),
+                run: "sfn-1".into()
+            })
+        );
+        assert_eq!(
+            route(&Method::GET, "/flows/F/runs/sfn-1/resume"),
+            Err(NoRoute::MethodNotAllowed("POST"))
         );
         // Percent-encoded segments are decoded.
         assert_eq!(

@@ -39,6 +39,7 @@ fn ctx() -> Ctx {
         task: "start/start".into(),
         foreach: Vec::new(),
         iter: None,
+        resume: None,
     }
 }
 
@@ -56,6 +57,7 @@ fn task() -> Task {
         inputs: Inputs::Paths("sfn-exec-1/start/start".into()),
         params_file: None,
         started_at: "2026-01-01T00:00:00Z".into(),
+        resume: None,
         job: Default::default(),
     }
 }

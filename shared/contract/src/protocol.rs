@@ -95,11 +95,20 @@ pub struct ErrorInfo {
     pub cause: String,
 }
 
-/// The start phase's result: `{"task": Task}`.
+/// The start phase's result: `{"task": Task, "cloned": bool, "batch": null}`. A task
+/// of a resumed run whose origin task succeeded is `cloned` (its files already in the
+/// datastore): the state machine skips its Batch job and goes to its finish state,
+/// which reads `batch` (`null`: no job). Otherwise the job state replaces `batch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartResponse {
-    /// The task to run.
+    /// The task to run (or the cloned task).
     pub task: Task,
+    /// Whether the task was cloned from the origin run (no job to run).
+    #[serde(default)]
+    pub cloned: bool,
+    /// Always `null` here, so that a cloned task's finish state finds `$.batch`.
+    #[serde(default)]
+    pub batch: Option<BatchJob>,
 }
 
 /// The finish phase's result.
@@ -156,6 +165,9 @@ pub struct Ctx {
     /// The finished task's loop iteration, when its step loops on itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iter: Option<u32>,
+    /// A resumed run's origin and the steps that run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<crate::start_input::Resume>,
 }
 
 impl Ctx {
@@ -205,6 +217,9 @@ pub struct Task {
     pub params_file: Option<String>,
     /// When this attempt was started (RFC 3339).
     pub started_at: String,
+    /// A resumed run's origin and the steps that run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<crate::start_input::Resume>,
     /// The Batch job, as `batch:submitJob.sync` wants it.
     pub job: JobRequest,
 }

@@ -256,6 +256,10 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
         step.extend(["--split-index", split.as_str()]);
     }
     step.extend(&tags);
+    // A resumed run's task that runs again: Metaflow records `origin-run-id`.
+    if let Some(resume) = &task.resume {
+        step.extend(["--clone-run-id", resume.origin_run.as_str()]);
+    }
     let namespace = manifest
         .options
         .namespace

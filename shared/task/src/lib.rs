@@ -56,6 +56,7 @@
 pub mod alert_delivery;
 pub mod alerts;
 pub mod artifacts;
+mod cloning;
 pub mod command;
 pub mod datastore;
 mod error;
