@@ -1,0 +1,209 @@
+//! Resuming a failed run on the local stack, with real Metaflow tasks: `ResumeFlow`
+//! (`tests/flows/e2e/resume_flow.py`) fails in `total`; a fixed version with the same
+//! graph is deployed; `POST /flows/ResumeFlow/runs/{run}/resume` starts a new run in which
+//! `start`, the foreach's `square` tasks and `join` are clones (their `S.job` state never
+//! entered: no Batch job), `total` and `end` run, and the run succeeds. Metaflow's Client
+//! reads the re-run steps (with `origin-run-id`) and the artifacts they inherited from
+//! the clones.
+
+use std::process::Command;
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use dropflow_cli::local::{Options, Registry, Stack};
+use dropflow_tests::{python, repo_root};
+use serde_json::{Value, json};
+
+mod common;
+use common::{USER, borrowed, ended, http, s3, stack_env, tarball};
+
+const FLOW: &str = "tests/flows/e2e/resume_flow.py";
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
+async fn upload(stack: &Stack, source: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resume_flow.py");
+    std::fs::write(&path, source).unwrap();
+    s3(stack)
+        .put_object()
+        .bucket(&stack.endpoints().bucket)
+        .key("flows/resume_flow.tgz")
+        .body(tarball(&path).into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// `METHOD path body` on the stack's trigger API: (status, JSON body).
+fn api(stack: &Stack, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let (status, text) =
+        tokio::task::block_in_place(|| http(&stack.endpoints().api_url, method, path, body))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (status, value)
+}
+
+/// The live version of ResumeFlow, once it is not `not`.
+async fn live_version(stack: &Stack, not: Option<&str>) -> String {
+    for _ in 0..480 {
+        let (status, flow) = api(stack, "GET", "/flows/ResumeFlow", "");
+        if status == 200
+            && let Some(version) = flow["version"].as_str()
+            && Some(version) != not
+        {
+            return version.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("ResumeFlow's live version did not change from {not:?}");
+}
+
+/// Starts `path` (a run or resume route) and waits for the run to end.
+async fn run(stack: &Stack, path: &str, body: &str) -> (Value, common::Execution) {
+    let (status, started) = api(stack, "POST", path, body);
+    assert!(status == 201, "POST {path}: {status} {started:#}");
+    let arn = started["execution_arn"].as_str().unwrap();
+    let execution = ended(stack, arn, RUN_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (started, execution)
+}
+
+/// The names of the states the execution `arn` entered, in order.
+async fn states_entered(stack: &Stack, arn: &str) -> Vec<String> {
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let mut names = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .unwrap();
+        names.extend(
+            page.events()
+                .iter()
+                .filter_map(|e| e.state_entered_event_details())
+                .map(|d| d.name().to_string()),
+        );
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+            _ => return names,
+        }
+    }
+}
+
+/// Metaflow's Client on the stack's datastore and metadata service: stdout as JSON.
+fn client(stack: &Stack, code: &str) -> Value {
+    let envs = stack_env(stack);
+    let no_local_metadata = tempfile::tempdir().unwrap();
+    let out = tokio::task::block_in_place(|| {
+        Command::new(python())
+            .args(["-c", code])
+            .envs(borrowed(&envs))
+            .env("METAFLOW_DATASTORE_SYSROOT_LOCAL", no_local_metadata.path())
+            .env("USERNAME", USER)
+            .current_dir(no_local_metadata.path())
+            .output()
+    })
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "the Client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_run_resumes_with_clones_of_what_succeeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Options::new(dir.path().join("state"), python());
+    options.port = 0;
+    options.max_jobs = 4;
+    let stack = Stack::start(options, Registry::new())
+        .await
+        .unwrap_or_else(|e| panic!("the local stack did not come up: {e}"));
+    let broken = std::fs::read_to_string(repo_root().join(FLOW)).unwrap();
+    upload(&stack, &broken).await;
+    let first = live_version(&stack, None).await;
+
+    let (origin, execution) = run(&stack, "/flows/ResumeFlow/runs", r#"{"size": 3}"#).await;
+    assert_eq!(execution.status(), &ExecutionStatus::Failed);
+    assert!(execution.cause().unwrap_or_default().contains("BROKEN"));
+    let origin_run = origin["run_id"].as_str().unwrap().to_string();
+
+    // Same graph, fixed code: the live version changes, the run may be resumed on it.
+    let fixed = broken.replace(
+        "raise ValueError(\"BROKEN\")",
+        "self.sum = sum(self.squares)",
+    );
+    assert_ne!(fixed, broken);
+    upload(&stack, &fixed).await;
+    let second = live_version(&stack, Some(&first)).await;
+
+    let resume = format!("/flows/ResumeFlow/runs/{origin_run}/resume");
+    let (resumed, execution) = run(&stack, &resume, "").await;
+    assert_eq!(
+        execution.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        execution.error(),
+        execution.cause()
+    );
+    assert_eq!(resumed["origin_run_id"], origin_run.as_str());
+    assert_eq!(resumed["version"], second.as_str());
+    assert_eq!(resumed["parameters"], json!({"size": 3}));
+    let run_id = resumed["run_id"].as_str().unwrap().to_string();
+    assert_ne!(run_id, origin_run);
+
+    // Clones skip their job; the step that failed, and the one after it, run.
+    let entered = states_entered(&stack, execution.execution_arn()).await;
+    for state in ["start.job", "square.job", "join.job"] {
+        assert!(!entered.iter().any(|s| s == state), "{state}: {entered:?}");
+    }
+    for state in [
+        "start.cloned",
+        "start.done",
+        "join.done",
+        "total.job",
+        "end.job",
+    ] {
+        assert!(entered.iter().any(|s| s == state), "{state}: {entered:?}");
+    }
+
+    // A succeeded run cannot be resumed.
+    let (status, refused) = api(
+        &stack,
+        "POST",
+        &format!("/flows/ResumeFlow/runs/{run_id}/resume"),
+        "",
+    );
+    assert_eq!(status, 409, "{refused:#}");
+    assert_eq!(refused["reason"], "succeeded");
+
+    let read = client(
+        &stack,
+        &format!(
+            "from metaflow import Run, namespace\n\
+             import json\n\
+             namespace(None)\n\
+             run = Run('ResumeFlow/{run_id}')\n\
+             end = run['end'].task\n\
+             total = run['total'].task\n\
+             print(json.dumps({{'successful': run.successful, 'doubled': end.data.doubled, \
+             'numbers': end.data.numbers, 'squares': end.data.squares, \
+             'origin': total.metadata_dict.get('origin-run-id'), \
+             'steps': sorted(s.id for s in run)}}))\n"
+        ),
+    );
+    assert_eq!(read["successful"], json!(true), "{read:#}");
+    assert_eq!(read["doubled"], json!(28), "{read:#}");
+    assert_eq!(read["numbers"], json!([1, 2, 3]), "{read:#}");
+    assert_eq!(read["squares"], json!([1, 4, 9]), "{read:#}");
+    assert_eq!(read["origin"], json!(origin_run), "{read:#}");
+    eprintln!("steps the Client lists: {}", read["steps"]);
+}
