@@ -4,13 +4,15 @@
 //! `start`, the foreach's `square` tasks and `join` are clones (their `S.job` state never
 //! entered: no Batch job), `total` and `end` run, and the run succeeds. Metaflow's Client
 //! reads the re-run steps (with `origin-run-id`) and the artifacts they inherited from
-//! the clones.
+//! the clones; it does not list the cloned steps (not registered with the metadata
+//! service: README, Limits).
 
 use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use dropflow_cli::local::{Options, Registry, Stack};
+use dropflow_task::records::{TaskRecord, TaskStatus, record_key};
 use dropflow_tests::{python, repo_root};
 use serde_json::{Value, json};
 
@@ -96,6 +98,19 @@ async fn states_entered(stack: &Stack, arn: &str) -> Vec<String> {
     }
 }
 
+/// The record of `step/task`'s first attempt in run `run`.
+async fn record(stack: &Stack, run: &str, step: &str, task: &str) -> TaskRecord {
+    let object = s3(stack)
+        .get_object()
+        .bucket(&stack.endpoints().bucket)
+        .key(record_key("ResumeFlow", run, step, task, 0))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("no record of {step}/{task}: {e:?}"));
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 /// Metaflow's Client on the stack's datastore and metadata service: stdout as JSON.
 fn client(stack: &Stack, code: &str) -> Value {
     let envs = stack_env(stack);
@@ -160,9 +175,10 @@ async fn a_failed_run_resumes_with_clones_of_what_succeeded() {
     let run_id = resumed["run_id"].as_str().unwrap().to_string();
     assert_ne!(run_id, origin_run);
 
-    // Clones skip their job; the step that failed, and the one after it, run.
+    // Clones skip their job; the step that failed, and the one after it, run. (The
+    // squares run in the Distributed Map's child executions: their records tell.)
     let entered = states_entered(&stack, execution.execution_arn()).await;
-    for state in ["start.job", "square.job", "join.job"] {
+    for state in ["start.job", "join.job"] {
         assert!(!entered.iter().any(|s| s == state), "{state}: {entered:?}");
     }
     for state in [
@@ -173,6 +189,20 @@ async fn a_failed_run_resumes_with_clones_of_what_succeeded() {
         "end.job",
     ] {
         assert!(entered.iter().any(|s| s == state), "{state}: {entered:?}");
+    }
+    let tasks = [
+        ("start", "start", false),
+        ("square", "square-0", false),
+        ("square", "square-1", false),
+        ("square", "square-2", false),
+        ("join", "join", false),
+        ("total", "total", true),
+        ("end", "end", true),
+    ];
+    for (step, task, ran) in tasks {
+        let record = record(&stack, &run_id, step, task).await;
+        assert_eq!(record.status, TaskStatus::Succeeded, "{task}: {record:?}");
+        assert_eq!(record.batch_job_id.is_some(), ran, "{task}: {record:?}");
     }
 
     // A succeeded run cannot be resumed.
@@ -205,5 +235,7 @@ async fn a_failed_run_resumes_with_clones_of_what_succeeded() {
     assert_eq!(read["numbers"], json!([1, 2, 3]), "{read:#}");
     assert_eq!(read["squares"], json!([1, 4, 9]), "{read:#}");
     assert_eq!(read["origin"], json!(origin_run), "{read:#}");
-    eprintln!("steps the Client lists: {}", read["steps"]);
+    // Known gap (README, Limits): nothing registers the clones with the metadata
+    // service, so the Client lists only the steps that ran again.
+    assert_eq!(read["steps"], json!(["end", "total"]), "{read:#}");
 }
