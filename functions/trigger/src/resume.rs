@@ -132,7 +132,12 @@ pub async fn resume(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) ->
     };
     // Step Functions answers a start with a used name and the same input as a success:
     // a repeated key is looked up first, so that its answer says the run is not new.
-    let arn = names::execution_arn(&state.state_machine_arn, &name).unwrap_or_default();
+    let arn = names::execution_arn(&state.state_machine_arn, &name).ok_or_else(|| {
+        ApiError::internal(dropflow_contract::ServiceError::new(
+            "execution ARN",
+            format!("{} is not a state machine ARN", state.state_machine_arn),
+        ))
+    })?;
     if key.is_some()
         && let Some(found) = deps.executions.describe(&arn).await?
     {
