@@ -44,13 +44,14 @@ const FUNCTIONS: [(&str, &str); 4] = [
 ];
 
 /// The trigger API's routes.
-const ROUTES: [(&str, &str); 6] = [
+const ROUTES: [(&str, &str); 7] = [
     ("POST", "/flows/{flow}/runs"),
     ("GET", "/flows"),
     ("GET", "/flows/{flow}"),
     ("GET", "/flows/{flow}/runs"),
     ("GET", "/flows/{flow}/runs/{run_id}"),
     ("DELETE", "/flows/{flow}/runs/{run_id}"),
+    ("POST", "/flows/{flow}/runs/{run_id}/resume"),
 ];
 
 fn template_path() -> PathBuf {
