@@ -3,9 +3,9 @@
 //! graph is deployed; `POST /flows/ResumeFlow/runs/{run}/resume` starts a new run in which
 //! `start`, the foreach's `square` tasks and `join` are clones (their `S.job` state never
 //! entered: no Batch job), `total` and `end` run, and the run succeeds. Metaflow's Client
-//! reads the re-run steps (with `origin-run-id`) and the artifacts they inherited from
-//! the clones; it does not list the cloned steps (not registered with the metadata
-//! service: README, Limits).
+//! lists every step, the clones (registered by the step Lambda in the metadata service's
+//! table, as Metaflow's `clone_task_helper` registers them) with their data, and the
+//! re-run steps with `origin-run-id` and what they inherited from the clones.
 
 use std::process::Command;
 use std::time::Duration;
@@ -224,9 +224,14 @@ async fn a_failed_run_resumes_with_clones_of_what_succeeded() {
              run = Run('ResumeFlow/{run_id}')\n\
              end = run['end'].task\n\
              total = run['total'].task\n\
+             start = run['start'].task\n\
+             squares = sorted(t.data.value for t in run['square'])\n\
              print(json.dumps({{'successful': run.successful, 'doubled': end.data.doubled, \
              'numbers': end.data.numbers, 'squares': end.data.squares, \
              'origin': total.metadata_dict.get('origin-run-id'), \
+             'start_numbers': start.data.numbers, 'cloned_squares': squares, \
+             'start_origin': start.metadata_dict.get('origin-run-id'), \
+             'start_ok': start.successful, \
              'steps': sorted(s.id for s in run)}}))\n"
         ),
     );
@@ -235,7 +240,14 @@ async fn a_failed_run_resumes_with_clones_of_what_succeeded() {
     assert_eq!(read["numbers"], json!([1, 2, 3]), "{read:#}");
     assert_eq!(read["squares"], json!([1, 4, 9]), "{read:#}");
     assert_eq!(read["origin"], json!(origin_run), "{read:#}");
-    // Known gap (README, Limits): nothing registers the clones with the metadata
-    // service, so the Client lists only the steps that ran again.
-    assert_eq!(read["steps"], json!(["end", "total"]), "{read:#}");
+    // The clones, as after a local `resume`.
+    assert_eq!(
+        read["steps"],
+        json!(["end", "join", "square", "start", "total"]),
+        "{read:#}"
+    );
+    assert_eq!(read["start_numbers"], json!([1, 2, 3]), "{read:#}");
+    assert_eq!(read["cloned_squares"], json!([1, 4, 9]), "{read:#}");
+    assert_eq!(read["start_origin"], json!(origin_run), "{read:#}");
+    assert_eq!(read["start_ok"], json!(true), "{read:#}");
 }

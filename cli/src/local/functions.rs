@@ -48,7 +48,8 @@ pub fn config(options: &Options) -> Result<Config, LocalError> {
 /// The functions of a local stack whose AWS is `sdk`; the step function's tasks use the
 /// metadata service at `metadata_url` (`--metadata=service`), as `DROPFLOW_METADATA_URL`
 /// configures them on AWS, with `metadata_auth_key` as `METAFLOW_SERVICE_AUTH_KEY` in
-/// their container overrides (on AWS the job definitions' `secrets` give it instead).
+/// their container overrides (on AWS the job definitions' `secrets` give it instead); a
+/// resumed run's clones are registered in the metadata service's table, as on AWS.
 pub fn builtin(
     config: &Config,
     sdk: &SdkConfig,
@@ -80,7 +81,13 @@ pub fn builtin(
                         .with_alerts(senders)
                 },
             )
-            .with_settings(settings),
+            .with_settings(settings)
+            .with_clones(Arc::new(dropflow_step::clones::MetadataClones::new(
+                Arc::new(dropflow_metadata::MetadataService::new(
+                    dropflow_metadata::DynamoStore::new(sdk, super::options::METADATA_TABLE),
+                    dropflow_metadata::ServiceConfig::default(),
+                )),
+            ))),
     );
     let step_arn = config.step_function_arn.clone();
     registry.register(STEP_FUNCTION, move |payload: Value| {

@@ -5,13 +5,16 @@
 //! far and the [`JobSettings`] read from the environment by [`settings_from_env`]), logs
 //! one line per invocation, and gives errors their stable `errorType`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use dropflow_aws::S3Datastore;
 use dropflow_task::alert_delivery::AlertSenders;
+use dropflow_task::clone_registry::CloneRegistry;
 use dropflow_task::{self as task, Datastore, JobSettings, ManifestCache, TaskError};
 
 mod alerting;
+pub mod clones;
 use serde_json::Value;
 
 /// What a warm Lambda keeps between invocations.
@@ -25,6 +28,9 @@ pub struct Deps<D = S3Datastore> {
     pub settings: JobSettings,
     /// Where `notify_on_*` alerts are sent (none: alerts are recorded as failed).
     pub alerts: Option<AlertSenders>,
+    /// Where a resumed run's cloned tasks are registered (the metadata service's store;
+    /// none: the Client does not list them).
+    pub clones: Option<Arc<dyn CloneRegistry>>,
 }
 
 impl<D: Datastore> Deps<D> {
@@ -36,7 +42,14 @@ impl<D: Datastore> Deps<D> {
             manifests: ManifestCache::new(),
             settings: JobSettings::default(),
             alerts: None,
+            clones: None,
         }
+    }
+
+    /// Registers cloned tasks with `clones`.
+    pub fn with_clones(mut self, clones: Arc<dyn CloneRegistry>) -> Self {
+        self.clones = Some(clones);
+        self
     }
 
     /// The same, sending alerts with `senders`.
@@ -137,7 +150,14 @@ pub async fn handle_invocation<D: Datastore>(
     let field = |name: &str| request.get(name).and_then(Value::as_str).map(String::from);
     let (phase, step) = (field("phase"), field("step"));
     let alert_input = alerting::AlertInput::of(&request);
-    let result = task::run(request, &deps.store, &deps.manifests, &deps.settings).await;
+    let result = task::run_with_clones(
+        request,
+        &deps.store,
+        &deps.manifests,
+        &deps.settings,
+        deps.clones.as_deref(),
+    )
+    .await;
     if let (Some(input), Ok(response)) = (alert_input, &result) {
         alerting::send(input, response, function_arn, deps).await;
     }

@@ -56,6 +56,7 @@
 pub mod alert_delivery;
 pub mod alerts;
 pub mod artifacts;
+pub mod clone_registry;
 mod cloning;
 pub mod command;
 pub mod datastore;
@@ -106,6 +107,18 @@ pub async fn run<D: Datastore>(
     manifests: &ManifestCache,
     settings: &JobSettings,
 ) -> TaskResult<Value> {
+    run_with_clones(request, store, manifests, settings, None).await
+}
+
+/// [`run`], registering the tasks a resumed run clones with `clones` (the metadata
+/// service), so that Metaflow's Client lists them.
+pub async fn run_with_clones<D: Datastore>(
+    request: Value,
+    store: &D,
+    manifests: &ManifestCache,
+    settings: &JobSettings,
+    clones: Option<&dyn clone_registry::CloneRegistry>,
+) -> TaskResult<Value> {
     match Request::from_value(request).map_err(|e| TaskError::InvalidRequest(e.to_string()))? {
         Request::Start(request) => {
             let input = match request.from {
@@ -142,7 +155,27 @@ pub async fn run<D: Datastore>(
                     manifest.flow.start_step, request.step
                 )));
             }
-            to_json(&start(&request, input, &manifest, store, settings).await?)
+            let response = start(&request, input, &manifest, store, settings).await?;
+            if response.cloned
+                && let (Some(clones), Some(resume)) = (clones, &response.task.resume)
+            {
+                let clone = clone_registry::ClonedTask {
+                    flow: manifest.flow.name.clone(),
+                    run: response.task.run.clone(),
+                    step: response.task.step.clone(),
+                    task: response.task.id.clone(),
+                    attempt: response.task.attempt,
+                    origin_run: resume.origin_run.clone(),
+                    user: command::TASK_USER.to_string(),
+                    tags: manifest.options.tags.clone(),
+                    system_tags: vec![
+                        "runtime:step-functions".to_string(),
+                        format!("production:{}", manifest.production_token()),
+                    ],
+                };
+                clones.register(&clone).await?;
+            }
+            to_json(&response)
         }
         Request::Finish(request) => {
             let manifest = manifests.load(store, &request.task.manifest).await?;
