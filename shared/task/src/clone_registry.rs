@@ -6,7 +6,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use dropflow_contract::ServiceError;
+use dropflow_contract::protocol::Task;
+use dropflow_contract::{Manifest, ServiceError};
 
 /// A registration in flight.
 pub type RegisterFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ServiceError>> + Send + 'a>>;
@@ -32,6 +33,28 @@ pub struct ClonedTask {
     pub tags: Vec<String>,
     /// Its system tags then: `runtime:step-functions`, `production:<token>`.
     pub system_tags: Vec<String>,
+}
+
+impl ClonedTask {
+    /// The clone `task` of a resumed run deployed as `manifest`; `None` when the run has
+    /// no origin.
+    pub fn of(manifest: &Manifest, task: &Task) -> Option<Self> {
+        let resume = task.resume.as_ref()?;
+        Some(Self {
+            flow: manifest.flow.name.clone(),
+            run: task.run.clone(),
+            step: task.step.clone(),
+            task: task.id.clone(),
+            attempt: task.attempt,
+            origin_run: resume.origin_run.clone(),
+            user: super::command::TASK_USER.to_string(),
+            tags: manifest.options.tags.clone(),
+            system_tags: vec![
+                "runtime:step-functions".to_string(),
+                format!("production:{}", manifest.production_token()),
+            ],
+        })
+    }
 }
 
 /// Registers cloned tasks; a failure is a storage error (the state retries the phase, and

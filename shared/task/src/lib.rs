@@ -19,6 +19,13 @@
 //!
 //! Flows with `@exit_hook` add the `hook` and `hooked` phases ([`hooks`]).
 //!
+//! A resumed run (its execution input carries a
+//! [`dropflow_contract::start_input::Resume`], then every task and context does): the
+//! start phase of a first attempt clones the origin task of the same id when it
+//! succeeded and its step is not one to run again, and answers `"cloned": true`, so the
+//! state machine skips the job ([`resume`]); [`run_with_clones`] also registers the
+//! clone with the metadata service ([`clone_registry`]).
+//!
 //! **start** inputs ([`StartInput`]), of the kind `from` names
 //! ([`dropflow_contract::start_input`]): `execution`, the execution input for the flow's
 //! start step (`{"Parameters": "<json>"}`, plain `{"alpha": 0.5}` or `{}`; it also gets
@@ -157,22 +164,11 @@ pub async fn run_with_clones<D: Datastore>(
             }
             let response = start(&request, input, &manifest, store, settings).await?;
             if response.cloned
-                && let (Some(clones), Some(resume)) = (clones, &response.task.resume)
+                && let (Some(clones), Some(clone)) = (
+                    clones,
+                    clone_registry::ClonedTask::of(&manifest, &response.task),
+                )
             {
-                let clone = clone_registry::ClonedTask {
-                    flow: manifest.flow.name.clone(),
-                    run: response.task.run.clone(),
-                    step: response.task.step.clone(),
-                    task: response.task.id.clone(),
-                    attempt: response.task.attempt,
-                    origin_run: resume.origin_run.clone(),
-                    user: command::TASK_USER.to_string(),
-                    tags: manifest.options.tags.clone(),
-                    system_tags: vec![
-                        "runtime:step-functions".to_string(),
-                        format!("production:{}", manifest.production_token()),
-                    ],
-                };
                 clones.register(&clone).await?;
             }
             to_json(&response)

@@ -114,3 +114,65 @@ async fn only_the_resumed_form_of_the_input_resumes() {
         .unwrap_err();
     assert_eq!(error.error_type(), "dropflow.InvalidParameters", "{error}");
 }
+
+/// A registry that remembers what it was given.
+#[derive(Debug, Default)]
+struct Recorded(std::sync::Mutex<Vec<crate::clone_registry::ClonedTask>>);
+
+impl crate::clone_registry::CloneRegistry for Recorded {
+    fn register<'a>(
+        &'a self,
+        clone: &'a crate::clone_registry::ClonedTask,
+    ) -> crate::clone_registry::RegisterFuture<'a> {
+        self.0.lock().unwrap().push(clone.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn clones_and_only_clones_are_registered() {
+    let lambda = Lambda::new(shape("foreach"));
+    let registry = Recorded::default();
+    let start = |step: &str, from: StartFrom, input: Value| json!({"phase": "start", "step": step, "from": from, "input": input});
+    let run = |request: Value| {
+        crate::run_with_clones(
+            request,
+            &lambda.store,
+            &lambda.manifests,
+            &lambda.settings,
+            Some(&registry),
+        )
+    };
+    let response = run(json!({
+        "phase": "start", "step": "start", "from": "execution",
+        "input": resumed_input("{\"width\": 7}", &["collect", "end"]),
+        "manifest": lambda.manifest.location, "execution": "resumed",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(response["cloned"], json!(true));
+    let start_task: Task = serde_json::from_value(response["task"].clone()).unwrap();
+    let done = lambda.finish(&start_task).await.unwrap();
+    let collect = run(start(
+        "collect",
+        StartFrom::ForeachJoin,
+        json!({"ctx": done["ctx"], "width": 7}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(collect["cloned"], json!(false));
+
+    let registered = registry.0.lock().unwrap().clone();
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    let clone = &registered[0];
+    assert_eq!(
+        (clone.run.as_str(), clone.step.as_str(), clone.task.as_str()),
+        ("sfn-resumed", "start", "start")
+    );
+    assert_eq!(clone.origin_run, "sfn-fixture");
+    assert_eq!(clone.user, "SFN");
+    assert!(clone.system_tags.contains(&format!(
+        "production:{}",
+        lambda.manifest.production_token()
+    )));
+}
