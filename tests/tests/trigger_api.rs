@@ -1500,7 +1500,7 @@ async fn a_run_that_ended_without_success_is_resumed_once_per_key_with_its_param
     .unwrap();
     assert_eq!(
         input,
-        json!({"Parameters": "{\"alpha\":0.25}",
+        json!({"Parameters": "{\"alpha\": 0.25}",
                "Resume": {"origin_run": run_id, "rerun": ["end"]}})
     );
     // The resumed run shows the origin's parameter values.

@@ -70,16 +70,26 @@ pub async fn resume(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) ->
     )
     .map_err(conflict)?;
 
-    let parameters = params::parse_body(origin.input.as_deref().unwrap_or("").as_bytes())
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                code::RESUME_CONFLICT,
-                format!("run {origin_run}'s parameter values cannot be read back ({e:?}); start a new run instead"),
-            )
-        })?;
+    // The origin's values, checked against the live version as a start's are (what the
+    // answer shows is every parameter's value, defaults included).
+    let unreadable = |problem: String| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            code::RESUME_CONFLICT,
+            format!(
+                "run {origin_run}'s parameter values do not fit the live version ({problem}); \
+                 start a new run instead"
+            ),
+        )
+        .with("reason", "parameters")
+    };
+    let given = params::parse_body(origin.input.as_deref().unwrap_or("").as_bytes())
+        .map_err(|e| unreadable(ApiError::from(e).message))?;
+    let valid = params::check(given, &live_manifest.parameters)
+        .map_err(|e| unreadable(ApiError::from(e).message))?;
+    let parameters = valid.effective;
     let input = ResumedExecutionInput {
-        parameters: Value::Object(parameters.clone()).to_string(),
+        parameters: dropflow_contract::pyjson::dumps(&Value::Object(valid.values)),
         resume: Resume {
             origin_run: origin_run.clone(),
             rerun: plan.rerun.iter().cloned().collect(),
