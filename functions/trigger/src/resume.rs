@@ -226,6 +226,7 @@ async fn origin_version(
                  graph cannot be checked; start a new run instead"
             ),
         )
+        .with("reason", "version_unknown")
     })
 }
 
