@@ -5,7 +5,8 @@
 //! entered: no Batch job), `total` and `end` run, and the run succeeds. Metaflow's Client
 //! lists every step, the clones (registered by the step Lambda in the metadata service's
 //! table, as Metaflow's `clone_task_helper` registers them) with their data, and the
-//! re-run steps with `origin-run-id` and what they inherited from the clones.
+//! re-run steps with `origin-run-id` and what they inherited from the clones. A second
+//! resume of the origin `from_step` join runs join again and clones the rest before it.
 
 use std::process::Command;
 use std::time::Duration;
@@ -250,4 +251,22 @@ async fn a_failed_run_resumes_with_clones_of_what_succeeded() {
     assert_eq!(read["cloned_squares"], json!([1, 4, 9]), "{read:#}");
     assert_eq!(read["start_origin"], json!(origin_run), "{read:#}");
     assert_eq!(read["start_ok"], json!(true), "{read:#}");
+
+    // `resume join` of the same origin: join and every step after it run again; start
+    // and the squares are clones.
+    let (again, execution) = run(&stack, &resume, r#"{"from_step": "join"}"#).await;
+    assert_eq!(execution.status(), &ExecutionStatus::Succeeded);
+    assert_eq!(again["rerun"], json!(["end", "join", "total"]));
+    let again_id = again["run_id"].as_str().unwrap().to_string();
+    assert_ne!(again_id, run_id);
+    let tasks = [
+        ("start", "start", false),
+        ("square", "square-1", false),
+        ("join", "join", true),
+        ("total", "total", true),
+    ];
+    for (step, task, ran) in tasks {
+        let record = record(&stack, &again_id, step, task).await;
+        assert_eq!(record.batch_job_id.is_some(), ran, "{task}: {record:?}");
+    }
 }
