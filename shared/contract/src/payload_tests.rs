@@ -86,6 +86,7 @@ fn start_templates_decode_to_tagged_start_requests() {
     assert_eq!(start.input, params);
     assert_eq!(start.manifest.as_deref(), Some("s3://b/m.json"));
     assert_eq!(start.execution.as_deref(), Some("exec-1"));
+    assert!(start.may_clone, "a first attempt is followed by S.cloned");
 
     let parent = json!({"ctx": ctx(), "next": "a"});
     let start = start_of(&Payload::start("a", StartFrom::Parent, "ignored"), parent);
@@ -98,6 +99,7 @@ fn start_templates_decode_to_tagged_start_requests() {
     let start = start_of(&Payload::start("a", StartFrom::Retry, "m"), retry.clone());
     assert_eq!(start.from, Some(StartFrom::Retry));
     assert_eq!(start.input, retry);
+    assert!(!start.may_clone, "a retry never clones");
 }
 
 #[test]

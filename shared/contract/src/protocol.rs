@@ -50,6 +50,11 @@ pub struct StartRequest {
     /// The execution's name (start step only): the run id is `sfn-<execution>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<String>,
+    /// Whether the state machine skips the job of a cloned task (its `S.cloned`): only
+    /// then does a resumed run's start phase clone. State machines compiled before
+    /// resume do not say so; their tasks run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_clone: bool,
 }
 
 /// `{"phase":"finish","step":S,"task":Task,"batch":{"JobId":…}}`.

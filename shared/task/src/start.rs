@@ -225,7 +225,9 @@ pub async fn start<D: Datastore>(
         input => {
             let placement = place(request, input, manifest, plan, store).await?;
             let task = first_attempt(request, placement, manifest, plan, store, settings).await?;
-            if super::cloning::clone_from_origin(store, manifest, &task).await? {
+            if request.may_clone
+                && super::cloning::clone_from_origin(store, manifest, &task).await?
+            {
                 write_record(store, manifest, &submitted_record(manifest, &task)).await?;
                 return Ok(StartResponse {
                     task,

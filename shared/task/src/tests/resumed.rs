@@ -34,6 +34,7 @@ impl Lambda {
             "input": input,
             "manifest": self.manifest.location,
             "execution": "resumed",
+            "may_clone": true,
         }))
         .await
     }
@@ -61,7 +62,7 @@ async fn succeeded_origin_tasks_are_cloned_and_their_children_follow() {
     let (response, square) = lambda
         .start_raw(
             json!({"phase": "start", "step": "square", "from": StartFrom::ForeachChild,
-                          "input": {"ctx": done["ctx"], "index": 3}}),
+                          "input": {"ctx": done["ctx"], "index": 3}, "may_clone": true}),
         )
         .await;
     assert_eq!(response["cloned"], json!(true), "{response}");
@@ -72,7 +73,7 @@ async fn succeeded_origin_tasks_are_cloned_and_their_children_follow() {
     let (response, collect) = lambda
         .start_raw(
             json!({"phase": "start", "step": "collect", "from": StartFrom::ForeachJoin,
-                          "input": {"ctx": done["ctx"], "width": 7}}),
+                          "input": {"ctx": done["ctx"], "width": 7}, "may_clone": true}),
         )
         .await;
     assert_eq!(response["cloned"], json!(false), "{response}");
@@ -146,7 +147,7 @@ async fn clones_and_only_clones_are_registered() {
     let response = run(json!({
         "phase": "start", "step": "start", "from": "execution",
         "input": resumed_input("{\"width\": 7}", &["collect", "end"]),
-        "manifest": lambda.manifest.location, "execution": "resumed",
+        "manifest": lambda.manifest.location, "execution": "resumed", "may_clone": true,
     }))
     .await
     .unwrap();
@@ -175,4 +176,23 @@ async fn clones_and_only_clones_are_registered() {
         "production:{}",
         lambda.manifest.production_token()
     )));
+}
+
+#[tokio::test]
+async fn a_state_machine_without_s_cloned_runs_every_task_of_a_resumed_run() {
+    // Compiled before resume: its start states do not say `may_clone`, and its job state
+    // follows the start state whatever it answers, so nothing is cloned.
+    let lambda = Lambda::new(shape("foreach"));
+    let (response, start) = lambda
+        .start_raw(json!({
+            "phase": "start", "step": "start", "from": "execution",
+            "input": resumed_input("{\"width\": 7}", &[]),
+            "manifest": lambda.manifest.location, "execution": "resumed",
+        }))
+        .await;
+    assert_eq!(response["cloned"], json!(false), "{response}");
+    assert!(script(&start).contains("--clone-run-id sfn-fixture"));
+    let root = &lambda.manifest.datastore_root;
+    let files = TaskFiles::new(root, "ForeachFlow", "sfn-resumed", "start", "start");
+    assert!(lambda.store.object(&files.done_lock(0)).is_none());
 }
