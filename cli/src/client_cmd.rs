@@ -145,6 +145,34 @@ pub async fn run(
     Ok(outcome.succeeded())
 }
 
+/// `dropflow resume FLOW RUN [--from-step STEP] [--wait]`: a new run that clones what
+/// succeeded in `RUN` and runs the rest, followed to its end with `--wait`.
+pub async fn resume(
+    flow: &str,
+    run_id: &str,
+    from_step: Option<&str>,
+    wait: bool,
+    flags: &TargetFlags,
+    json: bool,
+) -> Result<Succeeded, ClientError> {
+    let api = connect(flags).await?.api()?;
+    let started = api.resume(flow, run_id, from_step).await?;
+    let finished = if wait {
+        if !json {
+            output::line(&started.to_string());
+        }
+        Some(follow(&api, flow, &started.run_id, json).await?)
+    } else {
+        None
+    };
+    let outcome = RunOutcome { started, finished };
+    match &outcome.finished {
+        Some(detail) if !json => emit(detail, false),
+        _ => emit(&outcome, json),
+    }
+    Ok(outcome.succeeded())
+}
+
 /// Follows a run, printing a line per change: plain lines when stdout is not a terminal
 /// (or with `--json`, on stderr), one line rewritten in place on a terminal.
 async fn follow(

@@ -161,6 +161,24 @@ enum Command {
         #[command(flatten)]
         common: ClientArgs,
     },
+    /// Resume a run that failed, timed out or was stopped: a new run (the same parameter
+    /// values) that clones every task that succeeded and runs the rest.
+    Resume {
+        /// State machine name or flow class name.
+        flow: String,
+        /// The run to resume (`sfn-...`).
+        run_id: String,
+        /// Run this step and every step after it again (Metaflow's `resume STEP`).
+        #[arg(long)]
+        from_step: Option<String>,
+        /// Follow the new run until it ends (non-zero exit unless it succeeds).
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        api: ApiArg,
+        #[command(flatten)]
+        common: ClientArgs,
+    },
     /// Stop a running run.
     Stop {
         /// State machine name or flow class name.
@@ -390,6 +408,21 @@ fn main() -> ExitCode {
         } => client(client_cmd::status(
             &flow,
             &run_id,
+            wait,
+            &common.flags(Some(&api), None),
+            common.json,
+        )),
+        Command::Resume {
+            flow,
+            run_id,
+            from_step,
+            wait,
+            api,
+            common,
+        } => client(client_cmd::resume(
+            &flow,
+            &run_id,
+            from_step.as_deref(),
             wait,
             &common.flags(Some(&api), None),
             common.json,

@@ -1,8 +1,8 @@
-//! The client commands (`deploy`, `run`, `runs`, `status`, `stop`, `flows`, `undeploy`)
-//! as a user runs them: this crate's `dropflow` binary against a local stack it brought
-//! up with `dropflow local up --port 0 --state-dir TMP` (real moto, the compile function,
-//! the trigger API, real Metaflow tasks), `--json` output parsed back into the client's
-//! own output types.
+//! The client commands (`deploy`, `run`, `runs`, `status`, `stop`, `resume`, `flows`,
+//! `undeploy`) as a user runs them: this crate's `dropflow` binary against a local stack
+//! it brought up with `dropflow local up --port 0 --state-dir TMP` (real moto, the compile
+//! function, the trigger API, real Metaflow tasks), `--json` output parsed back into the
+//! client's own output types.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -265,14 +265,34 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
         text(&out)
     );
 
+    // The stopped run resumed: a new run with its parameter values, followed to its end.
+    let resumed: RunOutcome = json(
+        &stack.dropflow(&["resume", "ParameterFlow", run_id, "--wait", "--json"]),
+        true,
+    );
+    assert_ne!(resumed.started.run_id, run_id);
+    assert_eq!(resumed.started.parameters["alpha"], serde_json::json!(0.01));
+    let finished = resumed.finished.expect("--wait follows the resumed run");
+    assert_eq!(finished.status, "SUCCEEDED", "{finished}");
+    // A run that succeeded is not resumed; the reason is printed.
+    let out = stack.dropflow(&["resume", "ParameterFlow", &resumed.started.run_id]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("succeeded"), "{}", text(&out));
+
     let all: RunList = json(&stack.dropflow(&["runs", "ParameterFlow", "--json"]), true);
-    assert_eq!(all.runs.len(), 2);
+    assert_eq!(all.runs.len(), 3);
     let succeeded: RunList = json(
         &stack.dropflow(&["runs", "ParameterFlow", "--status", "SUCCEEDED", "--json"]),
         true,
     );
     let ids: Vec<&str> = succeeded.runs.iter().map(|r| r.run_id.as_str()).collect();
-    assert_eq!(ids, [done.started.run_id.as_str()]);
+    assert_eq!(
+        ids,
+        [
+            resumed.started.run_id.as_str(),
+            done.started.run_id.as_str()
+        ]
+    );
 
     // Undeploy: the upload is deleted and the report says so.
     let gone: DeployOutcome = json(

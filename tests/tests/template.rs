@@ -413,6 +413,11 @@ fn functions_get_the_variables_they_read() {
     assert_eq!(variables("TriggerFunction"), trigger);
     let mut step = trigger.clone();
     step.insert("DROPFLOW_METADATA_URL".into());
+    // Where a resumed run's clones are registered, read by the step function's main.
+    step.insert("DROPFLOW_METADATA_TABLE".into());
+    let step_main = std::fs::read_to_string(repo_root().join("functions/step/src/main.rs"))
+        .expect("the step function's main");
+    assert!(step_main.contains("\"DROPFLOW_METADATA_TABLE\""));
     assert_eq!(variables("StepFunction"), step);
     // The step function's URL is this stack's metadata route.
     let step_function: Vec<&str> = resource(&all, "StepFunction")

@@ -1402,3 +1402,136 @@ fn create_iam_role(port: u16, name: &str) {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response:.300}");
 }
+
+#[tokio::test]
+async fn a_run_that_ended_without_success_is_resumed_once_per_key_with_its_parameters() {
+    let mut stack = Stack::new().await;
+    let report = stack.deploy_example("parameter_flow").await;
+    let version = report["version"].as_str().unwrap().to_string();
+    let started = stack
+        .post("/flows/ParameterFlow/runs", r#"{"alpha": 0.25}"#)
+        .await;
+    assert_eq!(started.status, 201, "{:#}", started.body);
+    let run_id = started.body["run_id"].as_str().unwrap().to_string();
+    // moto runs on the base state machine: the run's records name its version.
+    let record = TaskRecord {
+        flow: "ParameterFlow".into(),
+        state_machine: "ParameterFlow".into(),
+        version: version.clone(),
+        run: run_id.clone(),
+        step: "start".into(),
+        task: "start".into(),
+        attempt: 0,
+        pathspec: format!("ParameterFlow/{run_id}/start/start"),
+        status: TaskStatus::Succeeded,
+        foreach: Vec::new(),
+        job_name: "start-0".into(),
+        batch_job_id: None,
+        started_at: "2026-11-02T10:00:00Z".into(),
+        finished_at: Some("2026-11-02T10:01:00Z".into()),
+        duration_ms: None,
+        splits: None,
+        next: None,
+        error: None,
+        cause: None,
+    };
+    stack
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(record_key("ParameterFlow", &run_id, "start", "start", 0))
+        .body(serde_json::to_vec(&record).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    let resume = format!("/flows/ParameterFlow/runs/{run_id}/resume");
+
+    let running = stack.post(&resume, "").await;
+    assert_eq!(running.status, 409, "{:#}", running.body);
+    assert_eq!(running.body["error"], "resume_conflict");
+    assert_eq!(running.body["reason"], "still_running");
+    let stopped = stack
+        .call(
+            "DELETE",
+            &format!("/flows/ParameterFlow/runs/{run_id}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(stopped.status, 200, "{:#}", stopped.body);
+
+    let unknown = stack
+        .post("/flows/ParameterFlow/runs/sfn-no-such-run/resume", "")
+        .await;
+    assert_eq!(unknown.status, 404, "{:#}", unknown.body);
+    let bad_step = stack.post(&resume, r#"{"from_step": "train"}"#).await;
+    assert_eq!(bad_step.status, 409, "{:#}", bad_step.body);
+    assert_eq!(bad_step.body["reason"], "unknown_step");
+    assert!(
+        bad_step.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("its steps: end, start"),
+        "{:#}",
+        bad_step.body
+    );
+    let bad_body = stack.post(&resume, r#"{"alpha": 1}"#).await;
+    assert_eq!(bad_body.status, 400, "{:#}", bad_body.body);
+    let before = stack.execution_count("ParameterFlow").await;
+
+    // Two requests with one key: one new run, the origin's parameters, the plan.
+    let key = [("Idempotency-Key", "retry-me")];
+    let body = Some(r#"{"from_step": "end"}"#);
+    let first = stack.call("POST", &resume, &key, body).await;
+    assert_eq!(first.status, 201, "{:#}", first.body);
+    let again = stack.call("POST", &resume, &key, body).await;
+    assert_eq!(again.status, 200, "{:#}", again.body);
+    assert_eq!(again.body["run_id"], first.body["run_id"]);
+    assert_ne!(first.body["run_id"], run_id.as_str());
+    assert_eq!(first.body["origin_run_id"], run_id.as_str());
+    assert_eq!(first.body["rerun"], json!(["end"]));
+    assert_eq!(first.body["parameters"], json!({"alpha": 0.25}));
+    assert_eq!(stack.execution_count("ParameterFlow").await, before + 1);
+    let input: Value = serde_json::from_str(
+        &stack
+            .execution_input(first.body["execution_arn"].as_str().unwrap())
+            .await,
+    )
+    .unwrap();
+    assert_eq!(
+        input,
+        json!({"Parameters": "{\"alpha\": 0.25}",
+               "Resume": {"origin_run": run_id, "rerun": ["end"]}})
+    );
+    // The resumed run shows the origin's parameter values.
+    let resumed = stack
+        .get(&format!(
+            "/flows/ParameterFlow/runs/{}",
+            first.body["run_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(resumed.body["parameters"], json!({"alpha": 0.25}));
+
+    // Another graph is live: the run cannot be resumed on it.
+    let source = std::fs::read_to_string(repo_root().join("examples/parameter_flow.py")).unwrap();
+    let longer = source
+        .replace("self.next(self.end)", "self.next(self.middle)")
+        .replace(
+            "    @step\n    def end",
+            "    @step\n    def middle(self):\n        self.next(self.end)\n\n    @step\n    def end",
+        );
+    stack
+        .deploy("parameter_flow.tgz", "parameter_flow.py", &longer, &[])
+        .await;
+    let changed = stack.post(&resume, "").await;
+    assert_eq!(changed.status, 409, "{:#}", changed.body);
+    assert_eq!(changed.body["reason"], "graph_changed");
+    assert!(
+        changed.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("step middle was added"),
+        "{:#}",
+        changed.body
+    );
+}

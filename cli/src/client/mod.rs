@@ -224,6 +224,26 @@ impl Api {
             .await
     }
 
+    /// `POST /flows/{flow}/runs/{run_id}/resume`, with `from_step` (Metaflow's `resume
+    /// STEP`) when given.
+    pub async fn resume(
+        &self,
+        flow: &str,
+        run_id: &str,
+        from_step: Option<&str>,
+    ) -> Result<RunStarted, ClientError> {
+        let mut body = Map::new();
+        if let Some(step) = from_step {
+            body.insert("from_step".into(), Value::String(step.to_string()));
+        }
+        self.client
+            .post(
+                &format!("/flows/{}/runs/{}/resume", segment(flow), segment(run_id)),
+                &body,
+            )
+            .await
+    }
+
     /// `DELETE /flows/{flow}/runs/{run_id}`.
     pub async fn stop(&self, flow: &str, run_id: &str) -> Result<RunStopped, ClientError> {
         self.client

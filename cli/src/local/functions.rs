@@ -48,8 +48,9 @@ pub fn config(options: &Options) -> Result<Config, LocalError> {
 /// The functions of a local stack whose AWS is `sdk`; the step function's tasks use the
 /// metadata service at `metadata_url` (`--metadata=service`), as `DROPFLOW_METADATA_URL`
 /// configures them on AWS, with `metadata_auth_key` as `METAFLOW_SERVICE_AUTH_KEY` in
-/// their container overrides (on AWS the job definitions' `secrets` give it instead).
-/// A run's finish events are posted to `events_url` (the local trigger API's `/events`).
+/// their container overrides (on AWS the job definitions' `secrets` give it instead); a
+/// resumed run's clones are registered in the metadata service's table, as on AWS. A
+/// run's finish events are posted to `events_url` (the local trigger API's `/events`).
 pub fn builtin(
     config: &Config,
     sdk: &SdkConfig,
@@ -80,7 +81,13 @@ pub fn builtin(
                 dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(sdk)).with_alerts(senders)
             },
         )
-        .with_settings(settings);
+        .with_settings(settings)
+        .with_clones(Arc::new(dropflow_step::clones::MetadataClones::new(
+            Arc::new(dropflow_metadata::MetadataService::new(
+                dropflow_metadata::DynamoStore::new(sdk, super::options::METADATA_TABLE),
+                dropflow_metadata::ServiceConfig::default(),
+            )),
+        )));
     // The same HTTP client as alerts (none without TLS roots: no finish events either).
     if let Ok(http) = dropflow_aws::HttpWebhooks::new() {
         step = step.with_events(Arc::new(dropflow_step::HttpEvents {

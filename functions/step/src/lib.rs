@@ -5,13 +5,16 @@
 //! far and the [`JobSettings`] read from the environment by [`settings_from_env`]), logs
 //! one line per invocation, and gives errors their stable `errorType`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use dropflow_aws::S3Datastore;
 use dropflow_task::alert_delivery::AlertSenders;
+use dropflow_task::clone_registry::CloneRegistry;
 use dropflow_task::{self as task, Datastore, JobSettings, ManifestCache, TaskError};
 
 mod alerting;
+pub mod clones;
 pub mod finish_events;
 use serde_json::Value;
 
@@ -28,7 +31,10 @@ pub struct Deps<D = S3Datastore> {
     /// Where `notify_on_*` alerts are sent (none: alerts are recorded as failed).
     pub alerts: Option<AlertSenders>,
     /// Where a successful end step's finish events go (none: not published).
-    pub events: Option<std::sync::Arc<dyn EventPublisher>>,
+    pub events: Option<Arc<dyn EventPublisher>>,
+    /// Where a resumed run's cloned tasks are registered (the metadata service's store;
+    /// none: the Client does not list them).
+    pub clones: Option<Arc<dyn CloneRegistry>>,
 }
 
 impl<D: Datastore> Deps<D> {
@@ -41,12 +47,19 @@ impl<D: Datastore> Deps<D> {
             settings: JobSettings::default(),
             alerts: None,
             events: None,
+            clones: None,
         }
     }
 
     /// The same, publishing finish events with `publisher`.
-    pub fn with_events(mut self, publisher: std::sync::Arc<dyn EventPublisher>) -> Self {
+    pub fn with_events(mut self, publisher: Arc<dyn EventPublisher>) -> Self {
         self.events = Some(publisher);
+        self
+    }
+
+    /// Registers cloned tasks with `clones`.
+    pub fn with_clones(mut self, clones: Arc<dyn CloneRegistry>) -> Self {
+        self.clones = Some(clones);
         self
     }
 
@@ -162,7 +175,14 @@ pub async fn handle_invocation<D: Datastore>(
     let (phase, step) = (field("phase"), field("step"));
     let alert_input = alerting::AlertInput::of(&request);
     let finishing = finish_events::finishing_task(&request);
-    let result = task::run(request, &deps.store, &deps.manifests, &deps.settings).await;
+    let result = task::run_with_clones(
+        request,
+        &deps.store,
+        &deps.manifests,
+        &deps.settings,
+        deps.clones.as_deref(),
+    )
+    .await;
     if let (Some(input), Ok(response)) = (alert_input, &result) {
         alerting::send(input, response, function_arn, deps).await;
     }

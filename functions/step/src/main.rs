@@ -1,6 +1,8 @@
 //! `dropflow-step`: the step Lambda's entry point. Every request names its deployment
-//! manifest (directly or through its context); the only setting is the optional
-//! `DROPFLOW_METADATA_URL` (see [`dropflow_step::settings_from_lookup`]).
+//! manifest (directly or through its context); the settings are the optional
+//! `DROPFLOW_METADATA_URL` (see [`dropflow_step::settings_from_lookup`]) and
+//! `DROPFLOW_METADATA_TABLE`, the metadata service's table, where a resumed run's cloned
+//! tasks are registered ([`dropflow_step::clones`]).
 
 use lambda_runtime::{LambdaEvent, service_fn};
 
@@ -29,9 +31,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sns: std::sync::Arc::new(dropflow_aws::SnsAlerts::new(&sdk)),
         webhooks: std::sync::Arc::new(webhooks),
     };
-    let deps = dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(&sdk))
+    let mut deps = dropflow_step::Deps::new(dropflow_aws::S3Datastore::new(&sdk))
         .with_settings(settings)
         .with_alerts(senders);
+    if let Some(table) = std::env::var("DROPFLOW_METADATA_TABLE")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        let service = dropflow_metadata::MetadataService::new(
+            dropflow_metadata::DynamoStore::new(&sdk, table.trim()),
+            dropflow_metadata::ServiceConfig::default(),
+        );
+        deps = deps.with_clones(std::sync::Arc::new(
+            dropflow_step::clones::MetadataClones::new(std::sync::Arc::new(service)),
+        ));
+    }
     let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

@@ -40,6 +40,8 @@ pub mod code {
     /// The idempotency key was used for a run with other parameters.
     pub const IDEMPOTENCY_CONFLICT: &str = "idempotency_conflict";
     /// The run has already finished (it cannot be stopped).
+    /// The run cannot be resumed (running, succeeded, another graph, unknown step).
+    pub const RESUME_CONFLICT: &str = "resume_conflict";
     pub const RUN_FINISHED: &str = "run_finished";
     /// The execution input is over 20 KiB.
     pub const INPUT_TOO_LARGE: &str = "input_too_large";

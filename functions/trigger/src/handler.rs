@@ -10,7 +10,7 @@ use crate::config::Deps;
 use crate::error::{ApiError, code};
 use crate::request::ApiRequest;
 use crate::route::{NoRoute, Route, route};
-use crate::{events, flows, logs, runs};
+use crate::{events, flows, logs, resume, runs};
 
 /// Answers an API Gateway (payload v2) request, or one made by [`crate::from_http`].
 pub async fn handle(request: lambda_http::Request, deps: &Deps) -> Response<Body> {
@@ -60,7 +60,7 @@ async fn dispatch(request: &ApiRequest, deps: &Deps) -> runs::Answer {
             StatusCode::NOT_FOUND,
             code::NOT_FOUND,
             format!(
-                "no route {} {}; the API has /flows, /flows/{{flow}}, /flows/{{flow}}/runs, /flows/{{flow}}/runs/{{run_id}} and /flows/{{flow}}/runs/{{run_id}}/logs",
+                "no route {} {}; the API has /flows, /flows/{{flow}}, /flows/{{flow}}/runs, /flows/{{flow}}/runs/{{run_id}}, /flows/{{flow}}/runs/{{run_id}}/logs and /flows/{{flow}}/runs/{{run_id}}/resume",
                 request.method, request.path
             ),
         ),
@@ -83,6 +83,7 @@ async fn dispatch(request: &ApiRequest, deps: &Deps) -> runs::Answer {
         Route::GetLogs { flow, run } => logs::get(deps, request, &flow, &run).await,
         Route::PublishEvent => events::publish(deps, request).await,
         Route::ListRejections { flow } => events::rejected(deps, request, &flow).await,
+        Route::ResumeRun { flow, run } => resume::resume(deps, request, &flow, &run).await,
     }
 }
 

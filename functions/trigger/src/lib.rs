@@ -12,6 +12,7 @@
 //! | `GET /flows/{flow}/runs/{run_id}/logs` | a task's saved stdout or stderr, a page at a time |
 //! | `POST /events` | deliver Metaflow's event (`ArgoEvent(name).publish(...)`'s body) to the flows waiting for it |
 //! | `GET /flows/{flow}/events/rejected` | event sets whose payload did not fit the flow, with the reason |
+//! | `POST /flows/{flow}/runs/{run_id}/resume` | resume a failed run: clone what succeeded, run the rest |
 //!
 //! Thin by design: [`route`] maps a request to a route, [`params`] checks a run's input
 //! against the deployment manifest, [`catalog`] reads what the compile Lambda recorded, and
@@ -31,6 +32,7 @@ pub mod names;
 pub mod params;
 pub mod progress;
 pub mod request;
+mod resume;
 pub mod route;
 mod runs;
 

@@ -28,12 +28,14 @@ pub enum Route {
     PublishEvent,
     /// `GET /flows/{flow}/events/rejected`.
     ListRejections { flow: String },
+    /// `POST /flows/{flow}/runs/{run}/resume`.
+    ResumeRun { flow: String, run: String },
 }
 
 /// Every route, as API Gateway must forward it: method and path, `{name}` for a path
 /// parameter. The template declares exactly these (`tests/tests/template.rs`), each one
 /// behind IAM; a route missing there would be unreachable on AWS.
-pub const ROUTES: [(&str, &str); 9] = [
+pub const ROUTES: [(&str, &str); 10] = [
     ("POST", "/events"),
     ("GET", "/flows/{flow}/events/rejected"),
     ("POST", "/flows/{flow}/runs"),
@@ -43,6 +45,7 @@ pub const ROUTES: [(&str, &str); 9] = [
     ("GET", "/flows/{flow}/runs/{run_id}"),
     ("DELETE", "/flows/{flow}/runs/{run_id}"),
     ("GET", "/flows/{flow}/runs/{run_id}/logs"),
+    ("POST", "/flows/{flow}/runs/{run_id}/resume"),
 ];
 
 /// Why a request has no route.
@@ -105,6 +108,11 @@ pub fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
             flow: flow.to_string(),
         }),
         (["flows", _, "events", "rejected"], _) => Err(NoRoute::MethodNotAllowed("GET")),
+        (["flows", flow, "runs", run, "resume"], &Method::POST) => Ok(Route::ResumeRun {
+            flow: flow.to_string(),
+            run: run.to_string(),
+        }),
+        (["flows", _, "runs", _, "resume"], _) => Err(NoRoute::MethodNotAllowed("POST")),
         _ => Err(NoRoute::NotFound),
     }
 }
@@ -143,6 +151,10 @@ mod tests {
             },
             Route::PublishEvent,
             Route::ListRejections { flow: flow("F") },
+            Route::ResumeRun {
+                flow: flow("F"),
+                run: flow("r"),
+            },
         ];
         let all: std::collections::HashSet<_> =
             every_variant.iter().map(std::mem::discriminant).collect();
@@ -199,6 +211,17 @@ mod tests {
         assert_eq!(
             route(&Method::POST, "/flows/F/runs/sfn-1/logs"),
             Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        assert_eq!(
+            route(&Method::POST, "/flows/F/runs/sfn-1/resume"),
+            Ok(Route::ResumeRun {
+                flow: flow("F"),
+                run: "sfn-1".into()
+            })
+        );
+        assert_eq!(
+            route(&Method::GET, "/flows/F/runs/sfn-1/resume"),
+            Err(NoRoute::MethodNotAllowed("POST"))
         );
         // Percent-encoded segments are decoded.
         assert_eq!(

@@ -18,3 +18,5 @@ pub const ITEMS: &str = "$.items";
 pub const CTX: &str = "$.ctx";
 /// The step chosen by a switch, returned by `finish`.
 pub const NEXT: &str = "$.next";
+/// Whether the start phase cloned the task from a resumed run's origin (`true`: no job).
+pub const CLONED: &str = "$.cloned";

@@ -18,6 +18,8 @@ pub mod keys {
     pub const STEP: &str = "step";
     /// The kind of a start state's input ([`crate::start_input::StartFrom`]).
     pub const FROM: &str = "from";
+    /// A first attempt's start state is followed by `S.cloned`: the task may be cloned.
+    pub const MAY_CLONE: &str = "may_clone";
     /// The state's input (start, fail).
     pub const INPUT: &str = "input";
     /// The manifest URL (the start step's first attempt, hooks).
@@ -95,13 +97,18 @@ impl Payload {
     }
 
     /// A start state of `step` whose input is of kind `from`. The start step's first
-    /// attempt (`from: execution`) also carries the manifest and the execution's name.
+    /// attempt (`from: execution`) also carries the manifest and the execution's name;
+    /// every first attempt's says `may_clone` (its state machine skips the job of a task
+    /// cloned from a resumed run's origin).
     pub fn start(step: &str, from: StartFrom, manifest: &str) -> Self {
-        let payload = Self::default()
+        let mut payload = Self::default()
             .value(keys::PHASE, phase::START)
             .value(keys::STEP, step)
             .value(keys::FROM, from.as_str())
             .path(keys::INPUT, STATE);
+        if from != StartFrom::Retry {
+            payload = payload.value(keys::MAY_CLONE, true);
+        }
         match from {
             StartFrom::Execution => payload
                 .value(keys::MANIFEST, manifest)

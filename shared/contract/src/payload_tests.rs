@@ -39,6 +39,7 @@ fn ctx() -> Ctx {
         task: "start/start".into(),
         foreach: Vec::new(),
         iter: None,
+        resume: None,
     }
 }
 
@@ -57,6 +58,7 @@ fn task() -> Task {
         params_file: None,
         started_at: "2026-01-01T00:00:00Z".into(),
         trigger_runs: Vec::new(),
+        resume: None,
         job: Default::default(),
     }
 }
@@ -85,6 +87,7 @@ fn start_templates_decode_to_tagged_start_requests() {
     assert_eq!(start.input, params);
     assert_eq!(start.manifest.as_deref(), Some("s3://b/m.json"));
     assert_eq!(start.execution.as_deref(), Some("exec-1"));
+    assert!(start.may_clone, "a first attempt is followed by S.cloned");
 
     let parent = json!({"ctx": ctx(), "next": "a"});
     let start = start_of(&Payload::start("a", StartFrom::Parent, "ignored"), parent);
@@ -97,6 +100,7 @@ fn start_templates_decode_to_tagged_start_requests() {
     let start = start_of(&Payload::start("a", StartFrom::Retry, "m"), retry.clone());
     assert_eq!(start.from, Some(StartFrom::Retry));
     assert_eq!(start.input, retry);
+    assert!(!start.may_clone, "a retry never clones");
 }
 
 #[test]
@@ -179,4 +183,54 @@ fn hook_templates_decode() {
         }
         other => panic!("not a hooked request: {other:?}"),
     }
+}
+
+#[test]
+fn a_cloned_start_response_reaches_the_finish_template_without_a_job() {
+    let response = crate::protocol::StartResponse {
+        task: task(),
+        cloned: true,
+        batch: None,
+    };
+    let state = serde_json::to_value(&response).unwrap();
+    // What `S.cloned` compares, and what `S.done` then reads (no job state ran).
+    assert_eq!(state[paths::CLONED.trim_start_matches("$.")], json!(true));
+    match decode(&Payload::finish("a"), state) {
+        Request::Finish(finish) => {
+            assert_eq!(finish.task, task());
+            assert_eq!(finish.batch, None);
+        }
+        other => panic!("not a finish: {other:?}"),
+    }
+}
+
+#[test]
+fn only_the_resumed_input_form_carries_a_resume() {
+    use crate::start_input::{Resume, ResumedExecutionInput};
+    let resumed = ResumedExecutionInput {
+        parameters: "{\"alpha\":0.5}".into(),
+        resume: Resume {
+            origin_run: "sfn-1".into(),
+            rerun: vec!["end".into()],
+        },
+    };
+    let input = serde_json::to_value(&resumed).unwrap();
+    assert_eq!(
+        input,
+        json!({"Parameters": "{\"alpha\":0.5}", "Resume": {"origin_run": "sfn-1", "rerun": ["end"]}})
+    );
+    assert_eq!(
+        ResumedExecutionInput::from_input(&input).as_ref(),
+        Some(&resumed)
+    );
+    // A plain run's values, even a parameter called Resume, are not a resume.
+    for plain in [
+        json!({"Parameters": "{}"}),
+        json!({"alpha": 0.5, "Resume": {"origin_run": "sfn-1"}}),
+        json!({"Parameters": "{}", "Resume": {"origin_run": "sfn-1"}, "alpha": 1}),
+    ] {
+        assert_eq!(ResumedExecutionInput::from_input(&plain), None, "{plain}");
+    }
+    assert!(resumed.resume.may_clone("start"));
+    assert!(!resumed.resume.may_clone("end"));
 }

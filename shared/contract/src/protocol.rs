@@ -50,6 +50,11 @@ pub struct StartRequest {
     /// The execution's name (start step only): the run id is `sfn-<execution>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<String>,
+    /// Whether the state machine skips the job of a cloned task (its `S.cloned`): only
+    /// then does a resumed run's start phase clone. State machines compiled before
+    /// resume do not say so; their tasks run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_clone: bool,
 }
 
 /// `{"phase":"finish","step":S,"task":Task,"batch":{"JobId":…}}`.
@@ -95,11 +100,20 @@ pub struct ErrorInfo {
     pub cause: String,
 }
 
-/// The start phase's result: `{"task": Task}`.
+/// The start phase's result: `{"task": Task, "cloned": bool, "batch": null}`. A task
+/// of a resumed run whose origin task succeeded is `cloned` (its files already in the
+/// datastore): the state machine skips its Batch job and goes to its finish state,
+/// which reads `batch` (`null`: no job). Otherwise the job state replaces `batch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartResponse {
-    /// The task to run.
+    /// The task to run (or the cloned task).
     pub task: Task,
+    /// Whether the task was cloned from the origin run (no job to run).
+    #[serde(default)]
+    pub cloned: bool,
+    /// Always `null` here, so that a cloned task's finish state finds `$.batch`.
+    #[serde(default)]
+    pub batch: Option<BatchJob>,
 }
 
 /// The finish phase's result.
@@ -156,6 +170,9 @@ pub struct Ctx {
     /// The finished task's loop iteration, when its step loops on itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iter: Option<u32>,
+    /// A resumed run's origin and the steps that run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<crate::start_input::Resume>,
 }
 
 impl Ctx {
@@ -209,6 +226,9 @@ pub struct Task {
     /// `@trigger_on_finish`'s `--trigger` (Metaflow's `current.trigger`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trigger_runs: Vec<String>,
+    /// A resumed run's origin and the steps that run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<crate::start_input::Resume>,
     /// The Batch job, as `batch:submitJob.sync` wants it.
     pub job: JobRequest,
 }

@@ -82,3 +82,49 @@ pub struct ForeachJoinInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub splits: Option<Vec<u32>>,
 }
+
+/// The execution input's key for a resumed run's [`Resume`] (beside `"Parameters"`).
+pub const RESUME_KEY: &str = "Resume";
+
+/// What makes a run a resumed one (Metaflow's `resume [STEP]`): the run it clones
+/// from and the steps that run again whatever the origin did. It travels in the
+/// execution input ([`ResumedExecutionInput`]), then in every [`crate::protocol::Task`]
+/// and [`crate::protocol::Ctx`] of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The origin run id (`sfn-…`).
+    pub origin_run: String,
+    /// `resume STEP`'s step and every step after it; empty: every task that succeeded
+    /// in the origin run is cloned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rerun: Vec<String>,
+}
+
+impl Resume {
+    /// Whether the tasks of `step` are cloned when their origin task succeeded.
+    pub fn may_clone(&self, step: &str) -> bool {
+        !self.rerun.iter().any(|s| s == step)
+    }
+}
+
+/// A resumed run's execution input: the origin's parameter values in Metaflow's form
+/// (`"Parameters"`, a JSON object as text) and the [`Resume`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumedExecutionInput {
+    /// The parameter values, a JSON object as text.
+    #[serde(rename = "Parameters")]
+    pub parameters: String,
+    /// The origin and what runs again.
+    #[serde(rename = "Resume")]
+    pub resume: Resume,
+}
+
+impl ResumedExecutionInput {
+    /// Reads `input` as a resumed run's execution input; `None` for any other input (a
+    /// plain run's parameters, even one with a parameter called `Resume`, have no
+    /// `"Parameters"` text beside it).
+    pub fn from_input(input: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(input.clone()).ok()
+    }
+}

@@ -23,6 +23,8 @@ use super::shell::quote;
 use dropflow_contract::protocol::{ContainerOverrides, EnvVar, Inputs, JobRequest, Task};
 use dropflow_contract::{Manifest, StepPlan};
 
+/// The user tasks run as (`METAFLOW_USER`), as Metaflow's Step Functions tasks do.
+pub const TASK_USER: &str = "SFN";
 /// Batch's limit on container overrides (command, environment, resources).
 pub const OVERRIDES_LIMIT: usize = 8192;
 /// What the start phase aims to stay under before offloading to S3.
@@ -66,7 +68,7 @@ impl std::fmt::Debug for JobSettings {
 /// runtime name and production token, and the metadata service if there is one.
 pub fn base_environment(manifest: &Manifest, settings: &JobSettings) -> Vec<EnvVar> {
     let mut environment = vec![
-        EnvVar::new("METAFLOW_USER", "SFN"),
+        EnvVar::new("METAFLOW_USER", TASK_USER),
         EnvVar::new("USERNAME", manifest.options.user.clone()),
         EnvVar::new("METAFLOW_RUNTIME_NAME", "step-functions"),
         EnvVar::new("METAFLOW_PRODUCTION_TOKEN", manifest.production_token()),
@@ -266,6 +268,10 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
         step.extend(["--split-index", split.as_str()]);
     }
     step.extend(&tags);
+    // A resumed run's task that runs again: Metaflow records `origin-run-id`.
+    if let Some(resume) = &task.resume {
+        step.extend(["--clone-run-id", resume.origin_run.as_str()]);
+    }
     let namespace = manifest
         .options
         .namespace

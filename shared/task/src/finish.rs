@@ -130,6 +130,7 @@ pub async fn finish<D: Datastore>(
             task: format!("{}/{}", task.step, task.id),
             foreach: task.foreach.clone(),
             iter: task.iter,
+            resume: task.resume.clone(),
         },
         width: splits,
         splits: match items {

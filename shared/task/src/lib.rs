@@ -19,6 +19,13 @@
 //!
 //! Flows with `@exit_hook` add the `hook` and `hooked` phases ([`hooks`]).
 //!
+//! A resumed run (its execution input carries a
+//! [`dropflow_contract::start_input::Resume`], then every task and context does): the
+//! start phase of a first attempt clones the origin task of the same id when it
+//! succeeded and its step is not one to run again, and answers `"cloned": true`, so the
+//! state machine skips the job ([`resume`]); [`run_with_clones`] also registers the
+//! clone with the metadata service ([`clone_registry`]).
+//!
 //! **start** inputs ([`StartInput`]), of the kind `from` names
 //! ([`dropflow_contract::start_input`]): `execution`, the execution input for the flow's
 //! start step (`{"Parameters": "<json>"}`, plain `{"alpha": 0.5}` or `{}`; it also gets
@@ -56,6 +63,8 @@
 pub mod alert_delivery;
 pub mod alerts;
 pub mod artifacts;
+pub mod clone_registry;
+mod cloning;
 pub mod command;
 pub mod datastore;
 mod error;
@@ -105,6 +114,18 @@ pub async fn run<D: Datastore>(
     manifests: &ManifestCache,
     settings: &JobSettings,
 ) -> TaskResult<Value> {
+    run_with_clones(request, store, manifests, settings, None).await
+}
+
+/// [`run`], registering the tasks a resumed run clones with `clones` (the metadata
+/// service), so that Metaflow's Client lists them.
+pub async fn run_with_clones<D: Datastore>(
+    request: Value,
+    store: &D,
+    manifests: &ManifestCache,
+    settings: &JobSettings,
+    clones: Option<&dyn clone_registry::CloneRegistry>,
+) -> TaskResult<Value> {
     match Request::from_value(request).map_err(|e| TaskError::InvalidRequest(e.to_string()))? {
         Request::Start(request) => {
             let input = match request.from {
@@ -141,7 +162,16 @@ pub async fn run<D: Datastore>(
                     manifest.flow.start_step, request.step
                 )));
             }
-            to_json(&start(&request, input, &manifest, store, settings).await?)
+            let response = start(&request, input, &manifest, store, settings).await?;
+            if response.cloned
+                && let (Some(clones), Some(clone)) = (
+                    clones,
+                    clone_registry::ClonedTask::of(&manifest, &response.task),
+                )
+            {
+                clones.register(&clone).await?;
+            }
+            to_json(&response)
         }
         Request::Finish(request) => {
             let manifest = manifests.load(store, &request.task.manifest).await?;

@@ -15,6 +15,7 @@
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
+use dropflow_contract::start_input::ResumedExecutionInput;
 use dropflow_contract::{ParameterSpec, ParameterType};
 
 /// Why an execution input was refused.
@@ -78,9 +79,13 @@ pub struct Checked {
 }
 
 /// The parameter values in an execution input: none for `null`, `{}` and
-/// `{"Parameters": ""}`, the decoded string for Metaflow's `{"Parameters": "<json>"}`,
-/// else the object itself.
+/// `{"Parameters": ""}`, the decoded string for Metaflow's `{"Parameters": "<json>"}`
+/// (also beside a resumed run's `"Resume"`), else the object itself.
 pub fn values_from_input(input: &Value) -> Result<Map<String, Value>, InputError> {
+    // A resumed run's input: the origin's values in the `Parameters` text.
+    if let Some(resumed) = ResumedExecutionInput::from_input(input) {
+        return values_from_input(&serde_json::json!({ "Parameters": resumed.parameters }));
+    }
     let object = match input {
         Value::Null => return Ok(Map::new()),
         Value::Object(object) => object,

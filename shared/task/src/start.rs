@@ -23,7 +23,8 @@ use dropflow_contract::protocol::{
     Ctx, EnvVar, ErrorInfo, Inputs, StartRequest, StartResponse, Task,
 };
 use dropflow_contract::start_input::{
-    ForeachChildInput, ForeachJoinInput, ParentInput, RetryInput, StartFrom, StaticJoinInput,
+    ForeachChildInput, ForeachJoinInput, ParentInput, Resume, ResumedExecutionInput, RetryInput,
+    StartFrom, StaticJoinInput,
 };
 use dropflow_contract::triggers::TriggeredRun;
 use dropflow_contract::{Manifest, StepPlan};
@@ -205,6 +206,7 @@ struct Placement {
     split: Option<u32>,
     input_paths: String,
     parameters: Vec<EnvVar>,
+    resume: Option<Resume>,
 }
 
 /// Runs the start phase for `request`, whose input was classified as `input`; `settings`
@@ -223,11 +225,26 @@ pub async fn start<D: Datastore>(
         }
         input => {
             let placement = place(request, input, manifest, plan, store).await?;
-            first_attempt(request, placement, manifest, plan, store, settings).await?
+            let task = first_attempt(request, placement, manifest, plan, store, settings).await?;
+            if request.may_clone
+                && super::cloning::clone_from_origin(store, manifest, &task).await?
+            {
+                write_record(store, manifest, &submitted_record(manifest, &task)).await?;
+                return Ok(StartResponse {
+                    task,
+                    cloned: true,
+                    batch: None,
+                });
+            }
+            task
         }
     };
     write_record(store, manifest, &submitted_record(manifest, &task)).await?;
-    Ok(StartResponse { task })
+    Ok(StartResponse {
+        task,
+        cloned: false,
+        batch: None,
+    })
 }
 
 /// Run, foreach stack, loop iteration, split index and input paths of a first attempt.
@@ -240,27 +257,32 @@ async fn place<D: Datastore>(
 ) -> TaskResult<Placement> {
     let step = request.step.as_str();
     let bad = |what: String| Err(TaskError::InvalidRequest(what));
-    let placement = |run: &str, foreach, iter, split, input_paths| Placement {
-        run: run.to_string(),
+    let placement = |ctx: &Ctx, foreach, iter, split, input_paths| Placement {
+        run: ctx.run.clone(),
         foreach,
         iter,
         split,
         input_paths,
         parameters: Vec::new(),
+        resume: ctx.resume.clone(),
     };
     match input {
         StartInput::Execution(value) => {
             let execution = request.execution.as_deref().unwrap_or_default();
             let run = run_id(execution)?;
+            // A resumed run's input: the origin's parameter values and the resume.
+            let resume = ResumedExecutionInput::from_input(&value).map(|r| r.resume);
             let checked = parameters::resolve(&value, &manifest.parameters)
                 .map_err(|e| TaskError::InvalidParameters(e.to_string()))?;
-            let mut placed = placement(
-                &run,
-                Vec::new(),
-                None,
-                None,
-                format!("{run}/{PARAMS_STEP}/{PARAMS_TASK}"),
-            );
+            let mut placed = Placement {
+                run: run.clone(),
+                foreach: Vec::new(),
+                iter: None,
+                split: None,
+                input_paths: format!("{run}/{PARAMS_STEP}/{PARAMS_TASK}"),
+                parameters: Vec::new(),
+                resume,
+            };
             placed.parameters = parameters::init_environment(&checked, &manifest.parameters)
                 .into_iter()
                 .map(|(name, value)| EnvVar::new(name, value))
@@ -283,13 +305,7 @@ async fn place<D: Datastore>(
                 (true, None) => 1,
                 (false, _) => 0,
             });
-            Ok(placement(
-                &ctx.run,
-                ctx.foreach.clone(),
-                iter,
-                None,
-                ctx.path(),
-            ))
+            Ok(placement(&ctx, ctx.foreach.clone(), iter, None, ctx.path()))
         }
         StartInput::ForeachChild(ctx, index) => {
             let parent = ctx.step();
@@ -307,7 +323,7 @@ async fn place<D: Datastore>(
             foreach.push(index);
             let loops = plan.out_funcs.iter().any(|s| s == step);
             Ok(placement(
-                &ctx.run,
+                &ctx,
                 foreach,
                 loops.then_some(0),
                 Some(index),
@@ -324,13 +340,7 @@ async fn place<D: Datastore>(
                 .collect::<TaskResult<Vec<_>>>()?;
             let first = &ctxs[0];
             let paths = full_list(&first.run, &order_by_in_funcs(&plan.in_funcs, parents));
-            Ok(placement(
-                &first.run,
-                first.foreach.clone(),
-                None,
-                None,
-                paths,
-            ))
+            Ok(placement(first, first.foreach.clone(), None, None, paths))
         }
         StartInput::ForeachJoin(ctx, splits) => {
             let Some(foreach_step) = foreach_split_of(manifest, plan) else {
@@ -358,7 +368,7 @@ async fn place<D: Datastore>(
                 }
             };
             let paths = prefix_form(&ctx.run, &parents);
-            Ok(placement(&ctx.run, ctx.foreach.clone(), None, None, paths))
+            Ok(placement(&ctx, ctx.foreach.clone(), None, None, paths))
         }
         StartInput::Retry { .. } => unreachable!("retries are not placed"),
     }
@@ -412,6 +422,7 @@ async fn first_attempt<D: Datastore>(
         params_file: None,
         started_at: now(),
         trigger_runs: trigger_runs(manifest, &run, store).await?,
+        resume: placed.resume,
         job: Default::default(),
     };
     let mut environment = base_environment(manifest, settings);

@@ -200,6 +200,9 @@ pub struct ChoiceRule {
     /// Numeric less-than.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub numeric_less_than: Option<f64>,
+    /// Boolean equality.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boolean_equals: Option<bool>,
     /// Target state.
     pub next: String,
 }

@@ -6,6 +6,8 @@
 //! - `S`        step Lambda `start`: task id, input paths, job request → `{"task": ...}`;
 //!   its payload's `from` says what its input is, known from the graph (the execution
 //!   input, a parent's context, a foreach child's, a join's inputs)
+//! - `S.cloned` Choice: a resumed run's task the start phase cloned from the origin run
+//!   (`$.cloned`) skips its job → `S.done`; any other → `S.job`
 //! - `S.job`    the Batch job; on failure → `S.retry` (if the step retries) or the scope's
 //!   failure state
 //! - `S.retry`  Choice: attempts left? → `S.wait` (if the step waits) → `S.again`
@@ -132,7 +134,9 @@ impl<'a> StateMachineBuilder<'a> {
         let done = state_name(&format!("{step}.done"));
 
         let from = self.start_from(step);
-        states.insert(name.clone(), self.start_state(step, from, &job));
+        let cloned = state_name(&format!("{step}.cloned"));
+        states.insert(name.clone(), self.start_state(step, from, &cloned));
+        states.insert(cloned.clone(), clone_choice(step, &job, &done));
         let on_job_failure = if retry.total_retries > 0 {
             state_name(&format!("{step}.retry"))
         } else {
@@ -162,6 +166,7 @@ impl<'a> StateMachineBuilder<'a> {
                         variable: paths::ATTEMPT.to_string(),
                         string_equals: None,
                         numeric_less_than: Some(f64::from(retry.total_retries)),
+                        boolean_equals: None,
                         next: next_attempt,
                     }],
                     default: Some(scope.on_failure.clone()),
@@ -243,10 +248,10 @@ impl<'a> StateMachineBuilder<'a> {
                 let loops_back = targets.iter().any(|t| *t == step) && from != StartFrom::Parent;
                 let loop_state = state_name(&format!("{step}.loop"));
                 if loops_back {
-                    let job = state_name(&format!("{step}.job"));
+                    let cloned = state_name(&format!("{step}.cloned"));
                     states.insert(
                         loop_state.clone(),
-                        self.start_state(step, StartFrom::Parent, &job),
+                        self.start_state(step, StartFrom::Parent, &cloned),
                     );
                 }
                 states.insert(
@@ -262,6 +267,7 @@ impl<'a> StateMachineBuilder<'a> {
                                 variable: paths::NEXT.to_string(),
                                 string_equals: Some(target.to_string()),
                                 numeric_less_than: None,
+                                boolean_equals: None,
                                 next: if loops_back && *target == step {
                                     loop_state.clone()
                                 } else {
@@ -503,6 +509,24 @@ impl<'a> StateMachineBuilder<'a> {
             transition: Transition::next(state_name(join)),
         })
     }
+}
+
+/// `S.cloned`: a task cloned from a resumed run's origin goes straight to its finish
+/// state `done`; every other task to its job.
+fn clone_choice(step: &str, job: &str, done: &str) -> State {
+    State::Choice(ChoiceState {
+        comment: Some(format!(
+            "a resumed run's {step} task cloned from its origin skips its job"
+        )),
+        choices: vec![ChoiceRule {
+            variable: paths::CLONED.to_string(),
+            string_equals: None,
+            numeric_less_than: None,
+            boolean_equals: Some(true),
+            next: done.to_string(),
+        }],
+        default: Some(job.to_string()),
+    })
 }
 
 /// Catches every error into `$.error` and goes to `next`.
