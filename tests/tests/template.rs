@@ -418,6 +418,9 @@ fn functions_get_the_variables_they_read() {
     let step_main = std::fs::read_to_string(repo_root().join("functions/step/src/main.rs"))
         .expect("the step function's main");
     assert!(step_main.contains("\"DROPFLOW_METADATA_TABLE\""));
+    // Where finish events are posted (signed), read by the step function's main.
+    step.insert("DROPFLOW_EVENTS_URL".into());
+    assert!(step_main.contains("\"DROPFLOW_EVENTS_URL\""));
     assert_eq!(variables("StepFunction"), step);
     // The step function's URL is this stack's metadata route.
     let step_function: Vec<&str> = resource(&all, "StepFunction")
@@ -427,6 +430,28 @@ fn functions_get_the_variables_they_read() {
     assert!(step_function.contains(
         &"DROPFLOW_METADATA_URL: !Sub \"https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/metadata\""
     ));
+    // Its events URL is this stack's POST /events, the only API call its role may make.
+    assert!(step_function.contains(
+        &"DROPFLOW_EVENTS_URL: !Sub \"https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/events\""
+    ));
+    let step_role: Vec<&str> = resource(&all, "StepRole").iter().map(|l| l.text).collect();
+    let invoke = step_role
+        .iter()
+        .position(|l| l.contains("execute-api:Invoke"))
+        .expect("the step role may post finish events");
+    assert!(
+        step_role[invoke + 1].ends_with("${HttpApi}/*/POST/events\""),
+        "{}",
+        step_role[invoke + 1]
+    );
+    assert_eq!(
+        step_role
+            .iter()
+            .filter(|l| l.contains("execute-api"))
+            .count(),
+        2,
+        "one execute-api statement: {step_role:?}"
+    );
 }
 
 #[test]

@@ -1,13 +1,9 @@
 //! The trigger API over HTTP(S): JSON in and out, SigV4-signed for AWS (service
 //! `execute-api`, the standard credential chain), unsigned for the local stack.
 
-use std::time::SystemTime;
-
-use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use bytes::Bytes;
+use dropflow_aws::signing::SigningError;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
@@ -145,46 +141,21 @@ impl ApiClient {
     }
 }
 
-/// Signs `request` in place for `service` (SigV4 headers; `host` must be set).
+/// Signs `request` in place for `service` (SigV4 headers, `host` included).
 pub(crate) async fn sign_request(
     signer: &Signer,
     service: &str,
     request: &mut Request<Full<Bytes>>,
     body: &[u8],
 ) -> Result<(), ClientError> {
-    let credentials = signer
-        .credentials
-        .provide_credentials()
+    dropflow_aws::signing::sign_request(&signer.credentials, &signer.region, service, request, body)
         .await
-        .map_err(|e| ClientError::Credentials(e.to_string()))?;
-    let identity = credentials.into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&signer.region)
-        .name(service)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| ClientError::Credentials(e.to_string()))?
-        .into();
-    let uri = request.uri().to_string();
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
-    let signable = SignableRequest::new(
-        request.method().as_str(),
-        &uri,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| ClientError::Credentials(format!("cannot sign the request: {e}")))?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| ClientError::Credentials(format!("cannot sign the request: {e}")))?
-        .into_parts();
-    instructions.apply_to_request_http1x(request);
-    Ok(())
+        .map_err(|e| match e {
+            SigningError::Credentials(message) => ClientError::Credentials(message),
+            SigningError::Request(message) => {
+                ClientError::Credentials(format!("cannot sign the request: {message}"))
+            }
+        })
 }
 
 /// The connection error with its causes (hyper's own message is just "client error").
@@ -197,54 +168,4 @@ pub(crate) fn connection_message(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
-}
-
-#[cfg(test)]
-mod tests {
-    use aws_credential_types::Credentials;
-
-    use super::*;
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn requests_are_signed_for_execute_api() {
-        let signer = Signer {
-            credentials: SharedCredentialsProvider::new(Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                Some("session".into()),
-                None,
-                "test",
-            )),
-            region: "eu-west-1".into(),
-        };
-        let body = br#"{"alpha":0.5}"#.to_vec();
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri("https://abc.execute-api.eu-west-1.amazonaws.com/flows/F/runs")
-            .header("host", "abc.execute-api.eu-west-1.amazonaws.com")
-            .body(Full::new(Bytes::from(body.clone())))
-            .unwrap();
-        sign_request(&signer, SERVICE, &mut request, &body)
-            .await
-            .unwrap();
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_string())
-                .unwrap_or_default()
-        };
-        let authorization = header("authorization");
-        assert!(
-            authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
-            "{authorization}"
-        );
-        assert!(
-            authorization.contains("/eu-west-1/execute-api/aws4_request"),
-            "{authorization}"
-        );
-        assert!(authorization.contains("SignedHeaders="), "{authorization}");
-        assert!(!header("x-amz-date").is_empty());
-        assert_eq!(header("x-amz-security-token"), "session");
-    }
 }

@@ -17,8 +17,9 @@ mod listing;
 mod s3;
 mod scheduler;
 mod sfn;
+pub mod signing;
 
-pub use alerts::{HttpWebhooks, SnsAlerts};
+pub use alerts::{HttpWebhooks, SignedApiPoster, SnsAlerts};
 pub use batch::BatchJobDefinitions;
 pub use config::{credentials_sdk_config, load_sdk_config, static_sdk_config};
 pub use datastore::S3Datastore;
