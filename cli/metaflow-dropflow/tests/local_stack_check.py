@@ -6,7 +6,8 @@ Deployer API: `Deployer(...).dropflow(local=True).create()` (a RuntimeError with
 lint text for the broken flow; unchanged for ParameterFlow), `trigger(alpha=0.5)`, the
 run followed to its end and its artifact read with Metaflow's Client;
 `from_deployment`, `list_deployed_flows` and `get_triggered_run`, which Metaflow's Step
-Functions deployer does not implement; `delete`.
+Functions deployer does not implement; a value from `METAFLOW_RUN_<NAME>`; `resume` of a
+succeeded run (refused) and of a stopped one; `delete`.
 
 Run by `cli/tests/metaflow_extension.rs`: python local_stack_check.py FLOW BROKEN_FLOW
 with the extension on PYTHONPATH and DROPFLOW_BIN naming the `dropflow` command."""
@@ -195,6 +196,42 @@ def main(flow, broken):
     code, output = flow_command(flow, "dropflow", "terminate", "--local", run_id)
     assert code == 0, output
     timed("METAFLOW_RUN_ALPHA=0.25 reached %s" % run_id, started)
+
+    # Resuming a run that succeeded is refused with the reason (Metaflow's `resume`
+    # semantics; `tests/tests/resume_run.rs` resumes a failed run end to end).
+    code, output = flow_command(flow, "dropflow", "resume", "--local", triggered.run_id)
+    assert code != 0, output
+    assert "succeeded; only a run that failed, timed out or was stopped can be resumed" in output, output
+    timed("resume of a succeeded run refused", started)
+
+    # The run stopped above is resumed once it has ended: a new run of the same values.
+    for _ in range(120):
+        shown = subprocess.run(
+            [os.environ["DROPFLOW_BIN"], "status", "ParameterFlow", run_id, "--local", "--json"],
+            stdout=subprocess.PIPE,
+            universal_newlines=True,
+        )
+        if json.loads(shown.stdout)["status"] != "RUNNING":
+            break
+        time.sleep(0.5)
+    resumed_file = os.path.abspath("resumed-run-id")
+    code, output = flow_command(
+        flow, "dropflow", "resume", "--local", run_id, "--run-id-file", resumed_file
+    )
+    assert code == 0, output
+    resumed = open(resumed_file).read().strip()
+    assert resumed.startswith("sfn-") and resumed != run_id, resumed
+    assert "resumed on dropflow as run-id %s." % resumed in output, output
+    shown = subprocess.run(
+        [os.environ["DROPFLOW_BIN"], "status", "ParameterFlow", resumed, "--local", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
+    assert json.loads(shown.stdout)["parameters"]["alpha"] == 0.25, shown.stdout
+    code, output = flow_command(flow, "dropflow", "terminate", "--local", resumed)
+    assert code == 0, output
+    timed("stopped run %s resumed as %s (alpha 0.25 reused)" % (run_id, resumed), started)
 
     # Deleted: the flow is gone from the stack.
     assert deployed.delete()

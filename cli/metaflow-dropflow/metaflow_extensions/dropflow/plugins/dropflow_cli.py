@@ -452,6 +452,52 @@ def delete(obj, local=False, state_dir=None, api=None, bucket=None):
     )
 
 
+@dropflow.command(
+    help="Resume a run that failed, timed out or was stopped: a new run with the same "
+    "parameter values that clones every task that succeeded and runs the rest."
+)
+@click.argument("run-id", required=True, type=str)
+@click.option(
+    "--from-step",
+    default=None,
+    type=str,
+    help="Run this step and every step after it again (as `resume STEP`).",
+)
+@click.option(
+    "--run-id-file",
+    default=None,
+    type=str,
+    help="Write the ID of the new run to the file specified.",
+)
+@target_options
+@click.pass_obj
+def resume(
+    obj,
+    run_id,
+    from_step=None,
+    run_id_file=None,
+    local=False,
+    state_dir=None,
+    api=None,
+    bucket=None,
+):
+    target = _target(obj, local, state_dir, api, bucket)
+    name = _name(obj)
+    args = ["resume", name, run_id, "--json"] + target.flags()
+    if from_step:
+        args += ["--from-step", from_step]
+    _, outcome = obj.dropflow_command.run(args)
+    started = outcome["started"]
+    if run_id_file:
+        with open(run_id_file, "w") as f:
+            f.write(str(started["run_id"]))
+    obj.echo(
+        "Run *%s* of *%s* resumed on dropflow as run-id *%s*."
+        % (run_id, started.get("state_machine") or name, started["run_id"]),
+        bold=True,
+    )
+
+
 @dropflow.command(help="Terminate a run of the workflow on dropflow.")
 @click.argument("run-id", required=True, type=str)
 @target_options
