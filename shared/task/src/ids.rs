@@ -2,7 +2,7 @@
 //! index stack, loop iteration), so a retry is the same task with a higher attempt and a
 //! join can name its parents without a side table.
 //!
-//! Metaflow accepts any string as an id, but (METAFLOW-TASKS.md) purely numeric ids are
+//! Metaflow accepts any string as an id, but (checked with Metaflow 2.19) purely numeric ids are
 //! invisible to the Client with `--metadata=local`, `/` makes nested directories, and
 //! `:`, `,` and `!` break the compressed `--input-paths` forms. Step names are Python
 //! identifiers, so ids built here never contain those characters and never are numeric.

@@ -1,6 +1,7 @@
 //! `--input-paths` for every shape. Metaflow's `step` decodes the value with
 //! `util.decompress_list` and gives the task its `inputs` in exactly that order
-//! (METAFLOW-TASKS.md), so the order is part of the result:
+//! (`metaflow/cli_components/step_cmd.py`, `metaflow/task.py`), so the order is part of
+//! the result:
 //!
 //! - one parent (linear step, switch target, foreach child, loop iteration):
 //!   `RUN/step/task`;
