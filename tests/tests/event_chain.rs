@@ -164,4 +164,19 @@ async fn metaflows_published_event_starts_a_flow_whose_end_starts_the_next() {
         format!("UpFlow/sfn-{}", up.name().unwrap()),
         "{read:#}"
     );
+
+    // The API's run view names the finish event and the upstream run that started it.
+    let api = stack.endpoints().api_url.clone();
+    let path = format!("/flows/DownFlow/runs/sfn-{}", down.name().unwrap());
+    let (status, body) =
+        tokio::task::block_in_place(|| common::http(&api, "GET", &path, "")).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let triggered_by = &view["triggered_by"][0];
+    assert_eq!(triggered_by["name"], "metaflow.UpFlow.end", "{view:#}");
+    assert_eq!(
+        triggered_by["run"],
+        format!("UpFlow/sfn-{}", up.name().unwrap()),
+        "{view:#}"
+    );
 }

@@ -254,6 +254,19 @@ async fn ten_concurrent_copies_of_one_event_start_one_run_with_the_mapped_parame
     assert_eq!(executions.len(), 1, "{executions:?}");
     assert_eq!(format!("sfn-{}", executions[0].0), run_ids[0]);
     assert_eq!(executions[0].1, r#"{"Parameters": "{\"alpha\": 5}"}"#);
+    // The run view names the event that started it.
+    let (status, run) = call(
+        &stack.deps,
+        "GET",
+        &format!("/flows/EventFlow/runs/{}", run_ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(
+        run["triggered_by"],
+        json!([{"id": "5c1e0a3e-7d4b-4a43-9a52-1f0c7f2b9d11", "name": "data_ready"}])
+    );
 
     // An event no flow waits for is accepted and ignored.
     let other = publish(&stack.deps, &metaflow_event("unrelated", "x-1", json!({}))).await;

@@ -1,8 +1,11 @@
 //! The run routes: start (`POST /flows/{flow}/runs`), list, describe and stop.
 
 use dropflow_aws::{Execution, ListOutcome, StartOutcome, StopOutcome};
-use dropflow_contract::records::DeploymentState;
+use dropflow_contract::layout;
+use dropflow_contract::records::{DeploymentState, read_json};
+use dropflow_contract::triggers::TriggeredRun;
 use lambda_http::http::StatusCode;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::catalog;
@@ -298,6 +301,7 @@ pub async fn get(deps: &Deps, flow: &str, run: &str) -> Answer {
         None => None,
     }
     .or(progress.version);
+    let triggered_by = triggered_by(deps, &state.state_machine, &execution.name).await?;
     Ok((
         StatusCode::OK,
         json!({
@@ -314,8 +318,46 @@ pub async fn get(deps: &Deps, flow: &str, run: &str) -> Answer {
             "cause": execution.cause,
             "steps": progress.steps,
             "steps_partial": progress.partial,
+            "triggered_by": triggered_by,
         }),
     ))
+}
+
+/// What started an event-started run: its events (`id`, `name`, and for a finish event
+/// the upstream run, `Flow/run_id`), from the record the delivery wrote before starting
+/// it; `None` for a run started otherwise.
+async fn triggered_by(
+    deps: &Deps,
+    state_machine: &str,
+    execution: &str,
+) -> Result<Option<Vec<TriggeringEvent>>, dropflow_contract::ServiceError> {
+    let key = layout::triggered_run_key(state_machine, execution);
+    let Some(record) = read_json::<TriggeredRun>(&deps.objects, &key).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        record
+            .events
+            .iter()
+            .map(|arrival| TriggeringEvent {
+                id: arrival.id.clone(),
+                name: arrival.event.name.clone(),
+                run: arrival.event.finished_run(),
+            })
+            .collect(),
+    ))
+}
+
+/// One event that started a run, as the run view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct TriggeringEvent {
+    /// The delivery id (the payload's `id`).
+    id: String,
+    /// The event name.
+    name: String,
+    /// The upstream run (`Flow/run_id`) of a finish event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run: Option<String>,
 }
 
 /// The parameter values in an execution input (either form); `null` when unreadable.
