@@ -102,12 +102,6 @@ impl ApiClient {
             .body(Full::new(Bytes::from(body.clone())))
             .map_err(|e| failed(e.to_string()))?;
         if let Some(signer) = &self.signer {
-            let host = request.uri().authority().map(|a| a.to_string());
-            if let Some(host) = host {
-                request
-                    .headers_mut()
-                    .insert("host", host.parse().map_err(|_| failed("bad host".into()))?);
-            }
             sign_request(signer, SERVICE, &mut request, &body).await?;
         }
         let response = self

@@ -83,10 +83,6 @@ pub async fn describe(
         )
         .body(Full::new(Bytes::from(body.clone())))
         .map_err(|e| failed(e.to_string()))?;
-    if let Some(host) = request.uri().authority().map(|a| a.to_string()) {
-        let host = host.parse().map_err(|_| failed("bad host".into()))?;
-        request.headers_mut().insert("host", host);
-    }
     sign_request(signer, "cloudformation", &mut request, &body).await?;
     let response = https_client(&url)?
         .request(request)
