@@ -40,17 +40,7 @@ pub async fn resume(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) ->
             format!("the body must be empty or {{\"from_step\": \"STEP\"}}: {problem}"),
         )
     })?;
-    let key = match request.idempotency_key() {
-        None => None,
-        Some(Ok(key)) if !key.is_empty() => Some(key.to_string()),
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                code::INVALID_IDEMPOTENCY_KEY,
-                "the Idempotency-Key header must be non-empty text",
-            ));
-        }
-    };
+    let key = crate::runs::idempotency_key(request)?;
     let (state, origin) = find(deps, flow, run).await?;
     let origin_run = names::run_id(&origin.name);
     let origin_version = origin_version(deps, &state, &origin, &origin_run).await?;

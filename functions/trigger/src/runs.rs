@@ -34,6 +34,29 @@ pub const DEFAULT_LIMIT: i32 = 50;
 /// The largest `limit` (Step Functions' page size limit).
 pub const MAX_LIMIT: i32 = 1000;
 
+/// An `Idempotency-Key` header that is empty or not text (a 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BadIdempotencyKey;
+
+impl From<BadIdempotencyKey> for ApiError {
+    fn from(_: BadIdempotencyKey) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_IDEMPOTENCY_KEY,
+            "the Idempotency-Key header must be non-empty text",
+        )
+    }
+}
+
+/// The request's `Idempotency-Key` (`None` when absent), for starting and resuming runs.
+pub(crate) fn idempotency_key(request: &ApiRequest) -> Result<Option<String>, BadIdempotencyKey> {
+    match request.idempotency_key() {
+        None => Ok(None),
+        Some(Ok(key)) if !key.is_empty() => Ok(Some(key.to_string())),
+        Some(_) => Err(BadIdempotencyKey),
+    }
+}
+
 /// `POST /flows/{flow}/runs`: checks the parameters against the live version's manifest,
 /// then starts an execution on the `live` alias with Metaflow's input form. 201 for a new
 /// run; 200 with the existing run when the `Idempotency-Key` was used before with the same
@@ -41,17 +64,7 @@ pub const MAX_LIMIT: i32 = 1000;
 pub async fn start(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
     // Everything that needs no AWS call first: size, JSON, the key.
     let given = params::parse_body(&request.body)?;
-    let key = match request.idempotency_key() {
-        None => None,
-        Some(Ok(key)) if !key.is_empty() => Some(key.to_string()),
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                code::INVALID_IDEMPOTENCY_KEY,
-                "the Idempotency-Key header must be non-empty text",
-            ));
-        }
-    };
+    let key = idempotency_key(request)?;
     let state = catalog::resolve(deps, flow).await?;
     let live = catalog::live_version(deps, &state).await?;
     let manifest = catalog::manifest(deps, &state.state_machine, &live.version).await?;
