@@ -3,6 +3,8 @@
 //! reports out. moto 5.2.5 has no `ListStateMachineVersions`, so versions are checked
 //! through the alias and `DescribeStateMachine` on the version ARN.
 
+mod bucket;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -55,17 +57,7 @@ impl Stack {
         let sdk: SdkConfig = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
         let deployer = dropflow_compile::deployer(config(), &sdk);
         let s3 = deployer.objects.client().clone();
-        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-        s3.put_bucket_versioning()
-            .bucket(BUCKET)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        bucket::versioned(&s3, BUCKET).await;
         Self {
             _moto: moto,
             s3,

@@ -6,6 +6,8 @@
 //! must say what happened; and dropflow must change only what it owns. One moto serves
 //! the tests one at a time, reset between them.
 
+mod bucket;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -139,17 +141,7 @@ impl Stack {
         let sdk: SdkConfig = dropflow_aws::static_sdk_config(&moto.guard.url(), "us-east-1");
         let deployer = dropflow_compile::deployer(config(), &sdk);
         let s3 = deployer.objects.client().clone();
-        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-        s3.put_bucket_versioning()
-            .bucket(BUCKET)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        bucket::versioned(&s3, BUCKET).await;
         Self {
             _moto: moto,
             deployer: Arc::new(deployer),

@@ -4,6 +4,8 @@
 //! body (what `ArgoEvent(name).publish(payload)` posts) sent to the trigger API's handler.
 //! Executions are recorded, never run.
 
+mod bucket;
+
 use std::collections::BTreeMap;
 
 use dropflow_compile::AwsDeployer;
@@ -74,17 +76,7 @@ impl Stack {
             .expect("valid test configuration");
         let deployer = dropflow_compile::deployer(config, &sdk);
         let s3 = deployer.objects.client().clone();
-        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-        s3.put_bucket_versioning()
-            .bucket(BUCKET)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        bucket::versioned(&s3, BUCKET).await;
         Self {
             deps: Deps::new(TriggerConfig::new(BUCKET), &sdk),
             sfn: aws_sdk_sfn::Client::new(&sdk),

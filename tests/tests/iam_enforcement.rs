@@ -14,6 +14,8 @@
 //! reads and stops a run, and the metadata service reads its key and writes its table.
 //! Each role is also refused what it must not do.
 
+mod bucket;
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -318,17 +320,7 @@ async fn create_resources(sdk: &SdkConfig) -> (String, String) {
             .force_path_style(true)
             .build(),
     );
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(BUCKET)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    bucket::versioned(&s3, BUCKET).await;
     let secret = |name: &'static str, value: String| async move {
         dropflow_metadata::secret::create_api_key_secret(sdk, name, &value)
             .await

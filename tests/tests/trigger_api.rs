@@ -6,6 +6,8 @@
 //! local stack's StartExecution patch (`tests/moto_aliases.py`), since moto 5.2.5 alone
 //! answers `StateMachineDoesNotExist` for an alias ARN. Executions are recorded, never run.
 
+mod bucket;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_sfn::types::RoutingConfigurationListItem;
@@ -79,17 +81,7 @@ impl Stack {
         let sdk = dropflow_aws::static_sdk_config(&moto.url(), "us-east-1");
         let deployer = dropflow_compile::deployer(compile_config(), &sdk);
         let s3 = deployer.objects.client().clone();
-        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-        s3.put_bucket_versioning()
-            .bucket(BUCKET)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        bucket::versioned(&s3, BUCKET).await;
         Self {
             deps: Deps::new(TriggerConfig::new(BUCKET), &sdk),
             sfn: aws_sdk_sfn::Client::new(&sdk),
