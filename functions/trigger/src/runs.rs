@@ -3,7 +3,7 @@
 use dropflow_aws::{Execution, ListOutcome, StartOutcome, StopOutcome};
 use dropflow_contract::layout;
 use dropflow_contract::records::{DeploymentState, read_json};
-use dropflow_contract::triggers::TriggeredRun;
+use dropflow_contract::triggers::{TriggeredRun, started_by_events};
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -344,6 +344,9 @@ async fn triggered_by(
     state_machine: &str,
     execution: &str,
 ) -> Result<Option<Vec<TriggeringEvent>>, dropflow_contract::ServiceError> {
+    if !started_by_events(execution) {
+        return Ok(None);
+    }
     let key = layout::triggered_run_key(state_machine, execution);
     let Some(record) = read_json::<TriggeredRun>(&deps.objects, &key).await? else {
         return Ok(None);

@@ -133,6 +133,15 @@ pub struct Arrival {
     pub event: MetaflowEvent,
 }
 
+/// The prefix of the execution names of runs started by events (`ev-<hash>`).
+pub const EVENT_EXECUTION_PREFIX: &str = "ev-";
+
+/// Whether execution `name` was started by events (only such runs have a
+/// [`TriggeredRun`] record).
+pub fn started_by_events(name: &str) -> bool {
+    name.starts_with(EVENT_EXECUTION_PREFIX)
+}
+
 /// The events that started a run (`events/runs/<sm>/<execution>.json`), written by the
 /// delivery before the run is started (a claim: only its writer starts the execution)
 /// and read by the step Lambda (`@trigger_on_finish`'s `--trigger`).

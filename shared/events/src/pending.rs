@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use dropflow_contract::triggers::Arrival;
-use dropflow_contract::triggers::Triggers;
+use dropflow_contract::triggers::{EVENT_EXECUTION_PREFIX, Triggers};
 
 /// How many consumed event ids a record remembers.
 pub const REMEMBERED_IDS: usize = 256;
@@ -88,7 +88,7 @@ pub fn execution_name<'a>(ids: impl Iterator<Item = &'a str>) -> String {
         hasher.update(id.as_bytes());
     }
     format!(
-        "ev-{}",
+        "{EVENT_EXECUTION_PREFIX}{}",
         &data_encoding::HEXLOWER.encode(&hasher.finalize())[..32]
     )
 }

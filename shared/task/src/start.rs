@@ -458,7 +458,10 @@ async fn trigger_runs<D: Datastore>(
         .triggers
         .as_ref()
         .is_some_and(|t| t.decorator == "trigger_on_finish");
-    let Some(execution) = run.strip_prefix("sfn-").filter(|e| e.starts_with("ev-")) else {
+    let Some(execution) = run
+        .strip_prefix("sfn-")
+        .filter(|e| dropflow_contract::triggers::started_by_events(e))
+    else {
         return Ok(Vec::new());
     };
     if !on_finish {
