@@ -414,6 +414,70 @@ def check_distributed_map_fails_with_a_failed_child() -> None:
         )
 
 
+class RecordingInvokeApi:
+    """Stands in for the local Lambda Invoke API: records asynchronous invocations."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict, bool]] = []
+        self.arrived = threading.Event()
+
+    def invoke(self, function: str, payload: bytes, asynchronous: bool = False):
+        import json
+
+        self.calls.append((function, json.loads(payload), asynchronous))
+        self.arrived.set()
+        return 202, None, b""
+
+
+INVOKE_API = RecordingInvokeApi()
+
+
+def check_eventbridge_invokes_lambda_targets() -> None:
+    """A rule whose target is a Lambda function invokes it asynchronously with the event,
+    ``time`` in RFC 3339 (moto 5.2.5 raised ``NotImplementedError``, failing PutEvents)."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    function = "arn:aws:lambda:us-east-1:123456789012:function:dropflow-trigger"
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        events.create_event_bus(Name="dropflow")
+        events.put_rule(
+            Name="all",
+            EventBusName="dropflow",
+            EventPattern=json.dumps({"account": ["123456789012"]}),
+        )
+        events.put_targets(
+            Rule="all", EventBusName="dropflow", Targets=[{"Id": "t", "Arn": function}]
+        )
+        try:
+            answer = events.put_events(
+                Entries=[
+                    {
+                        "EventBusName": "dropflow",
+                        "Source": "acme",
+                        "DetailType": "data_ready",
+                        "Detail": json.dumps({"a": 1}),
+                    }
+                ]
+            )
+        except Exception as error:  # moto as shipped: NotImplementedError, HTTP 500
+            raise AssertionError(f"PutEvents failed: {error!r}") from error
+    if answer["FailedEntryCount"] != 0:
+        raise AssertionError(f"PutEvents refused the entry: {answer}")
+    if not INVOKE_API.arrived.wait(10):
+        raise AssertionError("the rule's Lambda target was never invoked")
+    target, event, asynchronous = INVOKE_API.calls[0]
+    if target != function or not asynchronous:
+        raise AssertionError(f"invoked {target} (asynchronous: {asynchronous})")
+    if event["detail-type"] != "data_ready" or event["detail"] != {"a": 1}:
+        raise AssertionError(f"the function got {event}")
+    if not isinstance(event["time"], str) or not event["time"].endswith("Z"):
+        raise AssertionError(f"time is {event['time']!r}, not RFC 3339")
+
+
 CHECKS = [
     check_describe_jobs_keeps_moto_semantics,
     check_describe_jobs_during_submits,
@@ -422,6 +486,7 @@ CHECKS = [
     check_conditional_updates_are_atomic,
     check_distributed_map_fails_with_a_failed_child,
     check_plain_backend_starts_on_an_alias,
+    check_eventbridge_invokes_lambda_targets,
 ]
 
 
@@ -435,6 +500,7 @@ def main() -> int:
         moto_dropflow.patch_dynamodb_atomic_writes()
         moto_dropflow.patch_distributed_map_failures()
         moto_dropflow.patch_start_execution()
+        moto_dropflow.patch_eventbridge_lambda_targets(INVOKE_API)
     failures = 0
     for check in CHECKS:
         try:

@@ -178,6 +178,7 @@ mod tests {
             account_id: "123456789012".into(),
             metadata_url: String::new(),
             metadata_auth_key: String::new(),
+            event_bus: "dropflow-local".into(),
         }
     }
 

@@ -68,6 +68,10 @@ in its own function below, none editing site-packages:
    it. moto counted the failed item and let the Map state succeed without its output, so
    the run went on to the join. Its S3 ``ItemReader`` (and ``ResultWriter``) also call
    127.0.0.1 (item 6).
+11. EventBridge rules with a Lambda target invoke it, as EventBridge does: asynchronously,
+   with the matched event (moto 5.2.5 raised ``NotImplementedError`` for Lambda targets,
+   failing the ``PutEvents`` call) and ``time`` in RFC 3339 as AWS sends it (moto's was
+   a Unix timestamp). Other targets are left to moto.
 
 Everything listens on 127.0.0.1 only. On SIGTERM/SIGINT (or stdin closing, with
 ``--exit-on-stdin-eof``) running jobs are killed, then the process exits.
@@ -528,6 +532,54 @@ class _MarkerKey:
         self.version_id = version_id
         self.etag = ""
         self.size = 0
+
+
+def patch_eventbridge_lambda_targets(invoke_api: InvokeApi) -> None:
+    """A rule's Lambda targets get the matched event, invoked asynchronously (item 11)."""
+    from moto.events import models as events_models
+    from moto.utilities.arns import parse_arn
+
+    original = events_models.Rule.send_to_targets
+
+    def is_lambda(target: dict) -> bool:
+        return parse_arn(target["Arn"]).service == "lambda"
+
+    def deliver(function_arn: str, body: bytes) -> None:
+        # The Invoke API answers an Event invocation at once and retries a failing
+        # handler itself, as Lambda's asynchronous invocation does.
+        status, kind, answer = invoke_api.invoke(function_arn, body, asynchronous=True)
+        if kind is not None:
+            LOG.warning(
+                "EventBridge delivery to %s failed (HTTP %d): %s",
+                function_name(function_arn),
+                status,
+                answer.decode("utf-8", "replace")[:500],
+            )
+
+    def send_to_targets(self, original_event, transform_input=True):
+        if not self.event_pattern.matches_event(original_event):
+            return
+        lambdas = [t for t in self.targets if is_lambda(t)]
+        for target in lambdas:
+            if target.get("Input") or target.get("InputPath") or target.get("InputTransformer"):
+                raise NotImplementedError("Lambda targets with Input/InputPath/InputTransformer")
+            event = dict(original_event)
+            stamp = event.get("time")
+            if isinstance(stamp, (int, float)):
+                event["time"] = datetime.datetime.fromtimestamp(
+                    stamp, tz=datetime.timezone.utc
+                ).strftime("%Y-%m-%dT%H:%M:%SZ")
+            body = json.dumps(event, default=str).encode()
+            threading.Thread(
+                target=deliver, args=(target["Arn"], body), name="eventbridge", daemon=True
+            ).start()
+        others = [t for t in self.targets if not is_lambda(t)]
+        if others:
+            rest = copy.copy(self)
+            rest.targets = others
+            original(rest, original_event, transform_input)
+
+    events_models.Rule.send_to_targets = send_to_targets
 
 
 # ----------------------------------------------------------------------------------------
@@ -1196,6 +1248,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_start_execution()
     patch_lambda_forwarding(invoke_api)
     patch_s3_notifications(invoke_api)
+    patch_eventbridge_lambda_targets(invoke_api)
     patch_local_batch(batch)
     patch_batch_sync_wait(batch)
     patch_batch_describe_snapshot()

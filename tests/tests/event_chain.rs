@@ -3,7 +3,8 @@
 //! pointed at the local trigger API's `/events`, starts `UpFlow` (`@trigger(event='go')`);
 //! when UpFlow's end step succeeds, the step function publishes `metaflow.UpFlow.end`,
 //! which starts `DownFlow` (`@trigger_on_finish(flow='UpFlow')`), whose tasks see the
-//! UpFlow run as Metaflow's `current.trigger.run`.
+//! UpFlow run as Metaflow's `current.trigger.run`. The same event put on dropflow's
+//! EventBridge bus with boto3 starts UpFlow again (bus → rule → trigger function).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -178,5 +179,63 @@ async fn metaflows_published_event_starts_a_flow_whose_end_starts_the_next() {
         triggered_by["run"],
         format!("UpFlow/sfn-{}", up.name().unwrap()),
         "{view:#}"
+    );
+
+    // The same event put on dropflow's EventBridge bus (boto3, as `aws events put-events`
+    // would): the bus's rule invokes the trigger function, which starts UpFlow again.
+    let put = tokio::task::block_in_place(|| {
+        Command::new(python())
+            .args([
+                "-c",
+                "import boto3, json, sys\n\
+                 events = boto3.client('events')\n\
+                 answer = events.put_events(Entries=[\n\
+                     {'EventBusName': sys.argv[1], 'Source': 'acme.ingest', 'DetailType': 'go', 'Detail': json.dumps({'note': 'bus'})},\n\
+                     {'EventBusName': sys.argv[1], 'Source': 'acme.ingest', 'DetailType': 'nobody_waits', 'Detail': '{}'}])\n\
+                 print(answer['FailedEntryCount'])",
+                &stack.endpoints().event_bus,
+            ])
+            .envs(common::borrowed(&envs))
+            .output()
+            .unwrap()
+    });
+    assert!(
+        put.status.success(),
+        "put_events failed: {}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&put.stdout).trim(), "0");
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
+    let machine = common::deployed(&stack, "UpFlow")
+        .await
+        .unwrap()
+        .trim_end_matches(":live")
+        .to_string();
+    let waited = Instant::now();
+    let second = loop {
+        let listed = sfn
+            .list_executions()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .unwrap();
+        let names: Vec<String> = listed
+            .executions()
+            .iter()
+            .map(|e| e.name().to_string())
+            .collect();
+        if names.len() >= 2 {
+            break names;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the bus event started no UpFlow run: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(second.len(), 2, "{second:?}");
+    assert!(
+        second.iter().all(|name| name.starts_with("ev-")),
+        "{second:?}"
     );
 }

@@ -405,3 +405,118 @@ async fn a_claim_whose_writer_died_is_started_by_the_next_delivery_once_stale() 
     assert_eq!(executions.len(), 1, "{executions:?}");
     assert_eq!(executions[0].0, stale_name);
 }
+
+/// An event from dropflow's EventBridge bus, as the bus rule's Lambda target receives it:
+/// `DetailType` the event name, `Detail` the payload.
+fn bus_event(id: &str, name: &str, detail: Value) -> Value {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": name,
+        "source": "acme.ingest",
+        "account": "123456789012",
+        "time": "2026-12-07T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail
+    })
+}
+
+async fn invoke(deps: &Deps, payload: Value) -> Value {
+    dropflow_trigger::handle_invocation(payload, Default::default(), deps)
+        .await
+        .unwrap_or_else(|e| panic!("the trigger function failed: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bus_events_delivered_concurrently_twice_and_out_of_order_start_one_run_each() {
+    let mut stack = Stack::new().await;
+    stack.deploy("event_flow", EVENT_FLOW).await;
+    stack.deploy("two_event_flow", TWO_EVENT_FLOW).await;
+
+    // EventBridge delivers at least once: eight concurrent copies of one event (one id).
+    let event = bus_event("0b6e-bus-1", "data_ready", json!({"a": 7}));
+    let copies: Vec<_> = (0..8)
+        .map(|_| {
+            let (deps, event) = (stack.deps.clone(), event.clone());
+            tokio::spawn(async move { invoke(&deps, event).await })
+        })
+        .collect();
+    let mut started = 0;
+    for copy in copies {
+        let answer: EventAnswer = serde_json::from_value(copy.await.unwrap()).unwrap();
+        assert_eq!(answer.id, "0b6e-bus-1");
+        match &answer.flows[..] {
+            [flow] if matches!(flow.delivery, Delivered::Started { .. }) => started += 1,
+            [flow] if matches!(flow.delivery, Delivered::AlreadyStarted { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(started, 1, "one copy started the run");
+    let executions = stack.executions("EventFlow").await;
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    assert_eq!(executions[0].1, r#"{"Parameters": "{\"alpha\": 7}"}"#);
+
+    // Two events, the second arriving first, each delivered twice at once: one run.
+    let mut deliveries = Vec::new();
+    for (id, name) in [("bus-2", "second"), ("bus-1", "first")] {
+        let round: Vec<_> = (0..2)
+            .map(|_| {
+                let (deps, event) = (stack.deps.clone(), bus_event(id, name, json!({})));
+                tokio::spawn(async move { invoke(&deps, event).await })
+            })
+            .collect();
+        for delivery in round {
+            deliveries.push(delivery.await.unwrap());
+        }
+    }
+    let runs = stack.executions("TwoEventFlow").await;
+    assert_eq!(runs.len(), 1, "{runs:?} after {deliveries:#?}");
+
+    // A payload that does not fit starts nothing and is readable with its reason.
+    let bad = invoke(
+        &stack.deps,
+        bus_event("bus-bad", "data_ready", json!({"a": "seven"})),
+    )
+    .await;
+    let bad: EventAnswer = serde_json::from_value(bad).unwrap();
+    assert!(
+        matches!(bad.flows[0].delivery, Delivered::Rejected(_)),
+        "{bad:?}"
+    );
+    assert_eq!(stack.executions("EventFlow").await.len(), 1);
+    let (status, rejected) =
+        call(&stack.deps, "GET", "/flows/EventFlow/events/rejected", None).await;
+    assert_eq!(status, 200, "{rejected}");
+    let rejected: Rejections = serde_json::from_value(rejected).unwrap();
+    assert!(
+        rejected.rejections[0].rejection.reason.contains("alpha"),
+        "{rejected:?}"
+    );
+
+    // A detail that is not an object is refused, naming the fix (not retried as an AWS error).
+    let refused = dropflow_trigger::handle_invocation(
+        bus_event("bus-list", "data_ready", json!([1])),
+        Default::default(),
+        &stack.deps,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.error_type, "dropflow.InvalidEvent");
+    assert!(refused.message.contains("not a JSON object"), "{refused}");
+
+    // The same entry point answers the HTTP API (payload v2) with API Gateway's form.
+    let mut request: Value = serde_json::from_str(APIGW_FIXTURE).unwrap();
+    request["rawPath"] = json!("/flows");
+    request["rawQueryString"] = json!("");
+    request["requestContext"]["http"]["method"] = json!("GET");
+    request["requestContext"]["http"]["path"] = json!("/flows");
+    let response = invoke(&stack.deps, request).await;
+    assert_eq!(response["statusCode"], 200, "{response:#}");
+    let flows: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        flows["flows"].as_array().map(Vec::len),
+        Some(2),
+        "{flows:#}"
+    );
+}

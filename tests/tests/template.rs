@@ -977,3 +977,75 @@ fn tasks_may_read_only_the_secrets_under_the_prefix() {
         json!({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${JobSecretsPrefix}*"})
     );
 }
+
+#[test]
+fn bus_events_reach_only_the_trigger_function_and_failures_are_kept() {
+    let template = parsed();
+    assert_eq!(
+        resource_of(&template, "EventBus")["Type"],
+        "AWS::Events::EventBus"
+    );
+    let rule = resource_of(&template, "EventRule");
+    assert_eq!(rule["Type"], "AWS::Events::Rule");
+    let rule = &rule["Properties"];
+    assert_eq!(rule["EventBusName"], json!({"Ref": "EventBus"}));
+    // Every event this account puts on the bus (the function does the matching).
+    assert_eq!(
+        rule["EventPattern"],
+        json!({"account": [{"Ref": "AWS::AccountId"}]})
+    );
+    let targets = list(&rule["Targets"]);
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(
+        targets[0]["Arn"],
+        json!({"Fn::GetAtt": ["TriggerFunction", "Arn"]})
+    );
+    assert_eq!(
+        targets[0]["DeadLetterConfig"]["Arn"],
+        json!({"Fn::GetAtt": ["EventFailures", "Arn"]})
+    );
+
+    // Only that rule may invoke the function through EventBridge.
+    let permission = &resource_of(&template, "TriggerFunctionEventsPermission")["Properties"];
+    assert_eq!(permission["Principal"], "events.amazonaws.com");
+    assert_eq!(
+        permission["SourceArn"],
+        json!({"Fn::GetAtt": ["EventRule", "Arn"]})
+    );
+    assert_eq!(
+        permission["SourceAccount"],
+        json!({"Ref": "AWS::AccountId"})
+    );
+
+    // A delivery that keeps failing lands in EventFailures, from the function or the rule.
+    let config = &resource_of(&template, "TriggerFunction")["Properties"]["EventInvokeConfig"];
+    assert!(config["MaximumRetryAttempts"].as_u64().unwrap() <= 2);
+    assert_eq!(
+        config["DestinationConfig"]["OnFailure"]["Destination"],
+        json!({"Fn::GetAtt": ["EventFailures", "Arn"]})
+    );
+    let queue = resource_of(&template, "EventFailures");
+    assert_eq!(queue["Properties"]["SqsManagedSseEnabled"], true);
+    let send = statement_by_sid(&template, "TriggerRole", "ReportFailedEvents");
+    assert_eq!(actions(send), ["sqs:SendMessage"]);
+    assert_eq!(
+        send["Resource"],
+        json!({"Fn::GetAtt": ["EventFailures", "Arn"]})
+    );
+    let policy = &resource_of(&template, "EventFailuresPolicy")["Properties"];
+    let statements = policy_statements(&policy["PolicyDocument"]);
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        statements[0]["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(
+        statements[0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        json!({"Fn::GetAtt": ["EventRule", "Arn"]})
+    );
+
+    // Clients may put events on this bus and no other.
+    let put = statement_by_sid(&template, "ClientPolicy", "PutEvents");
+    assert_eq!(actions(put), ["events:PutEvents"]);
+    assert_eq!(put["Resource"], json!({"Fn::GetAtt": ["EventBus", "Arn"]}));
+}

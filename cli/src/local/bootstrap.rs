@@ -1,6 +1,7 @@
 //! The resources a fresh emulator needs before flows can be uploaded: the versioned
 //! deployment bucket notifying the compile function, and a Batch compute environment
-//! (UNMANAGED: the emulator runs jobs as local processes) with its job queue.
+//! (UNMANAGED: the emulator runs jobs as local processes) with its job queue, and
+//! dropflow's EventBridge bus with the rule taking its events to the trigger function.
 
 use aws_config::SdkConfig;
 use aws_sdk_batch::types::{CeState, CeType, ComputeEnvironmentOrder, JqState};
@@ -12,7 +13,9 @@ use aws_sdk_s3::types::{
 
 use super::error::LocalError;
 use super::http;
-use super::options::{COMPILE_FUNCTION, JOB_QUEUE, Options};
+use super::options::{
+    ACCOUNT_ID, COMPILE_FUNCTION, EVENT_BUS, EVENT_RULE, JOB_QUEUE, Options, TRIGGER_FUNCTION,
+};
 
 /// The Batch service role the compute environment names (the emulator checks it exists).
 const BATCH_SERVICE_ROLE: &str = "dropflow-local-batch-service";
@@ -31,7 +34,56 @@ pub async fn create_resources(
     );
     create_bucket(options, &s3, flows_prefix).await?;
     create_role(options, port, BATCH_SERVICE_ROLE).await?;
-    create_queue(&aws_sdk_batch::Client::new(sdk)).await
+    create_queue(&aws_sdk_batch::Client::new(sdk)).await?;
+    create_event_bus(options, port).await
+}
+
+/// The bus, its rule (every event this account puts on it, the template's pattern) and
+/// the rule's target, the trigger function, as plain JSON requests (three calls, not
+/// worth an SDK crate).
+async fn create_event_bus(options: &Options, port: u16) -> Result<(), LocalError> {
+    let pattern = serde_json::json!({"account": [ACCOUNT_ID]}).to_string();
+    let calls = [
+        ("CreateEventBus", serde_json::json!({"Name": EVENT_BUS})),
+        (
+            "PutRule",
+            serde_json::json!({"Name": EVENT_RULE, "EventBusName": EVENT_BUS, "EventPattern": pattern, "State": "ENABLED"}),
+        ),
+        (
+            "PutTargets",
+            serde_json::json!({"Rule": EVENT_RULE, "EventBusName": EVENT_BUS, "Targets": [{"Id": "trigger", "Arn": options.function_arn(TRIGGER_FUNCTION)}]}),
+        ),
+    ];
+    for (action, body) in calls {
+        events_call(options, port, action, &body.to_string()).await?;
+    }
+    Ok(())
+}
+
+async fn events_call(
+    options: &Options,
+    port: u16,
+    action: &str,
+    body: &str,
+) -> Result<(), LocalError> {
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{}/events/aws4_request, SignedHeaders=host, Signature=0",
+        options.region
+    );
+    let target = format!("AWSEvents.{action}");
+    let headers = [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("X-Amz-Target", target.as_str()),
+        ("Authorization", authorization.as_str()),
+    ];
+    match http::request(port, "POST", "/", &headers, body).await {
+        Ok((200, _)) => Ok(()),
+        Ok((status, answer)) => Err(LocalError::setup(
+            format!("events:{action}"),
+            format!("HTTP {status}: {answer:.300}"),
+        )),
+        Err(error) => Err(LocalError::setup(format!("events:{action}"), error)),
+    }
 }
 
 async fn create_bucket(

@@ -19,6 +19,13 @@ pub const JOB_QUEUE: &str = "dropflow-local";
 pub const COMPILE_FUNCTION: &str = "dropflow-compile";
 /// The step function's name (as its binary's).
 pub const STEP_FUNCTION: &str = "dropflow-step";
+/// The trigger function's name (as its binary's): the target of the event bus's rule.
+pub const TRIGGER_FUNCTION: &str = "dropflow-trigger";
+/// dropflow's EventBridge bus: `aws events put-events` with `EventBusName` set to it
+/// starts the flows waiting for the event.
+pub const EVENT_BUS: &str = "dropflow-local";
+/// The bus's rule, taking every event put on it to the trigger function.
+pub const EVENT_RULE: &str = "dropflow-events";
 /// The metadata service's DynamoDB table (on the emulator; created at start-up).
 pub const METADATA_TABLE: &str = "dropflow-local-metadata";
 /// The emulator's Secrets Manager secret holding the metadata service's API key.

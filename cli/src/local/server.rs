@@ -217,8 +217,7 @@ fn percent_decode(text: &str) -> String {
 
 /// The trigger API (`functions/trigger`) over plain HTTP: its handler, hosted as a
 /// library, answers every request (no IAM authorization locally).
-pub fn trigger_api(listener: TcpListener, deps: dropflow_trigger::Deps) -> JoinHandle<()> {
-    let deps = Arc::new(deps);
+pub fn trigger_api(listener: TcpListener, deps: Arc<dropflow_trigger::Deps>) -> JoinHandle<()> {
     serve(listener, move |request| {
         let deps = deps.clone();
         async move {

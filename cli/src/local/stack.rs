@@ -16,10 +16,11 @@ use super::emulator::{self, Emulator};
 use super::error::LocalError;
 use super::functions;
 use super::options::{
-    ACCOUNT_ID, JOB_QUEUE, METADATA_API_KEY_SECRET, METADATA_PATH_PREFIX, METADATA_TABLE, Options,
+    ACCOUNT_ID, EVENT_BUS, JOB_QUEUE, METADATA_API_KEY_SECRET, METADATA_PATH_PREFIX,
+    METADATA_TABLE, Options, TRIGGER_FUNCTION,
 };
 use super::process;
-use super::registry::Registry;
+use super::registry::{InvokeError, Registry};
 use super::server;
 
 /// `<state dir>/local.json`: where a running stack's services are.
@@ -51,6 +52,10 @@ pub struct Endpoints {
     /// be; a request without it gets 401.
     #[serde(default)]
     pub metadata_auth_key: String,
+    /// dropflow's EventBridge bus (`aws events put-events --entries
+    /// '[{"EventBusName": BUS, "DetailType": "<event>", "Detail": "{...}", "Source": ...}]'`).
+    #[serde(default)]
+    pub event_bus: String,
 }
 
 impl Endpoints {
@@ -119,12 +124,22 @@ impl Stack {
             &metadata_auth_key,
             &events_url,
         );
-        registry.extend(extra);
-        let functions = registry.names().iter().map(|s| s.to_string()).collect();
-        let trigger = dropflow_trigger::Deps::new(
+        let trigger = Arc::new(dropflow_trigger::Deps::new(
             dropflow_trigger::TriggerConfig::new(&options.bucket),
             &sdk,
-        );
+        ));
+        // The event bus's rule invokes the trigger function, as on AWS.
+        let bus_trigger = trigger.clone();
+        registry.register(TRIGGER_FUNCTION, move |payload: serde_json::Value| {
+            let deps = bus_trigger.clone();
+            async move {
+                dropflow_trigger::handle_invocation(payload, Default::default(), &deps)
+                    .await
+                    .map_err(|e| InvokeError::new(e.error_type, e.message))
+            }
+        });
+        registry.extend(extra);
+        let functions = registry.names().iter().map(|s| s.to_string()).collect();
         let servers = vec![
             server::invoke_api(invoke, registry),
             server::trigger_api(api, trigger),
@@ -142,6 +157,7 @@ impl Stack {
             account_id: ACCOUNT_ID.to_string(),
             metadata_url,
             metadata_auth_key,
+            event_bus: EVENT_BUS.to_string(),
         };
         let mut stack = Self {
             options,

@@ -4,12 +4,13 @@
 //! against the triggers of every deployed flow's live version, and delivers it to each
 //! flow it matches ([`dropflow_events::deliver`]): a run started, a multi-event flow
 //! waiting, a duplicate, or a payload refused. `GET /flows/{flow}/events/rejected` lists
-//! the refused event sets with their reasons.
+//! the refused event sets with their reasons. [`deliver_bus_event`] delivers an event
+//! from dropflow's EventBridge bus the same way.
 
 use dropflow_contract::records::DeploymentState;
 use dropflow_contract::{Manifest, ServiceError, layout};
 use dropflow_events::{
-    BucketPending, BucketRejections, Delivered, EventAnswer, FlowDelivery, FlowTarget,
+    BucketPending, BucketRejections, BusEvent, Delivered, EventAnswer, FlowDelivery, FlowTarget,
     MetaflowEvent, Rejection, RejectionEntry, Rejections, deliver, matching_trigger,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -37,6 +38,29 @@ const MAX_REJECTIONS: usize = 1000;
 pub async fn publish(deps: &Deps, request: &ApiRequest) -> Answer {
     let event = parse(&request.body).map_err(|e| *e)?;
     let id = delivery_id(&event);
+    let answer = deliver_everywhere(deps, event, id).await?;
+    Ok((StatusCode::OK, to_json(&answer)))
+}
+
+/// An event from dropflow's EventBridge bus (the bus rule's target is the trigger
+/// function): delivered as `POST /events` delivers its body. An error is worth a retry
+/// (Lambda retries the asynchronous invocation, then hands it to the failure queue);
+/// a refused payload is not an error (it is recorded with its reason).
+pub async fn deliver_bus_event(deps: &Deps, event: BusEvent) -> Result<EventAnswer, ApiError> {
+    let source = event.source.clone();
+    let (event, id) = event
+        .into_delivery()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, code::INVALID_EVENT, e.to_string()))?;
+    tracing::info!(event = %event.name, event_id = %id, source = %source, "bus event");
+    deliver_everywhere(deps, event, id).await
+}
+
+/// Delivers `event` (delivery id `id`) to each deployed flow whose live version waits for it.
+async fn deliver_everywhere(
+    deps: &Deps,
+    event: MetaflowEvent,
+    id: String,
+) -> Result<EventAnswer, ApiError> {
     let targets = waiting_flows(deps, &event).await?;
     let mut flows = Vec::new();
     for (state, manifest) in &targets {
@@ -74,12 +98,11 @@ pub async fn publish(deps: &Deps, request: &ApiRequest) -> Answer {
             delivery: delivered,
         });
     }
-    let answer = EventAnswer {
+    Ok(EventAnswer {
         name: event.name,
         id,
         flows,
-    };
-    Ok((StatusCode::OK, to_json(&answer)))
+    })
 }
 
 /// The event in a body, or a 400 naming the expected form.

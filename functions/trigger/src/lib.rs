@@ -14,6 +14,10 @@
 //! | `GET /flows/{flow}/events/rejected` | event sets whose payload did not fit the flow, with the reason |
 //! | `POST /flows/{flow}/runs/{run_id}/resume` | resume a failed run: clone what succeeded, run the rest |
 //!
+//! The same function is the target of the rule on dropflow's EventBridge bus: an event put
+//! there is delivered as `POST /events` delivers its body ([`handle_invocation`] tells
+//! the two apart).
+//!
 //! Thin by design: [`route`] maps a request to a route, [`params`] checks a run's input
 //! against the deployment manifest, [`catalog`] reads what the compile Lambda recorded, and
 //! the AWS calls go through `dropflow-aws` ([`dropflow_aws::SfnExecutions`],
@@ -23,9 +27,10 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod event_runs;
-mod events;
+pub mod events;
 mod flows;
 mod handler;
+pub mod invocation;
 pub mod jobs;
 pub mod logs;
 pub mod names;
@@ -38,6 +43,7 @@ mod runs;
 
 pub use config::{ConfigError, Deps, TriggerConfig};
 pub use handler::{handle, handle_request};
+pub use invocation::{InvocationError, handle_invocation};
 pub use request::{ApiRequest, from_http};
 pub use runs::{DEFAULT_LIMIT, MAX_LIMIT, STATUSES};
 

@@ -1,8 +1,10 @@
-//! `dropflow-trigger`: the trigger API's Lambda entry point (API Gateway HTTP API,
-//! payload v2). Reads and checks its configuration at cold start, then serves requests.
+//! `dropflow-trigger`: the trigger function's Lambda entry point: API Gateway HTTP API
+//! requests (payload v2) and events from dropflow's EventBridge bus. Reads and checks its
+//! configuration at cold start, then serves invocations.
 
 use dropflow_trigger::{Deps, TriggerConfig};
-use lambda_http::{Request, service_fn};
+use lambda_http::{LambdaEvent, service_fn};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -21,8 +23,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = dropflow_aws::load_sdk_config().await;
     let deps = Deps::new(config, &sdk);
     let deps = &deps;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(dropflow_trigger::handle(request, deps).await)
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        dropflow_trigger::handle_invocation(event.payload, event.context, deps).await
     }))
     .await
 }

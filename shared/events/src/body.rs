@@ -1,6 +1,6 @@
 //! The event itself: Metaflow's body (`ArgoEvent(name).publish(payload)` posts
-//! `{"name": ..., "payload": {"name": ..., "id": ..., "timestamp": ..., ...}}`), which is
-//! also the `detail` of an event put on dropflow's EventBridge bus.
+//! `{"name": ..., "payload": {"name": ..., "id": ..., "timestamp": ..., ...}}`); an event put
+//! on dropflow's EventBridge bus becomes the same ([`crate::BusEvent`]).
 
 use serde_json::{Map, Value};
 

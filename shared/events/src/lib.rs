@@ -5,11 +5,13 @@
 //! triggers ([`matching_trigger`]), collects a multi-event set until every event has
 //! arrived ([`Pending`]), maps the payload to parameters, checks them as
 //! `POST /flows/{flow}/runs` does, and starts one run per event set ([`execution_name`]).
-//! [`finish_events`] are the events a successful end step publishes. Pure: AWS stays
+//! [`finish_events`] are the events a successful end step publishes; [`BusEvent`] is an
+//! event put on dropflow's EventBridge bus. Pure: AWS stays
 //! behind [`PendingStore`], [`RunStarter`] and [`RejectionLog`]; no parser, no AWS client.
 
 mod answer;
 mod body;
+mod bus;
 mod deliver;
 mod finish;
 mod pattern;
@@ -18,6 +20,7 @@ mod store;
 
 pub use answer::{EventAnswer, FlowDelivery, RejectionEntry, Rejections};
 pub use body::{MetaflowEvent, matching_trigger, published};
+pub use bus::{BusEvent, BusEventError};
 pub use deliver::{
     Delivered, FlowTarget, MAX_ATTEMPTS, PendingStore, RejectedEvent, Rejection, RejectionLog,
     RunStarter, deliver, run_parameters,
