@@ -122,6 +122,35 @@ impl Stack {
         assert_eq!(report["status"], "deployed", "{report:#}");
     }
 
+    /// Removes a deployed flow's upload, as `aws s3 rm` does, through the compile handler.
+    async fn undeploy(&mut self, name: &str) {
+        let key = format!("flows/{name}.tgz");
+        self.s3
+            .delete_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        self.sequence += 1;
+        let mut event: Value = serde_json::from_str(S3_FIXTURE).unwrap();
+        let record = &mut event["Records"][0];
+        record["eventName"] = json!("ObjectRemoved:DeleteMarkerCreated");
+        record["userIdentity"]["principalId"] = json!("AWS:AROAEXAMPLE:alice");
+        record["s3"]["bucket"]["name"] = json!(BUCKET);
+        record["s3"]["object"]["key"] = json!(key);
+        record["s3"]["object"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|field, _| field == "key" || field == "sequencer");
+        record["s3"]["object"]["sequencer"] = json!(format!("0066F1A2B3{:08X}", self.sequence));
+        let response = dropflow_compile::handle(&self.deployer, event)
+            .await
+            .unwrap_or_else(|e| panic!("compile handler failed: {e}"));
+        let report = serde_json::to_value(&response.records[0].report).unwrap();
+        assert_eq!(report["status"], "undeployed", "{report:#}");
+    }
+
     async fn executions(&self, state_machine: &str) -> Vec<(String, String)> {
         let list = self.sfn.list_state_machines().send().await.unwrap();
         let arn = list
@@ -519,4 +548,23 @@ async fn bus_events_delivered_concurrently_twice_and_out_of_order_start_one_run_
         Some(2),
         "{flows:#}"
     );
+}
+
+#[tokio::test]
+async fn an_undeployed_flow_is_started_by_no_event() {
+    let mut stack = Stack::new().await;
+    stack.deploy("event_flow", EVENT_FLOW).await;
+    let first = publish(&stack.deps, &metaflow_event("data_ready", "u-1", json!({}))).await;
+    assert!(
+        matches!(first.flows[0].delivery, Delivered::Started { .. }),
+        "{first:?}"
+    );
+
+    stack.undeploy("event_flow").await;
+    // Neither way of publishing reaches it any more; the event is accepted and ignored.
+    let posted = publish(&stack.deps, &metaflow_event("data_ready", "u-2", json!({}))).await;
+    assert!(posted.flows.is_empty(), "{posted:?}");
+    let put = invoke(&stack.deps, bus_event("u-3", "data_ready", json!({}))).await;
+    let put: EventAnswer = serde_json::from_value(put).unwrap();
+    assert!(put.flows.is_empty(), "{put:?}");
 }
