@@ -47,6 +47,11 @@ pub struct UpArgs {
     /// Batch jobs run at once (0: the number of CPUs, at least 2).
     #[arg(long, default_value_t = 0)]
     max_jobs: usize,
+    /// An image jobs may name (`@batch(image=...)`, `dropflow.toml` `image`) and the bin
+    /// directory of a Python environment standing in for it: `python:3.12=/tmp/plain/bin`
+    /// runs those jobs with a venv that lacks Metaflow, as a plain image would. Repeatable.
+    #[arg(long = "image", value_name = "NAME=DIR", value_parser = Options::parse_image)]
+    images: Vec<(String, PathBuf)>,
     /// Run in this process (logs on stderr) instead of in the background.
     #[arg(long)]
     foreground: bool,
@@ -72,6 +77,7 @@ fn up(args: UpArgs) -> Result<(), local::LocalError> {
         region: args.region,
         bucket: args.bucket,
         max_jobs: args.max_jobs,
+        images: args.images,
     };
     if args.foreground {
         tracing_subscriber::fmt()

@@ -7,7 +7,7 @@ Run it with the project venv's Python (``bash tests/run.sh --setup-only`` create
     python infra/local/moto_dropflow.py --port 5099 --invoke-url http://127.0.0.1:5100 \
         --state-dir .dropflow [--job-env-file .dropflow/job-env.json] [--max-jobs 4] \
         [--default-queue dropflow-local] [--local-metadata .dropflow/metaflow] \
-        [--exit-on-stdin-eof]
+        [--image python:3.12=/path/to/venv/bin ...] [--exit-on-stdin-eof]
 
 moto 5.2.5 already emulates S3, Step Functions (with a real interpreter once
 ``execute_state_machine`` is on), Batch, IAM and EventBridge Scheduler. The gaps found
@@ -40,7 +40,9 @@ in its own function below, none editing site-packages:
    ``--default-queue``: every queue is this host. Like a container, a job starts in an
    empty working directory; Metaflow local metadata it writes there (``./.metaflow``, with
    ``METAFLOW_DATASTORE_SYSROOT_LOCAL=.``) is merged into ``--local-metadata`` afterwards,
-   as Metaflow's own runtime copies a Batch task's metadata back.
+   as Metaflow's own runtime copies a Batch task's metadata back. A job whose job
+   definition names an image given with ``--image NAME=DIR`` runs with ``DIR`` (a venv's
+   ``bin``, standing in for the image's Python) first on ``PATH`` instead of the stack's.
 5. A ``States.*`` error ending a Parallel branch or a Map iteration propagates with its
    name (moto failed the execution with ``States.Runtime``: ``ValueError: Custom Error
    Names MUST NOT begin with the prefix 'States.'``).
@@ -602,7 +604,9 @@ class LocalBatch:
         max_jobs: int,
         default_queue: str | None = None,
         metadata_root: Path | None = None,
+        images: dict[str, str] | None = None,
     ):
+        self.images = images or {}
         self.default_queue = default_queue
         self.metadata_root = metadata_root
         self.metadata_lock = threading.Lock()
@@ -643,6 +647,9 @@ class LocalBatch:
             AWS_EXECUTION_ENV="dropflow-local",
         )
         env.update(self.job_env)
+        image = properties.get("image")
+        if image in self.images:
+            env["PATH"] = f"{self.images[image]}:{os.environ.get('PATH', '/usr/bin:/bin')}"
         return env
 
     def merge_metadata(self, workdir: Path) -> None:
@@ -1210,11 +1217,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="merge the Metaflow local metadata (./.metaflow) each job writes into DIR/.metaflow",
     )
     parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="jobs whose job definition names image NAME run with DIR first on PATH",
+    )
+    parser.add_argument(
         "--exit-on-stdin-eof",
         action="store_true",
         help="stop when stdin closes (the parent went away)",
     )
     return parser.parse_args(argv)
+
+
+def parse_images(given: list[str]) -> dict[str, str]:
+    """``--image NAME=DIR`` options as a dict (the last one for a name wins)."""
+    images = {}
+    for item in given:
+        name, separator, directory = item.partition("=")
+        if not separator or not name or not directory:
+            raise SystemExit(f"--image {item!r}: expected NAME=DIR (a venv's bin directory)")
+        images[name] = str(Path(directory).resolve())
+    return images
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1241,6 +1266,7 @@ def main(argv: list[str] | None = None) -> None:
         max(1, args.max_jobs),
         args.default_queue,
         args.local_metadata.resolve() if args.local_metadata else None,
+        images=parse_images(args.image),
     )
 
     import_interpreter()

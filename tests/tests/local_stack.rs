@@ -874,3 +874,113 @@ async fn a_batch_decorated_step_runs_on_the_local_batch_and_secrets_reads_its_se
         described.jobs()[0].job_queue()
     );
 }
+
+/// A step on a plain Python image (`@batch(image="python:3.12")`), as Metaflow's own Batch
+/// jobs run on: the image has neither Metaflow nor boto3.
+const PLAIN_IMAGE_FLOW: &str = r#"import sys
+
+from metaflow import FlowSpec, batch, step
+
+
+class PlainImageFlow(FlowSpec):
+    @batch(image="python:3.12")
+    @step
+    def start(self):
+        import boto3
+        import metaflow
+
+        self.python = sys.prefix
+        self.metaflow_version = metaflow.__version__
+        self.boto3 = boto3.__version__
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.python = sys.prefix
+
+
+if __name__ == "__main__":
+    PlainImageFlow()
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_on_a_plain_python_image_installs_what_it_lacks_and_runs() {
+    // The image: a fresh venv with pip and nothing else (no Metaflow, no boto3).
+    let image = tempfile::tempdir().unwrap();
+    let created = tokio::task::block_in_place(|| {
+        Command::new(python())
+            .args(["-m", "venv", "--clear"])
+            .arg(image.path())
+            .output()
+            .unwrap()
+    });
+    assert!(created.status.success(), "{created:?}");
+    let image_python = image.path().join("bin/python");
+    let lacks = Command::new(&image_python)
+        .args(["-c", "import importlib.util as u; print(u.find_spec('metaflow') is None and u.find_spec('boto3') is None)"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&lacks.stdout).trim(), "True");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Options::new(dir.path().join("state"), python());
+    options.port = 0;
+    options.max_jobs = 2;
+    options.images = vec![("python:3.12".into(), image.path().join("bin"))];
+    let stack = Stack::start(options, Registry::new())
+        .await
+        .unwrap_or_else(|e| panic!("the local stack did not come up: {e}"));
+    put(
+        &stack,
+        "flows/plain_image_flow.tgz",
+        tarball_of("plain_image_flow.py", PLAIN_IMAGE_FLOW.as_bytes().to_vec()),
+    )
+    .await;
+    let (_, alias) = deployed(&stack, "PlainImageFlow").await;
+    let run = aws_sdk_sfn::Client::new(stack.sdk())
+        .start_execution()
+        .state_machine_arn(&alias)
+        .send()
+        .await
+        .unwrap();
+    let execution = finished(&stack, run.execution_arn(), Duration::from_secs(600)).await;
+    assert_eq!(
+        execution.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}: {:?}",
+        execution.error(),
+        execution.cause()
+    );
+    let run_id = format!("sfn-{}", execution.name().unwrap());
+    let read = client(
+        &stack,
+        &format!(
+            "from metaflow import Run, namespace\n\
+             import json\n\
+             namespace(None)\n\
+             run = Run('PlainImageFlow/{run_id}')\n\
+             start = run['start'].task.data\n\
+             print(json.dumps({{'start': start.python, 'metaflow': start.metaflow_version, 'boto3': start.boto3, 'end': run['end'].task.data.python}}))\n"
+        ),
+    );
+    // `start` ran on the image, which now has the Metaflow dropflow pins and boto3.
+    let image_prefix = image.path().canonicalize().unwrap();
+    assert_eq!(
+        std::path::Path::new(read["start"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
+        image_prefix,
+        "{read}"
+    );
+    assert_eq!(
+        read["metaflow"],
+        dropflow_task::command::TASK_METAFLOW_VERSION,
+        "{read}"
+    );
+    assert!(
+        read["boto3"].as_str().is_some_and(|v| !v.is_empty()),
+        "{read}"
+    );
+    // `end` (the default image) ran on the stack's own Python.
+    assert_ne!(read["end"], read["start"], "{read}");
+}

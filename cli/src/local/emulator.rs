@@ -106,6 +106,12 @@ impl Emulator {
         if options.max_jobs > 0 {
             command.args(["--max-jobs", &options.max_jobs.to_string()]);
         }
+        for (name, dir) in &options.images {
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            command
+                .arg("--image")
+                .arg(format!("{name}={}", dir.display()));
+        }
         let mut child = command.spawn().map_err(LocalError::io(format!(
             "starting {}",
             options.python.display()

@@ -50,6 +50,10 @@ pub struct Options {
     pub bucket: String,
     /// Batch jobs run at once (0: the emulator's default, the number of CPUs, at least 2).
     pub max_jobs: usize,
+    /// Images jobs may name, each standing in as a directory put first on their `PATH`
+    /// (a venv's `bin`: `python:3.12` → a venv without Metaflow); other images run on
+    /// [`Options::python`]'s environment.
+    pub images: Vec<(String, PathBuf)>,
 }
 
 impl Options {
@@ -62,6 +66,19 @@ impl Options {
             region: DEFAULT_REGION.to_string(),
             bucket: DEFAULT_BUCKET.to_string(),
             max_jobs: 0,
+            images: Vec::new(),
+        }
+    }
+
+    /// Reads an `--image NAME=DIR` option.
+    pub fn parse_image(given: &str) -> Result<(String, PathBuf), String> {
+        match given.split_once('=') {
+            Some((name, dir)) if !name.is_empty() && !dir.is_empty() => {
+                Ok((name.to_string(), PathBuf::from(dir)))
+            }
+            _ => Err(format!(
+                "--image {given:?}: expected NAME=DIR, an image name and the bin directory of a Python environment standing in for it (python:3.12=/tmp/plain/bin)"
+            )),
         }
     }
 

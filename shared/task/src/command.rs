@@ -39,6 +39,25 @@ const PARAMETERS_FILE: &str = ".dropflow-parameters.env";
 /// Downloads `s3://$1/$2` to `$3`, honouring an emulator's endpoint.
 pub(super) const FETCH_FUNCTION: &str = r#"fetch() { python -c 'import boto3,os,sys;e=os.environ.get("METAFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL");boto3.client("s3",**({"endpoint_url":e} if e else {})).download_file(*sys.argv[1:])' "$@"; }"#;
 
+/// The Metaflow a task installs when its image has none (a plain `python:3.x` image, as
+/// Metaflow's own Batch jobs run on): the version dropflow is tested with.
+pub const TASK_METAFLOW_VERSION: &str = "2.19.39";
+
+/// Makes a plain Python image able to run the task, as Metaflow's own Batch job script
+/// does: `boto3` and `requests` are installed when `boto3` is missing (Metaflow installs
+/// them always, unless `METAFLOW_SKIP_INSTALL_DEPENDENCIES`), and Metaflow itself
+/// ([`TASK_METAFLOW_VERSION`]) when the image has none. An image that has both installs
+/// nothing; each check looks the module up without importing it. A failed install ends the
+/// job with exit code 73 and pip's error in the job's log.
+pub(super) fn dependencies_lines() -> Vec<String> {
+    vec![
+        r#"has() { python -c 'import importlib.util,sys;sys.exit(importlib.util.find_spec(sys.argv[1]) is None)' "$1"; }"#.to_string(),
+        r#"install() { echo "dropflow: installing $* (missing from the image)" >&2; python -m pip install -qqq --no-compile --no-cache-dir --disable-pip-version-check "$@" || exit 73; }"#.to_string(),
+        "has boto3 || install boto3 requests".to_string(),
+        format!("has metaflow || install metaflow=={TASK_METAFLOW_VERSION}"),
+    ]
+}
+
 /// What the step Lambda's configuration adds to every job.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct JobSettings {
@@ -282,8 +301,9 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
     }
     body.push(python(&step));
 
-    let mut lines = vec![
-        "set -u".to_string(),
+    let mut lines = vec!["set -u".to_string()];
+    lines.extend(dependencies_lines());
+    lines.extend([
         FETCH_FUNCTION.to_string(),
         "w=$(mktemp -d) && cd \"$w\" && mkdir .logs && mkfifo .logs/out .logs/err || exit 70"
             .to_string(),
@@ -296,7 +316,7 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
         "python -m metaflow.mflog.tee task \"$MFLOG_STDOUT\" <.logs/out &".to_string(),
         "python -m metaflow.mflog.tee task \"$MFLOG_STDERR\" <.logs/err >&2 &".to_string(),
         "{".to_string(),
-    ];
+    ]);
     lines.push(body.join(" &&\n"));
     lines.extend([
         "} >.logs/out 2>.logs/err".to_string(),

@@ -112,8 +112,9 @@ fn script(manifest: &Manifest, hooks: &[String], pathspec: &str, log: &str) -> S
     let (code_bucket, code_key) =
         super::datastore::split_s3_url(&manifest.code_package).unwrap_or(("", ""));
     let (log_bucket, log_key) = super::datastore::split_s3_url(log).unwrap_or(("", ""));
-    let mut lines = vec![
-        "set -u".to_string(),
+    let mut lines = vec!["set -u".to_string()];
+    lines.extend(super::command::dependencies_lines());
+    lines.extend([
         FETCH_FUNCTION.to_string(),
         UPLOAD_FUNCTION.to_string(),
         "w=$(mktemp -d) && cd \"$w\" || exit 70".to_string(),
@@ -128,7 +129,7 @@ fn script(manifest: &Manifest, hooks: &[String], pathspec: &str, log: &str) -> S
             "export METAFLOW_DEFAULT_DATASTORE=s3 METAFLOW_DATASTORE_SYSROOT_S3={}",
             quote(&manifest.datastore_root)
         ),
-    ];
+    ]);
     if !dir.is_empty() {
         lines.push(format!("cd {} || exit 72", quote(dir)));
     }

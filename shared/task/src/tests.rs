@@ -1276,3 +1276,22 @@ async fn a_run_started_by_a_finish_event_passes_the_upstream_run_as_trigger() {
     assert!(unknown.trigger_runs.is_empty());
 }
 mod resumed;
+
+#[test]
+fn the_metaflow_a_plain_image_gets_is_the_one_tested() {
+    let pins = include_str!("../../../tests/requirements.txt");
+    let tested = pins
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("metaflow=="))
+        .expect("tests/requirements.txt pins metaflow");
+    assert_eq!(crate::command::TASK_METAFLOW_VERSION, tested);
+    let lines = crate::command::dependencies_lines().join("\n");
+    assert!(
+        lines.contains(&format!("has metaflow || install metaflow=={tested}")),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("has boto3 || install boto3 requests"),
+        "{lines}"
+    );
+}
