@@ -467,8 +467,10 @@ async fn triggering<D: Datastore>(
     run: &str,
     store: &D,
 ) -> TaskResult<Triggering> {
-    let Some(decorator) = manifest.triggers.as_ref().map(|t| t.decorator.as_str()) else {
-        return Ok(Triggering::default());
+    let on_finish = match manifest.triggers.as_ref().map(|t| t.decorator.as_str()) {
+        Some("trigger_on_finish") => true,
+        Some("trigger") => false,
+        _ => return Ok(Triggering::default()),
     };
     let Some(execution) = run
         .strip_prefix("sfn-")
@@ -476,9 +478,6 @@ async fn triggering<D: Datastore>(
     else {
         return Ok(Triggering::default());
     };
-    if decorator != "trigger" && decorator != "trigger_on_finish" {
-        return Ok(Triggering::default());
-    }
     let url = bucket_url(
         manifest,
         &dropflow_contract::layout::triggered_run_key(&manifest.state_machine, execution),
@@ -492,7 +491,7 @@ async fn triggering<D: Datastore>(
             name: url.clone(),
             problem: format!("not the record of the events that started the run: {e}"),
         })?;
-    Ok(if decorator == "trigger_on_finish" {
+    Ok(if on_finish {
         Triggering {
             runs: record.finished_runs(),
             ..Triggering::default()
