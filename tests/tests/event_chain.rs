@@ -3,8 +3,11 @@
 //! pointed at the local trigger API's `/events`, starts `UpFlow` (`@trigger(event='go')`);
 //! when UpFlow's end step succeeds, the step function publishes `metaflow.UpFlow.end`,
 //! which starts `DownFlow` (`@trigger_on_finish(flow='UpFlow')`), whose tasks see the
-//! UpFlow run as Metaflow's `current.trigger.run`. The same event put on dropflow's
-//! EventBridge bus with boto3 starts UpFlow again (bus → rule → trigger function).
+//! UpFlow run as Metaflow's `current.trigger.run`. UpFlow's tasks see the `go` event as
+//! `current.trigger.event`, and the Client's `Run.trigger` reads it back from the start
+//! task's `execution-triggers` metadata; an UpFlow run started through the API has none.
+//! The same event put on dropflow's EventBridge bus with boto3 starts UpFlow again
+//! (bus → rule → trigger function).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,17 +19,22 @@ use dropflow_tests::python;
 
 mod common;
 
-const UP_FLOW: &str = r#"from metaflow import FlowSpec, step, trigger
+const UP_FLOW: &str = r#"from metaflow import FlowSpec, current, step, trigger
 
 @trigger(event='go')
 class UpFlow(FlowSpec):
     @step
     def start(self):
+        # Unset (not None) in a run no event started, as in Metaflow elsewhere.
+        self.has_trigger = 'trigger' in current
+        trigger = current.get('trigger')
+        self.event_name = trigger.event.name if trigger else None
+        self.event_id = trigger.event.id if trigger else None
         self.next(self.end)
 
     @step
     def end(self):
-        pass
+        self.end_event_name = current.trigger.event.name if 'trigger' in current else None
 
 if __name__ == '__main__':
     UpFlow()
@@ -69,9 +77,51 @@ async fn upload(stack: &Stack, name: &str, source: &str) {
         .unwrap();
 }
 
+/// What the Client's `Run(argv[1]).trigger` holds: `{"trigger": null}` or `{"trigger":
+/// [{"name", "id", "type", "timestamp"}, ...]}` (the timestamp as `str()` shows it).
+const RUN_TRIGGER: &str = r#"
+import json, sys
+from metaflow import Run, namespace
+namespace(None)
+trigger = Run(sys.argv[1]).trigger
+events = None if trigger is None else [
+    {"name": e.name, "id": e.id, "type": e.type, "timestamp": str(e.timestamp)}
+    for e in trigger.events
+]
+print(json.dumps({"trigger": events}))
+"#;
+
+/// [`RUN_TRIGGER`] for `run` (`Flow/run_id`) on the stack's metadata service.
+fn run_trigger(stack: &Stack, cwd: &std::path::Path, run: &str) -> serde_json::Value {
+    let out = Command::new(python())
+        .args(["-c", RUN_TRIGGER, run])
+        .envs(common::borrowed(&common::stack_env(stack)))
+        .env("USERNAME", common::USER)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Client failed on {run}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The ARN of the first execution of `state_machine`, once there is one (at most
 /// `timeout`).
 async fn first_execution(stack: &Stack, state_machine: &str, timeout: Duration) -> String {
+    execution_besides(stack, state_machine, &[], timeout).await
+}
+
+/// The ARN of an execution of `state_machine` not in `seen`, once there is one (at most
+/// `timeout`).
+async fn execution_besides(
+    stack: &Stack,
+    state_machine: &str,
+    seen: &[&str],
+    timeout: Duration,
+) -> String {
     let sfn = aws_sdk_sfn::Client::new(stack.sdk());
     let alias = common::deployed(stack, state_machine).await.unwrap();
     let machine = alias.trim_end_matches(":live").to_string();
@@ -83,7 +133,11 @@ async fn first_execution(stack: &Stack, state_machine: &str, timeout: Duration) 
             .send()
             .await
             .unwrap();
-        if let Some(execution) = listed.executions().first() {
+        let new = listed
+            .executions()
+            .iter()
+            .find(|e| !seen.contains(&e.execution_arn()));
+        if let Some(execution) = new {
             return execution.execution_arn().to_string();
         }
         assert!(
@@ -129,6 +183,9 @@ async fn metaflows_published_event_starts_a_flow_whose_end_starts_the_next() {
         "ArgoEvent.publish failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `publish` returns the event's id (a UUID Metaflow made up).
+    let event_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(event_id.len(), 36, "not a UUID: {event_id:?}");
 
     let up = first_execution(&stack, "UpFlow", Duration::from_secs(60)).await;
     let up = common::ended(&stack, &up, Duration::from_secs(300))
@@ -137,8 +194,8 @@ async fn metaflows_published_event_starts_a_flow_whose_end_starts_the_next() {
     assert_eq!(up.status(), &ExecutionStatus::Succeeded, "{:?}", up.cause());
     assert!(up.name().unwrap().starts_with("ev-"), "{:?}", up.name());
 
-    let down = first_execution(&stack, "DownFlow", Duration::from_secs(60)).await;
-    let down = common::ended(&stack, &down, Duration::from_secs(300))
+    let down_arn = first_execution(&stack, "DownFlow", Duration::from_secs(60)).await;
+    let down = common::ended(&stack, &down_arn, Duration::from_secs(300))
         .await
         .unwrap();
     assert_eq!(
@@ -181,6 +238,90 @@ async fn metaflows_published_event_starts_a_flow_whose_end_starts_the_next() {
         "{view:#}"
     );
 
+    // Inside UpFlow, `current.trigger` is the `go` event, in every task; the Client's
+    // `Run.trigger` reads it from the start task's `execution-triggers` metadata.
+    let up_run = format!("UpFlow/sfn-{}", up.name().unwrap());
+    let read = tokio::task::block_in_place(|| {
+        common::dump(
+            &common::borrowed(&envs),
+            dir.path(),
+            &up_run,
+            &["start", "end"],
+        )
+    })
+    .unwrap();
+    assert_eq!(read["data"]["start"]["has_trigger"], true, "{read:#}");
+    assert_eq!(read["data"]["start"]["event_name"], "go", "{read:#}");
+    assert_eq!(read["data"]["start"]["event_id"], event_id, "{read:#}");
+    assert_eq!(read["data"]["end"]["end_event_name"], "go", "{read:#}");
+    let trigger = tokio::task::block_in_place(|| run_trigger(&stack, dir.path(), &up_run));
+    let events = trigger["trigger"].as_array().expect("Run.trigger is set");
+    assert_eq!(events.len(), 1, "{trigger:#}");
+    assert_eq!(events[0]["name"], "go", "{trigger:#}");
+    assert_eq!(events[0]["id"], event_id, "{trigger:#}");
+    assert_eq!(events[0]["type"], "event", "{trigger:#}");
+    // Metaflow's integer timestamp, shown as a datetime.
+    assert!(
+        events[0]["timestamp"].as_str().unwrap().starts_with("20"),
+        "{trigger:#}"
+    );
+
+    // An UpFlow run started through the API has no `current.trigger` (Metaflow's
+    // `current.get('trigger')` is None) and no `Run.trigger`.
+    let (status, body) =
+        tokio::task::block_in_place(|| common::http(&api, "POST", "/flows/UpFlow/runs", "{}"))
+            .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let started: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let manual = common::ended(
+        &stack,
+        started["execution_arn"].as_str().unwrap(),
+        Duration::from_secs(300),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        manual.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}",
+        manual.cause()
+    );
+    let manual_run = format!("UpFlow/{}", started["run_id"].as_str().unwrap());
+    let read = tokio::task::block_in_place(|| {
+        common::dump(
+            &common::borrowed(&envs),
+            dir.path(),
+            &manual_run,
+            &["start", "end"],
+        )
+    })
+    .unwrap();
+    assert_eq!(read["data"]["start"]["has_trigger"], false, "{read:#}");
+    assert_eq!(
+        read["data"]["start"]["event_name"],
+        serde_json::Value::Null,
+        "{read:#}"
+    );
+    assert_eq!(
+        read["data"]["end"]["end_event_name"],
+        serde_json::Value::Null,
+        "{read:#}"
+    );
+    let trigger = tokio::task::block_in_place(|| run_trigger(&stack, dir.path(), &manual_run));
+    assert_eq!(trigger["trigger"], serde_json::Value::Null, "{trigger:#}");
+
+    // Its end started DownFlow again: let that run end before the stack stops.
+    let again = execution_besides(&stack, "DownFlow", &[&down_arn], Duration::from_secs(60)).await;
+    let again = common::ended(&stack, &again, Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}",
+        again.cause()
+    );
+
     // The same event put on dropflow's EventBridge bus (boto3, as `aws events put-events`
     // would): the bus's rule invokes the trigger function, which starts UpFlow again.
     let put = tokio::task::block_in_place(|| {
@@ -205,37 +346,45 @@ async fn metaflows_published_event_starts_a_flow_whose_end_starts_the_next() {
         String::from_utf8_lossy(&put.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&put.stdout).trim(), "0");
-    let sfn = aws_sdk_sfn::Client::new(stack.sdk());
-    let machine = common::deployed(&stack, "UpFlow")
+    // A new UpFlow run, started by the bus event (its name from EventBridge's event id),
+    // runs to its end, and its end starts DownFlow once more.
+    let manual_arn = started["execution_arn"].as_str().unwrap();
+    let by_bus = execution_besides(
+        &stack,
+        "UpFlow",
+        &[up.execution_arn(), manual_arn],
+        Duration::from_secs(60),
+    )
+    .await;
+    let by_bus = common::ended(&stack, &by_bus, Duration::from_secs(300))
         .await
-        .unwrap()
-        .trim_end_matches(":live")
-        .to_string();
-    let waited = Instant::now();
-    let second = loop {
-        let listed = sfn
-            .list_executions()
-            .state_machine_arn(&machine)
-            .send()
-            .await
-            .unwrap();
-        let names: Vec<String> = listed
-            .executions()
-            .iter()
-            .map(|e| e.name().to_string())
-            .collect();
-        if names.len() >= 2 {
-            break names;
-        }
-        assert!(
-            waited.elapsed() < Duration::from_secs(60),
-            "the bus event started no UpFlow run: {names:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    assert_eq!(second.len(), 2, "{second:?}");
+        .unwrap();
+    assert_eq!(
+        by_bus.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}",
+        by_bus.cause()
+    );
     assert!(
-        second.iter().all(|name| name.starts_with("ev-")),
-        "{second:?}"
+        by_bus.name().unwrap().starts_with("ev-"),
+        "{:?}",
+        by_bus.name()
+    );
+    let again_arn = again.execution_arn().to_string();
+    let last = execution_besides(
+        &stack,
+        "DownFlow",
+        &[&down_arn, &again_arn],
+        Duration::from_secs(60),
+    )
+    .await;
+    let last = common::ended(&stack, &last, Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        last.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}",
+        last.cause()
     );
 }

@@ -313,11 +313,35 @@ async fn a_two_event_flow_starts_only_after_both_events() {
     assert!(stack.executions("TwoEventFlow").await.is_empty());
 
     let second = publish(&stack.deps, &metaflow_event("second", "id-2", json!({}))).await;
-    assert!(
-        matches!(second.flows[0].delivery, Delivered::Started { .. }),
-        "{second:?}"
-    );
+    let Delivered::Started { execution_name } = &second.flows[0].delivery else {
+        panic!("{second:?}")
+    };
     assert_eq!(stack.executions("TwoEventFlow").await.len(), 1);
+    // The record the step Lambda reads for the run's `current.trigger`: both events.
+    let record = stack
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(dropflow_contract::layout::triggered_run_key(
+            "TwoEventFlow",
+            execution_name,
+        ))
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let record: dropflow_events::TriggeredRun = serde_json::from_slice(&record).unwrap();
+    assert_eq!(
+        serde_json::to_value(record.triggering_events()).unwrap(),
+        json!([
+            {"name": "first", "id": "id-1", "timestamp": 1_765_000_000},
+            {"name": "second", "id": "id-2", "timestamp": 1_765_000_000},
+        ])
+    );
 
     // The record was reset: another `second` waits for a new `first`.
     let third = publish(&stack.deps, &metaflow_event("second", "id-3", json!({}))).await;

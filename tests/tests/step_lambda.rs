@@ -518,3 +518,161 @@ async fn the_s3_datastore_reads_lists_and_tails() {
         "{error}"
     );
 }
+
+/// A `@trigger` flow whose start step fails once; every task keeps what
+/// `current.trigger` showed it.
+const TRIGGERED_FLOW: &str = r#"import json
+from metaflow import FlowSpec, current, retry, step, trigger
+
+@trigger(events=['data_ready', 'tables_ready'])
+class TriggeredFlow(FlowSpec):
+    @retry(times=1)
+    @step
+    def start(self):
+        if current.retry_count == 0:
+            raise RuntimeError('the first attempt fails')
+        self.seen = json.dumps([[e.name, e.id, e.type] for e in current.trigger.events])
+        self.latest = current.trigger.event.name
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.seen = json.dumps([[e.name, e.id, e.type] for e in current.trigger])
+
+if __name__ == '__main__':
+    TriggeredFlow()
+"#;
+
+/// The local metadata files of one kind (`sysmeta_<field>_*.json`) under `dir`, parsed.
+fn local_metadata(dir: &std::path::Path, field: &str) -> Vec<Value> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(local_metadata(&path, field));
+        } else if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!("sysmeta_{field}_"))
+        {
+            found.push(serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_triggered_run_s_tasks_see_its_events_and_its_start_task_records_them() {
+    let source = tempfile::tempdir().unwrap();
+    let flow = source.path().join("triggered_flow.py");
+    std::fs::write(&flow, TRIGGERED_FLOW).unwrap();
+    let stack = Stack::deploy(flow.to_str().unwrap()).await;
+    // The record the event delivery writes before it starts the run: two events, the
+    // older one first.
+    let arrival = |id: &str, name: &str, timestamp: i64| dropflow_events::Arrival {
+        id: id.into(),
+        event: dropflow_events::MetaflowEvent {
+            name: name.into(),
+            payload: json!({"id": id, "timestamp": timestamp})
+                .as_object()
+                .unwrap()
+                .clone(),
+        },
+    };
+    let record = dropflow_events::TriggeredRun {
+        state_machine: "TriggeredFlow".into(),
+        execution_name: "ev-0123".into(),
+        claimed_at_ms: 1,
+        events: vec![
+            arrival("u-1", "data_ready", 1_765_000_000),
+            arrival("u-2", "tables_ready", 1_765_000_100),
+        ],
+    };
+    stack
+        .put(
+            &format!(
+                "s3://{BUCKET}/{}",
+                dropflow_contract::layout::triggered_run_key("TriggeredFlow", "ev-0123")
+            ),
+            serde_json::to_vec(&record).unwrap(),
+        )
+        .await;
+
+    let start = stack.start_flow("ev-0123", json!({})).await;
+    assert_eq!(start.trigger_events.len(), 2, "{start:?}");
+    let failed = stack.run_job(&start);
+    assert!(!failed.status.success(), "the first attempt fails");
+    let retry = stack
+        .call(json!({
+            "phase": "start",
+            "step": "start",
+            "from": "retry",
+            "input": {"task": start, "error": {"Error": "States.TaskFailed", "Cause": "{}"}},
+        }))
+        .await;
+    let retry: Task = serde_json::from_value(retry["task"].clone()).unwrap();
+    assert_eq!(retry.attempt, 1);
+    stack.run_ok(&retry);
+    let done = stack.finish(&retry).await;
+    let end = stack.start("end", StartFrom::Parent, done).await;
+    stack.run_ok(&end);
+    stack.finish(&end).await;
+
+    // `current.trigger` in both tasks: the events newest first, as Metaflow's `Trigger`
+    // orders them, each of type `event`; `current.trigger.event` is the newest.
+    let seen = json!([
+        ["tables_ready", "u-2", "event"],
+        ["data_ready", "u-1", "event"]
+    ]);
+    for task in [&retry, &end] {
+        let Pickle::String(text) = stack.artifact(task, "seen").await else {
+            panic!("seen is not a string")
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            seen,
+            "{}",
+            task.pathspec
+        );
+    }
+    assert_eq!(
+        stack.artifact(&retry, "latest").await,
+        Pickle::String("tables_ready".into())
+    );
+
+    // The start task's `execution-triggers` metadata, once per attempt (the failed one
+    // too, as on Argo), Argo's list as JSON; no other task has it.
+    let run = stack
+        .scratch
+        .path()
+        .join(".metaflow/TriggeredFlow/sfn-ev-0123");
+    let mut registered = local_metadata(&run.join("start"), "execution-triggers");
+    assert_eq!(
+        registered.len(),
+        2,
+        "{registered:?} under {}",
+        run.display()
+    );
+    registered.sort_by_key(|m| m["tags"].to_string());
+    for (attempt, metadatum) in registered.iter().enumerate() {
+        assert_eq!(metadatum["field_name"], "execution-triggers", "{metadatum}");
+        assert_eq!(metadatum["type"], "execution-triggers", "{metadatum}");
+        assert_eq!(
+            metadatum["tags"],
+            json!([format!("attempt_id:{attempt}")]),
+            "{metadatum}"
+        );
+        let value: Value = serde_json::from_str(metadatum["value"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            value,
+            json!([
+                {"timestamp": 1_765_000_100, "id": "u-2", "name": "tables_ready", "type": "event"},
+                {"timestamp": 1_765_000_000, "id": "u-1", "name": "data_ready", "type": "event"},
+            ])
+        );
+    }
+    assert!(local_metadata(&run.join("end"), "execution-triggers").is_empty());
+}

@@ -58,6 +58,7 @@ fn task() -> Task {
         params_file: None,
         started_at: "2026-01-01T00:00:00Z".into(),
         trigger_runs: Vec::new(),
+        trigger_events: Vec::new(),
         resume: None,
         job: Default::default(),
     }
@@ -233,4 +234,24 @@ fn only_the_resumed_input_form_carries_a_resume() {
     }
     assert!(resumed.resume.may_clone("start"));
     assert!(!resumed.resume.may_clone("end"));
+}
+
+#[test]
+fn a_task_carries_its_triggering_events_and_older_tasks_still_parse() {
+    let plain = serde_json::to_value(task()).unwrap();
+    assert!(plain.get("trigger_events").is_none(), "{plain}");
+    assert_eq!(serde_json::from_value::<Task>(plain).unwrap(), task());
+
+    let mut triggered = task();
+    triggered.trigger_events = vec![crate::triggers::TriggeringEvent {
+        name: "data_ready".into(),
+        id: "u-1".into(),
+        timestamp: Some(1_765_000_000),
+    }];
+    let value = serde_json::to_value(&triggered).unwrap();
+    assert_eq!(
+        value["trigger_events"],
+        json!([{"name": "data_ready", "id": "u-1", "timestamp": 1_765_000_000}])
+    );
+    assert_eq!(serde_json::from_value::<Task>(value).unwrap(), triggered);
 }

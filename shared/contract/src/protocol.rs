@@ -226,6 +226,10 @@ pub struct Task {
     /// `@trigger_on_finish`'s `--trigger` (Metaflow's `current.trigger`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trigger_runs: Vec<String>,
+    /// The events that started this `@trigger` run, for Metaflow's `current.trigger`
+    /// (and the start task's `execution-triggers` metadata).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trigger_events: Vec<crate::triggers::TriggeringEvent>,
     /// A resumed run's origin and the steps that run again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<crate::start_input::Resume>,

@@ -133,6 +133,33 @@ pub struct Arrival {
     pub event: MetaflowEvent,
 }
 
+impl Arrival {
+    /// The event as a `@trigger` run's `current.trigger` shows it.
+    pub fn triggering_event(&self) -> TriggeringEvent {
+        TriggeringEvent {
+            name: self.event.name.clone(),
+            id: self.id.clone(),
+            timestamp: self.event.payload.get("timestamp").and_then(Value::as_i64),
+        }
+    }
+}
+
+/// One event that started a `@trigger` run, as Metaflow's `current.trigger` and the
+/// start task's `execution-triggers` metadata show it: Argo's `{"timestamp", "id",
+/// "name", "type": "event"}` (`type` is always `event` here, so not kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggeringEvent {
+    /// The event name (`data_ready`).
+    pub name: String,
+    /// The delivery id (the payload's `id`; Metaflow's publisher sets a UUID).
+    pub id: String,
+    /// The payload's `timestamp` when it is an integer (seconds since the Unix epoch, as
+    /// Metaflow's publisher sets it; Metaflow shows it as a `datetime`); other forms are
+    /// left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+}
+
 /// The prefix of the execution names of runs started by events (`ev-<hash>`).
 pub const EVENT_EXECUTION_PREFIX: &str = "ev-";
 
@@ -144,7 +171,8 @@ pub fn started_by_events(name: &str) -> bool {
 
 /// The events that started a run (`events/runs/<sm>/<execution>.json`), written by the
 /// delivery before the run is started (a claim: only its writer starts the execution)
-/// and read by the step Lambda (`@trigger_on_finish`'s `--trigger`).
+/// and read by the step Lambda (`@trigger_on_finish`'s `--trigger`, `@trigger`'s
+/// `current.trigger`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TriggeredRun {
     /// The flow's state machine.
@@ -164,5 +192,56 @@ impl TriggeredRun {
             .iter()
             .filter_map(|a| a.event.finished_run())
             .collect()
+    }
+
+    /// The events, as a `@trigger` run's `current.trigger` shows them, in order.
+    pub fn triggering_events(&self) -> Vec<TriggeringEvent> {
+        self.events.iter().map(Arrival::triggering_event).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn arrival(id: &str, name: &str, payload: Value) -> Arrival {
+        Arrival {
+            id: id.into(),
+            event: MetaflowEvent {
+                name: name.into(),
+                payload: payload.as_object().cloned().unwrap_or_default(),
+            },
+        }
+    }
+
+    #[test]
+    fn triggering_events_keep_name_id_and_integer_timestamps_in_order() {
+        let run = TriggeredRun {
+            state_machine: "F".into(),
+            execution_name: "ev-1".into(),
+            claimed_at_ms: 1,
+            events: vec![
+                arrival(
+                    "u-1",
+                    "first",
+                    json!({"id": "u-1", "timestamp": 1_765_000_000}),
+                ),
+                // Not Metaflow's integer seconds: left out rather than guessed.
+                arrival("u-2", "second", json!({"timestamp": "yesterday"})),
+                arrival("u-3", "third", json!({"timestamp": 1.5})),
+            ],
+        };
+        let events = run.triggering_events();
+        assert_eq!(
+            serde_json::to_value(&events).unwrap(),
+            json!([
+                {"name": "first", "id": "u-1", "timestamp": 1_765_000_000},
+                {"name": "second", "id": "u-2"},
+                {"name": "third", "id": "u-3"},
+            ])
+        );
+        assert!(run.finished_runs().is_empty(), "no finish events");
     }
 }

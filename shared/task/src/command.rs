@@ -1,8 +1,10 @@
 //! The Batch job of a task attempt: an `sh -c` script that fetches and unpacks the code
 //! package, runs Metaflow's `init` for the start step's `_parameters` task (once per
-//! run), then `python FLOW.py … step NAME …`, with stdout and stderr captured by
-//! Metaflow's mflog and saved to the datastore (`<attempt>.task_stderr.log`) whatever
-//! the outcome; the job exits with the task's exit code.
+//! run), then `python FLOW.py … step NAME …` (in a run started by `@trigger`'s events,
+//! through [`TRIGGER_LAUNCHER`], which sets Metaflow's `current.trigger`), with stdout
+//! and stderr captured by Metaflow's mflog and saved to the datastore
+//! (`<attempt>.task_stderr.log`) whatever the outcome; the job exits with the task's
+//! exit code.
 //!
 //! Only POSIX `sh`, `mktemp`, `mkfifo` and `tar`, plus the image's Python with Metaflow
 //! and boto3, are needed. Every interpolated value is shell-quoted ([`quote`]).
@@ -21,6 +23,7 @@
 use super::ids::{PARAMS_STEP, PARAMS_TASK};
 use super::shell::quote;
 use dropflow_contract::protocol::{ContainerOverrides, EnvVar, Inputs, JobRequest, Task};
+use dropflow_contract::triggers::TriggeringEvent;
 use dropflow_contract::{Manifest, StepPlan};
 
 /// The user tasks run as (`METAFLOW_USER`), as Metaflow's Step Functions tasks do.
@@ -57,6 +60,49 @@ pub(super) fn dependencies_lines() -> Vec<String> {
         format!("has metaflow || install metaflow=={TASK_METAFLOW_VERSION}"),
     ]
 }
+
+/// The events that started a `@trigger` run, as the launcher reads them: the JSON of
+/// the task's [`Task::trigger_events`].
+pub const TRIGGER_EVENTS_VAR: &str = "DROPFLOW_TRIGGER_EVENTS";
+/// Set (to `1`) in the start step's launcher: it also registers the task's
+/// `execution-triggers` metadata.
+pub const EXECUTION_TRIGGERS_VAR: &str = "DROPFLOW_EXECUTION_TRIGGERS";
+/// The most bytes of [`trigger_events_json`] a job carries (inline in its script, so
+/// within the overrides' [`OVERRIDES_BUDGET`]): a handful of events take a few hundred;
+/// a run whose events are larger fails at its start step (`dropflow.TriggerTooLarge`).
+pub const TRIGGER_EVENTS_MAX: usize = 2048;
+
+/// Runs `python FLOW.py ARGS…` as `python -c LAUNCHER FLOW.py ARGS…` for a `@trigger`
+/// run's tasks, doing what Argo's `ArgoWorkflowsInternalDecorator.task_pre_step` does:
+/// `current.trigger` is `Trigger([{"timestamp", "id", "name", "type": "event"}, …])` from
+/// [`TRIGGER_EVENTS_VAR`], and with [`EXECUTION_TRIGGERS_VAR`] (the start step) the
+/// task registers that list (sorted as `Trigger` sorts it) as its `execution-triggers`
+/// metadata, which the Client's `Run.trigger` reads. The metadata is registered right
+/// after Metaflow registers the task (`register_task_id`, called by
+/// `MetaflowTask.run_step` with the task's own metadata provider), with the attempt's
+/// `attempt_id:N` tag. The flow file then runs as `__main__` with the same argv and
+/// `sys.path[0]` as `python FLOW.py` would have.
+pub const TRIGGER_LAUNCHER: &str = r#"import json,os,runpy,sys
+from metaflow import current
+from metaflow.events import Trigger
+t=[{"timestamp":e.get("timestamp"),"id":e["id"],"name":e["name"],"type":"event"} for e in json.loads(os.environ["DROPFLOW_TRIGGER_EVENTS"])]
+current._update_env({"trigger":Trigger(t)})
+if os.environ.get("DROPFLOW_EXECUTION_TRIGGERS"):
+ from metaflow.metadata_provider import MetaDatum
+ from metaflow.task import MetaflowTask
+ v=json.dumps(t);run_step=MetaflowTask.run_step
+ def hooked(task,*a,**k):
+  md=task.metadata;register=md.register_task_id
+  def registered(run_id,step,task_id,attempt=0,*b,**c):
+   r=register(run_id,step,task_id,attempt,*b,**c)
+   md.register_metadata(run_id,step,task_id,[MetaDatum(field="execution-triggers",value=v,type="execution-triggers",tags=["attempt_id:%d"%attempt])])
+   return r
+  md.register_task_id=registered
+  return run_step(task,*a,**k)
+ MetaflowTask.run_step=hooked
+sys.argv=sys.argv[1:]
+sys.path[0]=os.path.dirname(os.path.abspath(sys.argv[0]))
+runpy.run_path(sys.argv[0],run_name="__main__")"#;
 
 /// What the step Lambda's configuration adds to every job.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -201,6 +247,11 @@ fn trigger_options(task: &Task) -> Vec<String> {
         .collect()
 }
 
+/// The launcher's [`TRIGGER_EVENTS_VAR`]: `[{"name", "id", "timestamp"?}, …]`.
+pub fn trigger_events_json(events: &[TriggeringEvent]) -> String {
+    serde_json::to_string(events).unwrap_or_else(|_| "[]".into())
+}
+
 fn words<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     items
         .into_iter()
@@ -221,12 +272,13 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
     let mut top = top_level_options(manifest, plan, settings);
     top.extend(trigger_options(task));
     let top: Vec<&str> = top.iter().map(String::as_str).collect();
-    let python = |subcommand: &[&str]| {
-        let mut all = vec!["python", flow_file];
+    let arguments = |subcommand: &[&str]| {
+        let mut all = vec![flow_file];
         all.extend(&top);
         all.extend(subcommand);
         words(all)
     };
+    let python = |subcommand: &[&str]| format!("python {}", arguments(subcommand));
     let tags: Vec<&str> = manifest
         .options
         .tags
@@ -299,7 +351,24 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
     if let Some(namespace) = &namespace {
         step.push(namespace);
     }
-    body.push(python(&step));
+    if task.trigger_events.is_empty() {
+        body.push(python(&step));
+    } else {
+        // A `@trigger` run: `current.trigger` (and the start step's metadata) through
+        // the launcher.
+        let mut assignments = format!(
+            "{TRIGGER_EVENTS_VAR}={}",
+            quote(&trigger_events_json(&task.trigger_events))
+        );
+        if task.step == manifest.flow.start_step {
+            assignments.push_str(&format!(" {EXECUTION_TRIGGERS_VAR}=1"));
+        }
+        body.push(format!(
+            "{assignments} python -c {} {}",
+            quote(TRIGGER_LAUNCHER),
+            arguments(&step)
+        ));
+    }
 
     let mut lines = vec!["set -u".to_string()];
     lines.extend(dependencies_lines());

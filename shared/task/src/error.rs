@@ -97,6 +97,21 @@ pub enum TaskError {
         /// What to do.
         fix: String,
     },
+    /// The events that started a `@trigger` run are too large to hand its tasks as
+    /// Metaflow's `current.trigger` within a Batch job's overrides.
+    #[error(
+        "the events that started run {run} take {size} bytes as Metaflow's current.trigger, \
+         over the limit of {limit} a Batch job's overrides leave for them: publish events \
+         with shorter ids (Metaflow's own are UUIDs) or have the flow wait for fewer events"
+    )]
+    TriggerTooLarge {
+        /// `Flow/run`.
+        run: String,
+        /// The size of the events' JSON.
+        size: usize,
+        /// The limit ([`crate::command::TRIGGER_EVENTS_MAX`]).
+        limit: usize,
+    },
     /// A datastore (S3) call failed.
     #[error(transparent)]
     Storage(#[from] ServiceError),
@@ -117,6 +132,7 @@ impl TaskError {
             TaskError::JoinInputMissing { .. } => "dropflow.JoinInputMissing",
             TaskError::JobTooLarge { .. } => "dropflow.JobTooLarge",
             TaskError::ForeachTooWide { .. } => "dropflow.ForeachTooWide",
+            TaskError::TriggerTooLarge { .. } => "dropflow.TriggerTooLarge",
             TaskError::Storage(_) => "dropflow.StorageError",
         }
     }

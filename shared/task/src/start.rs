@@ -5,8 +5,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::command::{
-    INLINE_INPUT_PATHS_MAX, JobSettings, OVERRIDES_BUDGET, OVERRIDES_LIMIT, base_environment,
-    job_request, overrides_size, parameters_file, rebase_environment,
+    INLINE_INPUT_PATHS_MAX, JobSettings, OVERRIDES_BUDGET, OVERRIDES_LIMIT, TRIGGER_EVENTS_MAX,
+    base_environment, job_request, overrides_size, parameters_file, rebase_environment,
+    trigger_events_json,
 };
 use super::datastore::Datastore;
 use super::error::{TaskError, TaskResult};
@@ -26,7 +27,7 @@ use dropflow_contract::start_input::{
     ForeachChildInput, ForeachJoinInput, ParentInput, Resume, ResumedExecutionInput, RetryInput,
     StartFrom, StaticJoinInput,
 };
-use dropflow_contract::triggers::TriggeredRun;
+use dropflow_contract::triggers::{TriggeredRun, TriggeringEvent};
 use dropflow_contract::{Manifest, StepPlan};
 
 /// The shapes a start state's input comes in.
@@ -408,6 +409,7 @@ async fn first_attempt<D: Datastore>(
     } else {
         Inputs::Paths(placed.input_paths)
     };
+    let triggered = triggering(manifest, &run, store).await?;
     let mut task = Task {
         manifest: manifest.location.clone(),
         pathspec: pathspec(&manifest.flow.name, &run, step, &id),
@@ -421,7 +423,8 @@ async fn first_attempt<D: Datastore>(
         inputs,
         params_file: None,
         started_at: now(),
-        trigger_runs: trigger_runs(manifest, &run, store).await?,
+        trigger_runs: triggered.runs,
+        trigger_events: triggered.events,
         resume: placed.resume,
         job: Default::default(),
     };
@@ -446,33 +449,41 @@ async fn first_attempt<D: Datastore>(
     Ok(task)
 }
 
-/// The upstream runs whose finish events started `run` (`Flow/run_id`, for Metaflow's
-/// `--trigger`): read from the record the event delivery wrote, for a
-/// `@trigger_on_finish` flow's event-started run (`sfn-ev-...`) only; none otherwise.
-async fn trigger_runs<D: Datastore>(
+/// What the events that started a run give its tasks.
+#[derive(Debug, Default)]
+struct Triggering {
+    /// `@trigger_on_finish`: the upstream runs (`Flow/run_id`, for Metaflow's `--trigger`).
+    runs: Vec<String>,
+    /// `@trigger`: the events (for Metaflow's `current.trigger`).
+    events: Vec<TriggeringEvent>,
+}
+
+/// What started `run`, read once from the record the event delivery wrote, for a flow
+/// with `@trigger` or `@trigger_on_finish` and an event-started run (`sfn-ev-...`)
+/// only; nothing otherwise (a run started through the API, a missing record). Events
+/// whose JSON is over [`TRIGGER_EVENTS_MAX`] fail the task: they would not fit its job.
+async fn triggering<D: Datastore>(
     manifest: &Manifest,
     run: &str,
     store: &D,
-) -> TaskResult<Vec<String>> {
-    let on_finish = manifest
-        .triggers
-        .as_ref()
-        .is_some_and(|t| t.decorator == "trigger_on_finish");
+) -> TaskResult<Triggering> {
+    let on_finish = match manifest.triggers.as_ref().map(|t| t.decorator.as_str()) {
+        Some("trigger_on_finish") => true,
+        Some("trigger") => false,
+        _ => return Ok(Triggering::default()),
+    };
     let Some(execution) = run
         .strip_prefix("sfn-")
         .filter(|e| dropflow_contract::triggers::started_by_events(e))
     else {
-        return Ok(Vec::new());
+        return Ok(Triggering::default());
     };
-    if !on_finish {
-        return Ok(Vec::new());
-    }
     let url = bucket_url(
         manifest,
         &dropflow_contract::layout::triggered_run_key(&manifest.state_machine, execution),
     )?;
     let Some(bytes) = store.get(&url).await? else {
-        return Ok(Vec::new());
+        return Ok(Triggering::default());
     };
     let record: TriggeredRun =
         serde_json::from_slice(&bytes).map_err(|e| TaskError::BadArtifact {
@@ -480,7 +491,26 @@ async fn trigger_runs<D: Datastore>(
             name: url.clone(),
             problem: format!("not the record of the events that started the run: {e}"),
         })?;
-    Ok(record.finished_runs())
+    Ok(if on_finish {
+        Triggering {
+            runs: record.finished_runs(),
+            ..Triggering::default()
+        }
+    } else {
+        let events = record.triggering_events();
+        let size = trigger_events_json(&events).len();
+        if size > TRIGGER_EVENTS_MAX {
+            return Err(TaskError::TriggerTooLarge {
+                run: format!("{}/{run}", manifest.flow.name),
+                size,
+                limit: TRIGGER_EVENTS_MAX,
+            });
+        }
+        Triggering {
+            events,
+            ..Triggering::default()
+        }
+    })
 }
 
 /// The next attempt of `previous`: same task, `attempt + 1`, a new job.

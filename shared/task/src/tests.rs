@@ -1262,6 +1262,13 @@ async fn a_run_started_by_a_finish_event_passes_the_upstream_run_as_trigger() {
 
     let triggered = lambda.start_flow("ev-0123", json!({})).await;
     assert_eq!(triggered.trigger_runs, ["Up/sfn-x"]);
+    // Metaflow's `--trigger` sets `current.trigger` itself: no launcher.
+    assert!(triggered.trigger_events.is_empty());
+    assert!(
+        !script(&triggered).contains(command::TRIGGER_EVENTS_VAR),
+        "{}",
+        script(&triggered)
+    );
     assert!(
         script(&triggered).contains("--trigger=Up/sfn-x step start"),
         "{}",
@@ -1275,6 +1282,155 @@ async fn a_run_started_by_a_finish_event_passes_the_upstream_run_as_trigger() {
     let unknown = lambda.start_flow("ev-9999", json!({})).await;
     assert!(unknown.trigger_runs.is_empty());
 }
+
+const EVENT_FLOW: &str = r#"from metaflow import FlowSpec, step, trigger
+
+@trigger(events=['data_ready', 'tables_ready'])
+class Evented(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"#;
+
+/// The record of a run of [`EVENT_FLOW`] started by two events (`ev-0123`), one with
+/// the id `long_id`.
+fn event_record(long_id: &str) -> Vec<u8> {
+    let arrival = |id: &str, name: &str, payload: Value| dropflow_contract::triggers::Arrival {
+        id: id.into(),
+        event: dropflow_contract::triggers::MetaflowEvent {
+            name: name.into(),
+            payload: payload.as_object().unwrap().clone(),
+        },
+    };
+    let record = dropflow_contract::triggers::TriggeredRun {
+        state_machine: "Evented".into(),
+        execution_name: "ev-0123".into(),
+        claimed_at_ms: 1,
+        events: vec![
+            arrival(
+                "u-1",
+                "data_ready",
+                json!({"id": "u-1", "timestamp": 1_765_000_000, "it's": "quoted"}),
+            ),
+            arrival(long_id, "tables_ready", json!({"id": long_id})),
+        ],
+    };
+    serde_json::to_vec(&record).unwrap()
+}
+
+const EVENT_RECORD_URL: &str = "s3://dropflow-bucket/events/runs/Evented/ev-0123.json";
+
+#[tokio::test]
+async fn a_run_started_by_events_hands_them_to_every_task_through_the_launcher() {
+    let lambda = Lambda::new(manifest_of_source(EVENT_FLOW));
+    lambda.store.insert(EVENT_RECORD_URL, event_record("u-2"));
+
+    let start = lambda.start_flow("ev-0123", json!({})).await;
+    let expected = json!([
+        {"name": "data_ready", "id": "u-1", "timestamp": 1_765_000_000},
+        {"name": "tables_ready", "id": "u-2"},
+    ]);
+    assert_eq!(
+        serde_json::to_value(&start.trigger_events).unwrap(),
+        expected
+    );
+    assert!(start.trigger_runs.is_empty(), "no --trigger for @trigger");
+    // The start step runs through the launcher, which also registers the metadata;
+    // `init` and `dump` do not.
+    let launched = format!(
+        "DROPFLOW_TRIGGER_EVENTS='{}' DROPFLOW_EXECUTION_TRIGGERS=1 python -c {} flow.py --quiet",
+        r#"[{"name":"data_ready","id":"u-1","timestamp":1765000000},{"name":"tables_ready","id":"u-2"}]"#,
+        shell::quote(command::TRIGGER_LAUNCHER),
+    );
+    assert!(script(&start).contains(&launched), "{}", script(&start));
+    assert_eq!(
+        script(&start).matches("python -c ").count(),
+        3,
+        "has (the image's modules), fetch and the step"
+    );
+    assert!(script(&start).contains(" step start --run-id sfn-ev-0123 "));
+    assert!(!script(&start).contains("--trigger"), "{}", script(&start));
+    assert!(
+        !script(&start).contains("quoted"),
+        "only name, id and timestamp"
+    );
+    let version = lambda.manifest.version.clone();
+    insta::assert_snapshot!(
+        "triggered_start_step_script",
+        script(&start).replace(&version, "<version>")
+    );
+
+    // Every task sees `current.trigger`; only the start step registers the metadata.
+    let ctx =
+        json!({"manifest": lambda.manifest.location, "run": start.run, "task": "start/start"});
+    let end = lambda
+        .start("end", StartFrom::Parent, json!({"ctx": ctx}))
+        .await;
+    assert_eq!(end.trigger_events, start.trigger_events);
+    assert!(
+        script(&end).contains("DROPFLOW_TRIGGER_EVENTS='[{\"name\":\"data_ready\"")
+            && !script(&end).contains("DROPFLOW_EXECUTION_TRIGGERS=1"),
+        "{}",
+        script(&end)
+    );
+
+    // A retry keeps them.
+    let retry = lambda
+        .start(
+            "start",
+            StartFrom::Retry,
+            json!({"task": start, "error": {"Error": "States.TaskFailed", "Cause": "{}"}}),
+        )
+        .await;
+    assert_eq!(retry.attempt, 1);
+    assert_eq!(retry.trigger_events, start.trigger_events);
+    assert!(script(&retry).contains(&launched), "{}", script(&retry));
+
+    // A run started through the API (or without a record) has none: plain `python`.
+    for execution in ["manual", "ev-9999"] {
+        let plain = lambda.start_flow(execution, json!({})).await;
+        assert!(plain.trigger_events.is_empty(), "{execution}");
+        assert!(
+            !script(&plain).contains("python -c 'import json"),
+            "{}",
+            script(&plain)
+        );
+        assert!(script(&plain).contains("\npython flow.py --quiet"));
+    }
+}
+
+#[tokio::test]
+async fn events_too_large_for_the_job_fail_the_start_step_saying_why() {
+    let lambda = Lambda::new(manifest_of_source(EVENT_FLOW));
+    let long_id = "x".repeat(command::TRIGGER_EVENTS_MAX);
+    lambda
+        .store
+        .insert(EVENT_RECORD_URL, event_record(&long_id));
+    let error = lambda
+        .call(json!({
+            "phase": "start",
+            "step": "start",
+            "from": "execution",
+            "input": {},
+            "manifest": lambda.manifest.location,
+            "execution": "ev-0123",
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "dropflow.TriggerTooLarge");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("the events that started run Evented/sfn-ev-0123 take 2")
+            && message.contains("over the limit of 2048")
+            && message.contains("shorter ids"),
+        "{message}"
+    );
+}
+
 mod resumed;
 
 #[test]
