@@ -295,6 +295,10 @@ struct DeployFlags {
     /// `fargate`: every step gets a Fargate job definition (default `ec2`).
     #[arg(long)]
     platform: Option<dropflow_compiler::compile::ComputePlatform>,
+    /// Metaflow's `--environment`: `uv` runs every task in the project of the package's
+    /// `pyproject.toml` and `uv.lock` (default `local`: the image's Python).
+    #[arg(long)]
+    environment: Option<dropflow_compiler::compile::TaskEnvironment>,
 }
 
 impl DeployFlags {
@@ -315,6 +319,7 @@ impl DeployFlags {
             aws_tags: None,
             user: self.user,
             platform: self.platform,
+            environment: self.environment,
             assign_public_ip: None,
             // Alert targets come from dropflow.toml or the object metadata only.
             notify_on_error: None,

@@ -5,7 +5,8 @@
 //! `_escape_trampolines` skipped, and only files whose name ends in one of the package
 //! suffixes kept (`METAFLOW_DEFAULT_PACKAGE_SUFFIXES`, default `.py,.R,.RDS`, plus
 //! `--package-suffixes`; case-insensitive; a hidden file only when it equals a suffix).
-//! dropflow adds its own `dropflow.toml` at the root and, for a flow file, Metaflow's
+//! dropflow adds its own `dropflow.toml` and a uv project's `pyproject.toml` and `uv.lock`
+//! at the root and, for a flow file, Metaflow's
 //! `.mf_meta/INFO` naming it. Virtualenvs (a `pyvenv.cfg`) are skipped, as dropflow's
 //! reader skips them. Every file left out is listed, never dropped silently.
 //!
@@ -22,6 +23,10 @@ pub const DEFAULT_SUFFIXES: &str = ".py,.R,.RDS";
 
 /// dropflow's deploy options file, always packed when present at the root.
 pub const DROPFLOW_TOML: &str = "dropflow.toml";
+
+/// Files packed from the root whatever the suffixes: dropflow's options, and a uv
+/// project's `pyproject.toml` and `uv.lock` (Metaflow's uv environment ships both).
+pub const ROOT_FILES: [&str; 3] = [DROPFLOW_TOML, "pyproject.toml", "uv.lock"];
 
 /// Top-level entries Metaflow leaves out of a package.
 const EXCLUDED_TOP_LEVEL: [&str; 3] = [".mf_code", ".mf_meta", "_escape_trampolines"];
@@ -263,8 +268,8 @@ impl Walk<'_> {
                 self.directory(&path, &relative, &seen)?;
                 continue;
             }
-            let wanted =
-                keeps(&name, self.suffixes) || (prefix.is_empty() && name == DROPFLOW_TOML);
+            let wanted = keeps(&name, self.suffixes)
+                || (prefix.is_empty() && ROOT_FILES.contains(&name.as_str()));
             if !wanted {
                 self.skipped.push(relative);
                 continue;
@@ -301,6 +306,9 @@ mod tests {
         write(root, "lib/util.py", "X = 1\n");
         write(root, "model.RDS", "r");
         write(root, "dropflow.toml", "[deploy]\n");
+        write(root, "pyproject.toml", "[project]\n");
+        write(root, "uv.lock", "version = 1\n");
+        write(root, "lib/pyproject.toml", "not packed: not at the root");
         write(root, "notes.txt", "not packed");
         write(root, "lib/__pycache__/util.cpython-311.pyc", "x");
         write(root, ".git/hooks/x.py", "hidden");
@@ -317,9 +325,19 @@ mod tests {
         assert_eq!(packed.name, "flow.tar.gz");
         assert_eq!(
             packed.files,
-            ["dropflow.toml", "flow.py", "lib/util.py", "model.RDS"]
+            [
+                "dropflow.toml",
+                "flow.py",
+                "lib/util.py",
+                "model.RDS",
+                "pyproject.toml",
+                "uv.lock"
+            ]
         );
-        assert_eq!(packed.skipped, ["notes.txt", "venv/ (a virtualenv)"]);
+        assert_eq!(
+            packed.skipped,
+            ["lib/pyproject.toml", "notes.txt", "venv/ (a virtualenv)"]
+        );
         let read = read_bytes(&packed.name, &packed.bytes, &Limits::default()).unwrap();
         assert_eq!(read.script_hint.as_deref(), Some("flow.py"));
         assert_eq!(read.format, PackageFormat::MetaflowPackage);

@@ -102,8 +102,27 @@ from typing import Any
 PINNED_MOTO = "5.2.5"
 LOG = logging.getLogger("dropflow.local")
 
-# Variables a job inherits from the host (a container would bring its own).
-HOST_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "SHELL", "TZ")
+# Variables a job inherits from the host (a container would bring its own): the basics,
+# and the host's TLS trust and proxies, which an image built for the network it runs in
+# carries (pip and uv inside a task reach the package index through them).
+HOST_ENV = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "SHELL",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
 
 
 def check_moto_version() -> None:

@@ -984,3 +984,112 @@ async fn a_step_on_a_plain_python_image_installs_what_it_lacks_and_runs() {
     // `end` (the default image) ran on the stack's own Python.
     assert_ne!(read["end"], read["start"], "{read}");
 }
+
+/// A flow run in Metaflow's uv environment: `tabulate` is in its lock, not in the image.
+const UV_FLOW: &str = r#"import sys
+
+import tabulate
+from metaflow import FlowSpec, step
+
+
+class UvFlow(FlowSpec):
+    @step
+    def start(self):
+        self.tabulate = tabulate.__version__
+        self.prefix = sys.prefix
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    UvFlow()
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flow_in_a_uv_environment_runs_in_its_locked_project() {
+    // The project: pyproject.toml and the uv.lock `uv lock` writes for it.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("pyproject.toml"),
+        "[project]\nname = \"uv-flow\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"tabulate==0.9.0\"]\n",
+    )
+    .unwrap();
+    let uv = python().with_file_name("uv");
+    let locked = tokio::task::block_in_place(|| {
+        Command::new(&uv)
+            .arg("lock")
+            .current_dir(project.path())
+            .output()
+            .unwrap()
+    });
+    assert!(locked.status.success(), "uv lock: {locked:?}");
+    let read = |name: &str| std::fs::read(project.path().join(name)).unwrap();
+    let files = [
+        ("uv_flow.py", UV_FLOW.as_bytes().to_vec()),
+        ("pyproject.toml", read("pyproject.toml")),
+        ("uv.lock", read("uv.lock")),
+        (
+            "dropflow.toml",
+            b"[deploy]\nenvironment = \"uv\"\n".to_vec(),
+        ),
+    ];
+    let package = SourcePackage {
+        files: files
+            .into_iter()
+            .map(|(name, bytes)| (name.to_string(), bytes))
+            .collect(),
+        script_hint: None,
+        format: PackageFormat::Directory,
+        sha256: String::new(),
+    }
+    .to_tar_gz();
+
+    let (_dir, stack) = stack(Registry::new()).await;
+    put(&stack, "flows/uv_flow.tgz", package).await;
+    let (_, alias) = deployed(&stack, "UvFlow").await;
+    let run = aws_sdk_sfn::Client::new(stack.sdk())
+        .start_execution()
+        .state_machine_arn(&alias)
+        .send()
+        .await
+        .unwrap();
+    let execution = finished(&stack, run.execution_arn(), Duration::from_secs(600)).await;
+    assert_eq!(
+        execution.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}: {:?}",
+        execution.error(),
+        execution.cause()
+    );
+    let run_id = format!("sfn-{}", execution.name().unwrap());
+    let read = client(
+        &stack,
+        &format!(
+            "from metaflow import Run, namespace\n\
+             import json\n\
+             namespace(None)\n\
+             data = Run('UvFlow/{run_id}')['start'].task.data\n\
+             print(json.dumps({{'tabulate': data.tabulate, 'prefix': data.prefix}}))\n"
+        ),
+    );
+    // The locked version, from the project's own environment (`.venv` in the task's
+    // working directory), which the stack's Python does not have.
+    assert_eq!(read["tabulate"], "0.9.0", "{read}");
+    assert!(
+        read["prefix"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/.venv")),
+        "{read}"
+    );
+    let image_has = Command::new(python())
+        .args([
+            "-c",
+            "import importlib.util as u; print(u.find_spec('tabulate') is None)",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&image_has.stdout).trim(), "True");
+}

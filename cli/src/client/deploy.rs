@@ -128,6 +128,16 @@ pub fn metadata(layer: &OptionsLayer) -> BTreeMap<String, String> {
         layer.assign_public_ip.map(|v| v.to_string()),
     );
     put(
+        "environment",
+        layer.environment.map(|e| {
+            match e {
+                dropflow_compiler::compile::TaskEnvironment::Local => "local",
+                dropflow_compiler::compile::TaskEnvironment::Uv => "uv",
+            }
+            .to_string()
+        }),
+    );
+    put(
         "notify-on-error",
         layer.notify_on_error.as_ref().map(|t| t.join(" ")),
     );
@@ -414,6 +424,7 @@ mod tests {
                 "https://hooks.example/x".into(),
             ]),
             notify_on_success: Some(vec!["https://hooks.example/y".into()]),
+            environment: Some(dropflow_compiler::compile::TaskEnvironment::Uv),
         };
         let map = metadata(&layer);
         assert_eq!(map.get("user").map(String::as_str), Some("alice"));

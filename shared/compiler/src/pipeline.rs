@@ -89,6 +89,8 @@ pub struct CheckedFlow {
     pub package_options: OptionsLayer,
     /// Digest of the package.
     pub source_digest: String,
+    /// The uv project files ([`compile::UV_PROJECT_FILES`]) the package's root lacks.
+    pub missing_uv_files: Vec<&'static str>,
 }
 
 impl CheckedFlow {
@@ -138,6 +140,10 @@ pub fn check(package: &SourcePackage) -> Result<CheckedFlow, Error> {
         configs,
         package_options,
         source_digest: package.sha256.clone(),
+        missing_uv_files: compile::UV_PROJECT_FILES
+            .into_iter()
+            .filter(|file| package.file(file).is_none())
+            .collect(),
     })
 }
 
@@ -156,5 +162,6 @@ pub fn compile(
         platform,
         deploy_time_values,
         configs: &checked.configs,
+        missing_uv_files: &checked.missing_uv_files,
     })?)
 }

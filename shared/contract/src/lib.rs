@@ -46,7 +46,9 @@ pub mod triggers;
 pub use manifest::{FlowInfo, MANIFEST_SCHEMA, Manifest, ProjectInfo, ScheduleInfo, StepPlan};
 pub use manifest_read::ManifestError;
 pub use node_type::NodeType;
-pub use options::{ComputePlatform, DeployOptions, OptionsError, OptionsLayer, Platform};
+pub use options::{
+    ComputePlatform, DeployOptions, OptionsError, OptionsLayer, Platform, TaskEnvironment,
+};
 pub use parameters::{DeployTimeDefault, ParameterSpec, ParameterType};
 pub use report::{Finding, Report, Status};
 pub use service::{ServiceError, ServiceResult};

@@ -55,6 +55,45 @@ pub struct DeployOptions {
     /// SNS topic ARNs and webhook URLs told when a run succeeds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notify_on_success: Vec<String>,
+    /// The Python environment every task runs in (Metaflow's `--environment`): the image's
+    /// own (`local`, the default) or the package's `uv.lock` (`uv`).
+    #[serde(skip_serializing_if = "TaskEnvironment::is_local")]
+    pub environment: TaskEnvironment,
+}
+
+/// Metaflow's `--environment` for the tasks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskEnvironment {
+    /// The image's Python and packages (Metaflow's `local`).
+    #[default]
+    Local,
+    /// The project of the package's `pyproject.toml` and `uv.lock`, synced by each task
+    /// (`uv sync --frozen`) and run with `uv run` (Metaflow's `uv`).
+    Uv,
+}
+
+impl TaskEnvironment {
+    /// `true` for `local` (the default, left out of serialised options so that versions
+    /// compiled before the option existed keep their ids).
+    pub fn is_local(&self) -> bool {
+        *self == TaskEnvironment::Local
+    }
+}
+
+impl std::str::FromStr for TaskEnvironment {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok(TaskEnvironment::Local),
+            "uv" => Ok(TaskEnvironment::Uv),
+            "pypi" | "conda" => Err(format!(
+                "`{text}` environments are not supported yet: use uv (a uv.lock and pyproject.toml in the package) or bake the packages into the image"
+            )),
+            _ => Err(format!("`{text}` is not an environment: write local or uv")),
+        }
+    }
 }
 
 /// Where a step's Batch job runs (`platformCapabilities`).
@@ -113,6 +152,7 @@ impl Default for DeployOptions {
             assign_public_ip: true,
             notify_on_error: Vec::new(),
             notify_on_success: Vec::new(),
+            environment: TaskEnvironment::Local,
         }
     }
 }
@@ -256,12 +296,14 @@ pub struct OptionsLayer {
     pub notify_on_error: Option<Vec<String>>,
     /// See [`DeployOptions::notify_on_success`].
     pub notify_on_success: Option<Vec<String>>,
+    /// See [`DeployOptions::environment`].
+    pub environment: Option<TaskEnvironment>,
 }
 
 /// `dropflow.toml` could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "{file}: {message}. Valid keys: max_workers, max_workers_per_step, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user, platform, assign_public_ip, notify_on_error, notify_on_success"
+    "{file}: {message}. Valid keys: max_workers, max_workers_per_step, workflow_timeout, tags, namespace, branch, production, name, image, job_queue, retry_by_default, distributed_map, aws_tags, user, platform, assign_public_ip, notify_on_error, notify_on_success, environment"
 )]
 pub struct OptionsError {
     /// The file (or metadata source) that was read.
@@ -314,7 +356,8 @@ impl OptionsLayer {
             platform,
             assign_public_ip,
             notify_on_error,
-            notify_on_success
+            notify_on_success,
+            environment
         );
         set_some!(workflow_timeout, namespace, branch, name, image, job_queue);
     }

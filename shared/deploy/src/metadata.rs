@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "assign-public-ip",
     "notify-on-error",
     "notify-on-success",
+    "environment",
 ];
 
 /// The metadata key (without [`METADATA_PREFIX`]) that lets an upload take over a state
@@ -89,6 +90,7 @@ pub fn options_from_metadata(
             TAKEOVER_KEY => boolean(value).map(drop).map_err(error)?,
             "platform" => layer.platform = Some(value.parse().map_err(error)?),
             "assign-public-ip" => layer.assign_public_ip = Some(boolean(value).map_err(error)?),
+            "environment" => layer.environment = Some(value.parse().map_err(error)?),
             other => {
                 return Err(error(format!(
                     "unknown deploy option `{other}`; valid metadata keys: {}",

@@ -24,7 +24,7 @@ use super::ids::{PARAMS_STEP, PARAMS_TASK};
 use super::shell::quote;
 use dropflow_contract::protocol::{ContainerOverrides, EnvVar, Inputs, JobRequest, Task};
 use dropflow_contract::triggers::TriggeringEvent;
-use dropflow_contract::{Manifest, StepPlan};
+use dropflow_contract::{Manifest, StepPlan, TaskEnvironment};
 
 /// The user tasks run as (`METAFLOW_USER`), as Metaflow's Step Functions tasks do.
 pub const TASK_USER: &str = "SFN";
@@ -103,6 +103,46 @@ if os.environ.get("DROPFLOW_EXECUTION_TRIGGERS"):
 sys.argv=sys.argv[1:]
 sys.path[0]=os.path.dirname(os.path.abspath(sys.argv[0]))
 runpy.run_path(sys.argv[0],run_name="__main__")"#;
+
+/// Looks a module up in the uv project's environment (`inuv boto3`), without importing it.
+const IN_UV_FUNCTION: &str = r#"inuv() { "$UV" run --no-sync python -c 'import importlib.util,sys;sys.exit(importlib.util.find_spec(sys.argv[1]) is None)' "$1"; }"#;
+
+/// How a task runs Python in `environment`: the image's `python`, or the uv project's
+/// (`uv run --no-sync python`, as Metaflow's uv environment runs its steps).
+pub(super) fn interpreter(environment: TaskEnvironment) -> &'static str {
+    match environment {
+        TaskEnvironment::Local => "python",
+        TaskEnvironment::Uv => "\"$UV\" run --no-sync python",
+    }
+}
+
+/// The shell functions `environment` needs besides [`dependencies_lines`].
+pub(super) fn environment_functions(environment: TaskEnvironment) -> Vec<String> {
+    match environment {
+        TaskEnvironment::Local => Vec::new(),
+        TaskEnvironment::Uv => vec![IN_UV_FUNCTION.to_string()],
+    }
+}
+
+/// Sets up Metaflow's uv environment in the unpacked package, as its bootstrap does
+/// (`uv sync --frozen --no-dev` of the package's `pyproject.toml` and `uv.lock`), with
+/// uv from the image's package index when the image lacks it, then what Metaflow needs
+/// in the project's environment when the lock does not bring it (`boto3`, `requests`,
+/// and Metaflow [`TASK_METAFLOW_VERSION`]). uv is run as its binary (`$UV`), not as
+/// `python -m uv`, which would point it at the image's own virtualenv. `None` for the
+/// image's own environment.
+pub(super) fn environment_setup(environment: TaskEnvironment) -> Option<String> {
+    match environment {
+        TaskEnvironment::Local => None,
+        TaskEnvironment::Uv => Some(format!(
+            "{{ has uv || python -m pip install -qqq --no-compile --no-cache-dir --disable-pip-version-check uv; }} && \
+             UV=$(python -c 'import uv;print(uv.find_uv_bin())') && \
+             \"$UV\" sync --frozen --no-dev --quiet && \
+             {{ inuv boto3 || \"$UV\" pip install --quiet --python .venv boto3 requests; }} && \
+             {{ inuv metaflow || \"$UV\" pip install --quiet --python .venv metaflow=={TASK_METAFLOW_VERSION}; }}"
+        )),
+    }
+}
 
 /// What the step Lambda's configuration adds to every job.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -278,7 +318,9 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
         all.extend(subcommand);
         words(all)
     };
-    let python = |subcommand: &[&str]| format!("python {}", arguments(subcommand));
+    let environment = manifest.options.environment;
+    let interpreter = interpreter(environment);
+    let python = |subcommand: &[&str]| format!("{interpreter} {}", arguments(subcommand));
     let tags: Vec<&str> = manifest
         .options
         .tags
@@ -290,6 +332,7 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
         "{} && tar -xzf code.tar.gz",
         fetch(&manifest.code_package, "code.tar.gz")
     )];
+    body.extend(environment_setup(environment));
     if let Inputs::File(url) = &task.inputs {
         body.push(fetch(url, INPUT_PATHS_FILE));
     }
@@ -364,7 +407,7 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
             assignments.push_str(&format!(" {EXECUTION_TRIGGERS_VAR}=1"));
         }
         body.push(format!(
-            "{assignments} python -c {} {}",
+            "{assignments} {interpreter} -c {} {}",
             quote(TRIGGER_LAUNCHER),
             arguments(&step)
         ));
@@ -372,6 +415,7 @@ pub fn script(manifest: &Manifest, plan: &StepPlan, task: &Task, settings: &JobS
 
     let mut lines = vec!["set -u".to_string()];
     lines.extend(dependencies_lines());
+    lines.extend(environment_functions(environment));
     lines.extend([
         FETCH_FUNCTION.to_string(),
         "w=$(mktemp -d) && cd \"$w\" && mkdir .logs && mkfifo .logs/out .logs/err || exit 70"

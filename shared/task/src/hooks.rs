@@ -112,8 +112,11 @@ fn script(manifest: &Manifest, hooks: &[String], pathspec: &str, log: &str) -> S
     let (code_bucket, code_key) =
         super::datastore::split_s3_url(&manifest.code_package).unwrap_or(("", ""));
     let (log_bucket, log_key) = super::datastore::split_s3_url(log).unwrap_or(("", ""));
+    let environment = manifest.options.environment;
+    let interpreter = super::command::interpreter(environment);
     let mut lines = vec!["set -u".to_string()];
     lines.extend(super::command::dependencies_lines());
+    lines.extend(super::command::environment_functions(environment));
     lines.extend([
         FETCH_FUNCTION.to_string(),
         UPLOAD_FUNCTION.to_string(),
@@ -130,6 +133,9 @@ fn script(manifest: &Manifest, hooks: &[String], pathspec: &str, log: &str) -> S
             quote(&manifest.datastore_root)
         ),
     ]);
+    if let Some(setup) = super::command::environment_setup(environment) {
+        lines.push(format!("{{ {setup}; }} || exit 74"));
+    }
     if !dir.is_empty() {
         lines.push(format!("cd {} || exit 72", quote(dir)));
     }
@@ -141,7 +147,7 @@ fn script(manifest: &Manifest, hooks: &[String], pathspec: &str, log: &str) -> S
             "echo \"exit hook {name}: starting for {pathspec}\""
         ));
         lines.push(format!(
-            "python -m metaflow.plugins.exit_hook.exit_hook_script {} {name} {} || {{ echo \"exit hook {name} failed (exit code $?)\"; failed=1; }}",
+            "{interpreter} -m metaflow.plugins.exit_hook.exit_hook_script {} {name} {} || {{ echo \"exit hook {name} failed (exit code $?)\"; failed=1; }}",
             quote(base),
             quote(pathspec),
         ));

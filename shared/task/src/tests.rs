@@ -1451,3 +1451,33 @@ fn the_metaflow_a_plain_image_gets_is_the_one_tested() {
         "{lines}"
     );
 }
+
+#[tokio::test]
+async fn a_uv_environment_syncs_the_lock_and_runs_metaflow_through_uv() {
+    let mut manifest = shape("foreach");
+    manifest.options.environment = dropflow_contract::TaskEnvironment::Uv;
+    let lambda = Lambda::new(manifest);
+    let version = lambda.manifest.version.clone();
+    let start = lambda.start_flow("uv", json!({})).await;
+    let script = script(&start);
+    insta::assert_snapshot!(
+        "uv_start_step_script",
+        script.replace(&version, "<version>")
+    );
+    // The sync comes right after unpacking, before Metaflow's `init` and `step`, which
+    // both run in the project's environment; the log tees stay on the image's Python.
+    let unpacked = script.find("tar -xzf code.tar.gz").unwrap();
+    let synced = script.find("\"$UV\" sync --frozen --no-dev").unwrap();
+    let init = script.find(" init --run-id").unwrap();
+    assert!(unpacked < synced && synced < init, "{script}");
+    assert!(
+        script.contains("\"$UV\" run --no-sync python foreach.py --quiet")
+            && !script.contains("\npython foreach.py")
+            && !script.contains("|| python foreach.py"),
+        "{script}"
+    );
+    assert!(
+        script.contains("python -m metaflow.mflog.tee task"),
+        "{script}"
+    );
+}

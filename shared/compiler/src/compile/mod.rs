@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 pub use batch_settings::{BATCH_ATTRIBUTES, RESOURCES_ATTRIBUTES};
 pub use dropflow_contract::{
     ComputePlatform, DeployOptions, FlowInfo, MANIFEST_SCHEMA, Manifest, OptionsError,
-    OptionsLayer, Platform, ProjectInfo, ScheduleInfo, StepPlan,
+    OptionsLayer, Platform, ProjectInfo, ScheduleInfo, StepPlan, TaskEnvironment,
 };
 pub use error::CompileError;
 pub use exit_hooks::{ExitHooks, RunOutcome};
@@ -67,7 +67,14 @@ pub struct CompileInput<'a> {
     pub deploy_time_values: &'a BTreeMap<String, serde_json::Value>,
     /// The flow's `Config`s as resolved from the package.
     pub configs: &'a [ConfigEntry],
+    /// The files at the package's root that Metaflow's uv environment needs
+    /// ([`UV_PROJECT_FILES`]) that the package lacks.
+    pub missing_uv_files: &'a [&'static str],
 }
+
+/// What `environment = "uv"` needs at the package's root, as Metaflow's uv environment
+/// ships them (its `add_to_package`).
+pub const UV_PROJECT_FILES: [&str; 2] = ["pyproject.toml", "uv.lock"];
 
 /// Everything one deployment creates or updates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,12 +100,22 @@ pub fn compile(input: CompileInput<'_>) -> Result<Deployment, CompileError> {
         platform,
         ..
     } = input;
+    let input = &input;
     // Metaflow's load checks ran before lint, as Metaflow runs them: `loaded` is their
     // result.
     let (module, flow) = (loaded.module(), loaded.flow());
     check_options(options)?;
     notify_options::check_notify_options(options, platform)?;
     check_foreach_options(options, graph, &flow.name)?;
+    if options.environment == TaskEnvironment::Uv && !input.missing_uv_files.is_empty() {
+        return Err(CompileError::BadOption {
+            option: "environment".into(),
+            problem: format!(
+                "uv runs each task in the project of the package's pyproject.toml and uv.lock, and the package has no {}: run `uv lock` beside the flow file and upload both with it (dropflow deploy packs them from the flow's directory)",
+                input.missing_uv_files.join(" and no ")
+            ),
+        });
+    }
     steps::check_flow_decorators(flow)?;
     let mut warnings = Vec::new();
     let exit_hooks = exit_hooks::exit_hooks(flow, module, &mut warnings)?;

@@ -131,7 +131,7 @@ pub fn step_runtime(
                 return Err(unsupported(
                     flow,
                     decorator,
-                    "tasks run with --environment=local; bake dependencies into the image instead",
+                    "dropflow builds no conda or pypi environments: pin the packages in a uv project instead (pyproject.toml and uv.lock in the package, environment = \"uv\") or bake them into the image",
                 ));
             }
             name if RUNTIME_ONLY.contains(&name) => {}
@@ -259,7 +259,7 @@ pub fn check_flow_decorators(flow: &FlowClass) -> Result<(), CompileError> {
     for decorator in &flow.decorators {
         let reason = match decorator.name.as_str() {
             "conda_base" | "pypi_base" => {
-                "tasks run with --environment=local; bake dependencies into the image instead"
+                "dropflow builds no conda or pypi environments: pin the packages in a uv project instead (pyproject.toml and uv.lock in the package, environment = \"uv\") or bake them into the image"
             }
             _ => continue,
         };

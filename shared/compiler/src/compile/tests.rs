@@ -1097,3 +1097,55 @@ fn platform_fargate_from_dropflow_toml_gives_fargate_job_definitions() {
         "arn:aws:iam::123456789012:role/exec"
     );
 }
+
+#[test]
+fn a_uv_environment_needs_the_project_files_and_names_what_is_missing() {
+    let layer =
+        OptionsLayer::from_toml("dropflow.toml", "[deploy]\nenvironment = \"uv\"\n").unwrap();
+    let mut options = DeployOptions::default();
+    layer.apply(&mut options);
+    assert_eq!(options.environment, TaskEnvironment::Uv);
+    let source = flow_with("", "");
+    let package = package::read_bytes("flow.py", source.as_bytes(), &Limits::default()).unwrap();
+    let checked = pipeline::check(&package).unwrap();
+    assert_eq!(checked.missing_uv_files, ["pyproject.toml", "uv.lock"]);
+    let error = pipeline::compile(&checked, &options, &Platform::default(), &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("no pyproject.toml and no uv.lock") && error.contains("uv lock"),
+        "{error}"
+    );
+
+    // With both files the flow compiles, and the manifest tells the tasks.
+    let mut with_project = checked.clone();
+    with_project.missing_uv_files.clear();
+    let deployment = pipeline::compile(
+        &with_project,
+        &options,
+        &Platform::default(),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(deployment.manifest.options.environment, TaskEnvironment::Uv);
+    // The image's environment is the default and leaves the options as before.
+    let local = compile_source(&source, OptionsLayer::default()).unwrap();
+    assert!(
+        !serde_json::to_string(&local.manifest.options)
+            .unwrap()
+            .contains("environment")
+    );
+
+    // Metaflow's other environments are refused with the way out.
+    for other in ["pypi", "conda"] {
+        let refused = OptionsLayer::from_toml(
+            "dropflow.toml",
+            &format!("[deploy]\nenvironment = \"{other}\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("environment"), "{refused}");
+        let refused = other.parse::<TaskEnvironment>().unwrap_err();
+        assert!(refused.contains("use uv"), "{refused}");
+    }
+}

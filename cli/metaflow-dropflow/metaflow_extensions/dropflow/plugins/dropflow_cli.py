@@ -268,6 +268,17 @@ def create(
         args += ["--distributed-map", "true" if use_distributed_map else "false"]
     if "retry" in obj.tl_decospecs:
         args.append("--with-retry")
+    # Metaflow's top-level --environment: uv ships the project's lock (dropflow packs
+    # pyproject.toml and uv.lock from the flow's directory); local is the default.
+    environment = getattr(obj.environment, "TYPE", "local")
+    if environment == "uv":
+        args += ["--environment", "uv"]
+    elif environment != "local":
+        raise click.UsageError(
+            "dropflow runs --environment=local or --environment=uv; "
+            "--environment=%s is not supported yet (use uv, or bake the packages into the image)"
+            % environment
+        )
     args += _project_options()
 
     obj.echo("Deploying *%s* with dropflow..." % os.path.basename(flow_file), bold=True)
