@@ -4,6 +4,7 @@
 
 mod events;
 mod flows;
+mod logs;
 mod runs;
 
 use bytes::Bytes;
