@@ -8,20 +8,21 @@ mod bucket;
 
 use std::collections::BTreeMap;
 
+use dropflow_api::TriggerConfig;
+use dropflow_api::lambda_http::{self, Body};
 use dropflow_compile::AwsDeployer;
 use dropflow_compiler::package::{PackageFormat, SourcePackage};
 use dropflow_deploy::Config;
 use dropflow_events::{Delivered, EventAnswer, Rejections};
 use dropflow_tests::deploy_env;
 use dropflow_tests::moto::{self, Lease};
-use dropflow_trigger::lambda_http::{self, Body};
-use dropflow_trigger::{Deps, TriggerConfig};
+use dropflow_trigger::AwsDeps as Deps;
 use serde_json::{Value, json};
 
 const BUCKET: &str = "dropflow-test";
 const S3_FIXTURE: &str = include_str!("../../functions/compile/fixtures/example-s3-event.json");
 const APIGW_FIXTURE: &str =
-    include_str!("../../functions/trigger/fixtures/example-apigw-v2-request-no-authorizer.json");
+    include_str!("../../shared/api/fixtures/example-apigw-v2-request-no-authorizer.json");
 
 /// One event, its field `a` mapped to the integer parameter `alpha`.
 const EVENT_FLOW: &str = r#"from metaflow import FlowSpec, Parameter, step, trigger
@@ -78,7 +79,7 @@ impl Stack {
         let s3 = deployer.objects.client().clone();
         bucket::versioned(&s3, BUCKET).await;
         Self {
-            deps: Deps::new(TriggerConfig::new(BUCKET), &sdk),
+            deps: dropflow_trigger::deps(TriggerConfig::new(BUCKET), &sdk),
             sfn: aws_sdk_sfn::Client::new(&sdk),
             s3,
             deployer,
@@ -203,7 +204,7 @@ fn request(method: &str, path: &str, body: Option<&str>) -> lambda_http::Request
 }
 
 async fn call(deps: &Deps, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-    let response = dropflow_trigger::handle(request(method, path, body), deps).await;
+    let response = dropflow_api::handle(request(method, path, body), deps).await;
     let status = response.status().as_u16();
     let text = match response.body() {
         Body::Text(text) => text.clone(),
@@ -476,7 +477,7 @@ fn bus_event(id: &str, name: &str, detail: Value) -> Value {
 }
 
 async fn invoke(deps: &Deps, payload: Value) -> Value {
-    dropflow_trigger::handle_invocation(payload, Default::default(), deps)
+    dropflow_api::handle_invocation(payload, Default::default(), deps)
         .await
         .unwrap_or_else(|e| panic!("the trigger function failed: {e}"))
 }
@@ -548,7 +549,7 @@ async fn bus_events_delivered_concurrently_twice_and_out_of_order_start_one_run_
     );
 
     // A detail that is not an object is refused, naming the fix (not retried as an AWS error).
-    let refused = dropflow_trigger::handle_invocation(
+    let refused = dropflow_api::handle_invocation(
         bus_event("bus-list", "data_ready", json!([1])),
         Default::default(),
         &stack.deps,

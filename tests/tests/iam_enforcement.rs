@@ -23,6 +23,8 @@ use std::time::Instant;
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
+use dropflow_api::TriggerConfig;
+use dropflow_api::lambda_http::{self, Body};
 use dropflow_compiler::compile::Manifest;
 use dropflow_compiler::package::{PackageFormat, SourcePackage};
 use dropflow_deploy::Config;
@@ -30,8 +32,7 @@ use dropflow_task::Task;
 use dropflow_tests::cfn::{self, Values};
 use dropflow_tests::moto::Moto;
 use dropflow_tests::{python, repo_root};
-use dropflow_trigger::lambda_http::{self, Body};
-use dropflow_trigger::{Deps as TriggerDeps, TriggerConfig};
+use dropflow_trigger::AwsDeps as TriggerDeps;
 use serde_json::{Value, json};
 
 const STACK: &str = "dropflow-iam";
@@ -48,7 +49,7 @@ const FLOW_SECRET: &str = "dropflow/flows/iam-test";
 const OTHER_SECRET: &str = "elsewhere/iam-test";
 const S3_FIXTURE: &str = include_str!("../../functions/compile/fixtures/example-s3-event.json");
 const APIGW_FIXTURE: &str =
-    include_str!("../../functions/trigger/fixtures/example-apigw-v2-request-no-authorizer.json");
+    include_str!("../../shared/api/fixtures/example-apigw-v2-request-no-authorizer.json");
 
 /// The flow: `start` reads [`FLOW_SECRET`] with Metaflow's `@secrets`; an `iam_go` event
 /// starts it too (`POST /events`).
@@ -382,7 +383,7 @@ async fn trigger(deps: &TriggerDeps, method: &str, path: &str, body: Option<&str
         event["body"] = json!(body);
     }
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = dropflow_trigger::handle(request, deps).await;
+    let response = dropflow_api::handle(request, deps).await;
     let status = response.status().as_u16();
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str(text).unwrap_or(json!(text)),
@@ -678,7 +679,7 @@ async fn each_function_works_with_its_template_role_and_is_refused_the_rest() {
     );
 
     // The trigger API (TriggerRole): list, start, read, stop.
-    let trigger_deps = TriggerDeps::new(TriggerConfig::new(BUCKET), who.sdk("TriggerRole"));
+    let trigger_deps = dropflow_trigger::deps(TriggerConfig::new(BUCKET), who.sdk("TriggerRole"));
     let (status, flows) = trigger(&trigger_deps, "GET", "/flows", None).await;
     assert_eq!(status, 200, "{flows:#}");
     assert!(flows.to_string().contains("IamFlow"), "{flows:#}");

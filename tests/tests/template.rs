@@ -44,7 +44,7 @@ const FUNCTIONS: [(&str, &str); 4] = [
 ];
 
 /// Every route the trigger API serves (its router's own list).
-use dropflow_trigger::route::ROUTES;
+use dropflow_api::route::ROUTES;
 
 fn template_path() -> PathBuf {
     repo_root().join("infra/template.yaml")

@@ -1,6 +1,6 @@
 //! The trigger API's handler against a real AWS emulator (moto server on 127.0.0.1): flows
 //! deployed by the compile Lambda's handler, then API Gateway HTTP API (payload v2) events
-//! built on aws_lambda_events' fixture, answered by `dropflow_trigger::handle`.
+//! built on aws_lambda_events' fixture, answered by `dropflow_api::handle`.
 //!
 //! Runs start on the `live` alias as in production: the test binary's moto carries the
 //! local stack's StartExecution patch (`tests/moto_aliases.py`), since moto 5.2.5 alone
@@ -11,6 +11,8 @@ mod bucket;
 use std::collections::BTreeMap;
 
 use aws_sdk_sfn::types::RoutingConfigurationListItem;
+use dropflow_api::TriggerConfig;
+use dropflow_api::lambda_http::{self, Body};
 use dropflow_compile::AwsDeployer;
 use dropflow_compiler::package::{PackageFormat, SourcePackage};
 use dropflow_deploy::{Config, SCHEDULE_INPUT};
@@ -18,15 +20,14 @@ use dropflow_task::records::{TaskRecord, TaskStatus, record_key};
 use dropflow_tests::deploy_env;
 use dropflow_tests::moto::{self, Lease};
 use dropflow_tests::repo_root;
-use dropflow_trigger::lambda_http::{self, Body};
-use dropflow_trigger::{Deps, TriggerConfig};
+use dropflow_trigger::AwsDeps as Deps;
 use serde_json::{Value, json};
 
 const BUCKET: &str = "dropflow-test";
 const PRINCIPAL: &str = "AWS:AROAEXAMPLE:alice";
 const S3_FIXTURE: &str = include_str!("../../functions/compile/fixtures/example-s3-event.json");
 const APIGW_FIXTURE: &str =
-    include_str!("../../functions/trigger/fixtures/example-apigw-v2-request-no-authorizer.json");
+    include_str!("../../shared/api/fixtures/example-apigw-v2-request-no-authorizer.json");
 
 /// A flow with a required parameter that has no default, and one of each type.
 const TYPED_FLOW: &str = r#"from metaflow import FlowSpec, JSONType, Parameter, step
@@ -83,7 +84,7 @@ impl Stack {
         let s3 = deployer.objects.client().clone();
         bucket::versioned(&s3, BUCKET).await;
         Self {
-            deps: Deps::new(TriggerConfig::new(BUCKET), &sdk),
+            deps: dropflow_trigger::deps(TriggerConfig::new(BUCKET), &sdk),
             sfn: aws_sdk_sfn::Client::new(&sdk),
             scheduler: aws_sdk_scheduler::Client::new(&sdk),
             s3,
@@ -171,7 +172,7 @@ impl Stack {
             event["body"] = json!(body);
         }
         let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        let response = dropflow_trigger::handle(request, &self.deps).await;
+        let response = dropflow_api::handle(request, &self.deps).await;
         let status = response.status().as_u16();
         let allow = response
             .headers()
@@ -963,8 +964,7 @@ async fn the_schedule_input_passes_the_same_validation_with_defaults() {
             .unwrap();
         serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
     };
-    let checked =
-        dropflow_trigger::params::validate(input.as_bytes(), &manifest.parameters).unwrap();
+    let checked = dropflow_api::params::validate(input.as_bytes(), &manifest.parameters).unwrap();
     assert_eq!(checked.input, input);
     assert_eq!(
         Value::Object(checked.effective.clone()),
@@ -1063,7 +1063,7 @@ async fn routing_errors_and_aws_failures_are_json_without_aws_text() {
     // A bucket that does not exist: S3 fails; the client sees a generic 500.
     let sdk = dropflow_aws::static_sdk_config(&stack.moto.url(), "us-east-1");
     let broken = Stack {
-        deps: Deps::new(TriggerConfig::new("no-such-bucket"), &sdk),
+        deps: dropflow_trigger::deps(TriggerConfig::new("no-such-bucket"), &sdk),
         ..stack
     };
     for target in ["/flows", "/flows/ParameterFlow"] {

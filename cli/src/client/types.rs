@@ -1,5 +1,5 @@
 //! The trigger API's answers as the client reads them (README "The HTTP API";
-//! `functions/trigger/src/{flows,runs,progress}.rs` write them), and what each command
+//! `shared/api/src/{flows,runs,progress}.rs` write them), and what each command
 //! prints: every type is both `Serialize` (`--json`) and `Display` (people).
 
 use std::collections::BTreeMap;

@@ -215,18 +215,17 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The trigger API (`functions/trigger`) over plain HTTP: its handler, hosted as a
+/// The trigger API (`dropflow-api`, bound to AWS by `functions/trigger`) over plain HTTP: its handler, hosted as a
 /// library, answers every request (no IAM authorization locally).
-pub fn trigger_api(listener: TcpListener, deps: Arc<dropflow_trigger::Deps>) -> JoinHandle<()> {
+pub fn trigger_api(listener: TcpListener, deps: Arc<dropflow_trigger::AwsDeps>) -> JoinHandle<()> {
     serve(listener, move |request| {
         let deps = deps.clone();
         async move {
-            let response =
-                dropflow_trigger::handle(dropflow_trigger::from_http(request), &deps).await;
+            let response = dropflow_api::handle(dropflow_api::from_http(request), &deps).await;
             let (parts, body) = response.into_parts();
             let body = match body {
-                dropflow_trigger::lambda_http::Body::Text(text) => Bytes::from(text),
-                dropflow_trigger::lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
+                dropflow_api::lambda_http::Body::Text(text) => Bytes::from(text),
+                dropflow_api::lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
                 _ => Bytes::new(),
             };
             Response::from_parts(parts, body)

@@ -124,8 +124,8 @@ impl Stack {
             &metadata_auth_key,
             &events_url,
         );
-        let trigger = Arc::new(dropflow_trigger::Deps::new(
-            dropflow_trigger::TriggerConfig::new(&options.bucket),
+        let trigger = Arc::new(dropflow_trigger::deps(
+            dropflow_api::TriggerConfig::new(&options.bucket),
             &sdk,
         ));
         // The event bus's rule invokes the trigger function, as on AWS.
@@ -133,7 +133,7 @@ impl Stack {
         registry.register(TRIGGER_FUNCTION, move |payload: serde_json::Value| {
             let deps = bus_trigger.clone();
             async move {
-                dropflow_trigger::handle_invocation(payload, Default::default(), &deps)
+                dropflow_api::handle_invocation(payload, Default::default(), &deps)
                     .await
                     .map_err(|e| InvokeError::new(e.error_type, e.message))
             }

@@ -1,8 +1,9 @@
 //! `dropflow-trigger`: the trigger function's Lambda entry point: API Gateway HTTP API
 //! requests (payload v2) and events from dropflow's EventBridge bus. Reads and checks its
-//! configuration at cold start, then serves invocations.
+//! configuration at cold start, builds the AWS clients, then serves invocations with
+//! [`dropflow_api::handle_invocation`].
 
-use dropflow_trigger::{Deps, TriggerConfig};
+use dropflow_api::TriggerConfig;
 use lambda_http::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -21,10 +22,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     tracing::info!(bucket = %config.bucket, "trigger Lambda configured");
     let sdk = dropflow_aws::load_sdk_config().await;
-    let deps = Deps::new(config, &sdk);
+    let deps = dropflow_trigger::deps(config, &sdk);
     let deps = &deps;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        dropflow_trigger::handle_invocation(event.payload, event.context, deps).await
+        dropflow_api::handle_invocation(event.payload, event.context, deps).await
     }))
     .await
 }

@@ -1,5 +1,5 @@
-//! Executions over Step Functions, for the trigger API: start a run on a state machine's
-//! alias, read the alias and the version it routes to, describe, list and stop runs.
+//! [`Executions`] over Step Functions, for the trigger API: start a run on a state
+//! machine's alias, read the alias and the version it routes to, describe, list and stop runs.
 //! Every "absent" or "already exists" answer is read from a typed SDK error and returned
 //! as a value; any other failure is a [`dropflow_contract::ports::ServiceError`] (for logs, never for clients).
 
@@ -12,7 +12,10 @@ use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
 use aws_sdk_sfn::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sfn::types::ExecutionStatus;
-use dropflow_contract::ports::ServiceResult;
+use dropflow_contract::ports::{
+    Execution, ExecutionPage, Executions, ListOutcome, ServiceResult, StartOutcome, StopOutcome,
+    VersionInfo,
+};
 
 use crate::error::service_error;
 
@@ -20,91 +23,6 @@ use crate::error::service_error;
 #[derive(Debug, Clone)]
 pub struct SfnExecutions {
     client: aws_sdk_sfn::Client,
-}
-
-/// What `StartExecution` answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartOutcome {
-    /// Started (or, for the same name and input while it runs, Step Functions' idempotent
-    /// answer for the run already started).
-    Started {
-        /// The execution's ARN.
-        execution_arn: String,
-        /// RFC 3339.
-        start_date: String,
-    },
-    /// An execution with this name exists (finished, or with another input).
-    AlreadyExists,
-    /// The state machine (or alias) does not exist, or is being deleted.
-    StateMachineMissing,
-    /// The account's open-execution limit is reached: retry later.
-    LimitExceeded,
-}
-
-/// One execution as `DescribeExecution` or `ListExecutions` tells it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Execution {
-    /// ARN.
-    pub execution_arn: String,
-    /// Name (the run id without `sfn-`).
-    pub name: String,
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, `PENDING_REDRIVE`.
-    pub status: String,
-    /// RFC 3339.
-    pub start_date: Option<String>,
-    /// RFC 3339, once finished.
-    pub stop_date: Option<String>,
-    /// Version it runs, when started through a version or an alias.
-    pub version_arn: Option<String>,
-    /// Alias it was started through.
-    pub alias_arn: Option<String>,
-    /// Input (JSON), from `DescribeExecution` only.
-    pub input: Option<String>,
-    /// Error name of a failed run.
-    pub error: Option<String>,
-    /// Its cause.
-    pub cause: Option<String>,
-}
-
-/// One page of `ListExecutions`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ExecutionPage {
-    /// Newest first.
-    pub executions: Vec<Execution>,
-    /// Token of the next page.
-    pub next_token: Option<String>,
-}
-
-/// What `ListExecutions` answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListOutcome {
-    /// A page.
-    Page(ExecutionPage),
-    /// The `next_token` was not one Step Functions issued (or it expired).
-    InvalidToken,
-    /// The state machine does not exist.
-    StateMachineMissing,
-}
-
-/// What `StopExecution` answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopOutcome {
-    /// Stopped at this date (RFC 3339).
-    Stopped {
-        /// RFC 3339.
-        stop_date: String,
-    },
-    /// No such execution.
-    DoesNotExist,
-}
-
-/// A published state machine version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionInfo {
-    /// Version ARN.
-    pub arn: String,
-    /// Its description (dropflow writes `dropflow <version> from <key>`).
-    pub description: Option<String>,
 }
 
 impl SfnExecutions {
@@ -119,10 +37,12 @@ impl SfnExecutions {
     pub fn client(&self) -> &aws_sdk_sfn::Client {
         &self.client
     }
+}
 
+impl Executions for SfnExecutions {
     /// The version ARN the alias routes to (the one with the largest weight); `None` when
     /// the alias does not exist.
-    pub async fn alias_version(&self, alias_arn: &str) -> ServiceResult<Option<String>> {
+    async fn alias_version(&self, alias_arn: &str) -> ServiceResult<Option<String>> {
         match self
             .client
             .describe_state_machine_alias()
@@ -147,7 +67,7 @@ impl SfnExecutions {
     }
 
     /// A published version; `None` when it does not exist.
-    pub async fn version(&self, version_arn: &str) -> ServiceResult<Option<VersionInfo>> {
+    async fn version(&self, version_arn: &str) -> ServiceResult<Option<VersionInfo>> {
         match self
             .client
             .describe_state_machine()
@@ -172,12 +92,7 @@ impl SfnExecutions {
 
     /// Starts execution `name` with `input` on the alias `alias_arn`
     /// (`<state machine ARN>:live`).
-    pub async fn start(
-        &self,
-        alias_arn: &str,
-        name: &str,
-        input: &str,
-    ) -> ServiceResult<StartOutcome> {
+    async fn start(&self, alias_arn: &str, name: &str, input: &str) -> ServiceResult<StartOutcome> {
         match self
             .client
             .start_execution()
@@ -207,7 +122,7 @@ impl SfnExecutions {
     }
 
     /// Describes an execution; `None` when it does not exist.
-    pub async fn describe(&self, execution_arn: &str) -> ServiceResult<Option<Execution>> {
+    async fn describe(&self, execution_arn: &str) -> ServiceResult<Option<Execution>> {
         let output = match self
             .client
             .describe_execution()
@@ -243,7 +158,7 @@ impl SfnExecutions {
 
     /// One page of the state machine's executions (all versions and aliases), newest
     /// first, optionally only those with `status`.
-    pub async fn list(
+    async fn list(
         &self,
         state_machine_arn: &str,
         status: Option<&str>,
@@ -299,7 +214,7 @@ impl SfnExecutions {
     }
 
     /// Stops an execution, recording `error` and `cause` on it.
-    pub async fn stop(
+    async fn stop(
         &self,
         execution_arn: &str,
         error: &str,

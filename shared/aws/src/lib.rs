@@ -3,9 +3,12 @@
 //! for every Lambda. Each adapter is a thin translation: requests built from dropflow's
 //! types, "not found" read from typed SDK errors (`into_service_error()`), never from
 //! message text, and any other failure returned as a [`ServiceError`] with the service's
-//! error code. The trigger API's reads and runs use the same crate: [`SfnExecutions`]
-//! (start, describe, list and stop executions; the alias and its version) and
-//! [`S3Objects::list`].
+//! error code. The trigger API's ports are here too: [`SfnExecutions`]
+//! ([`dropflow_contract::ports::Executions`]: start, describe, list and stop executions;
+//! the alias and its version), [`S3Objects`] as an
+//! [`dropflow_contract::ports::ObjectListing`], [`BatchJobs`]
+//! ([`dropflow_contract::ports::JobEnds`]) and [`S3Datastore`] (Metaflow's datastore,
+//! `dropflow_task::datastore::Datastore`).
 
 mod alerts;
 mod batch;
@@ -13,6 +16,7 @@ mod config;
 mod datastore;
 mod error;
 mod executions;
+mod jobs;
 mod listing;
 mod s3;
 mod scheduler;
@@ -23,10 +27,8 @@ pub use alerts::{HttpWebhooks, SignedApiPoster, SnsAlerts};
 pub use batch::BatchJobDefinitions;
 pub use config::{credentials_sdk_config, load_sdk_config, static_sdk_config};
 pub use datastore::S3Datastore;
-pub use executions::{
-    Execution, ExecutionPage, ListOutcome, SfnExecutions, StartOutcome, StopOutcome, VersionInfo,
-};
-pub use listing::{ListedObject, Listing};
+pub use executions::SfnExecutions;
+pub use jobs::BatchJobs;
 pub use s3::S3Objects;
 pub use scheduler::SchedulerSchedules;
 pub use sfn::SfnStateMachines;

@@ -1,39 +1,15 @@
-//! Listing the deployment bucket (`ListObjectsV2`), for readers that need more than the
-//! deploy ports' get/put: the trigger API lists deployed state machines
-//! (`deployments/<name>/`), a state machine's versions and a run's task records.
+//! [`ObjectListing`] over S3 (`ListObjectsV2`): the trigger API lists deployed state
+//! machines (`deployments/<name>/`), a state machine's versions and a run's task records.
 
 use aws_sdk_s3::primitives::DateTimeFormat;
-use dropflow_contract::ports::ServiceResult;
+use dropflow_contract::ports::{ListedObject, Listing, ObjectListing, ServiceResult};
 
 use crate::S3Objects;
 use crate::error::service_error;
 
-/// One object listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedObject {
-    /// Full key.
-    pub key: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Last modified, RFC 3339.
-    pub last_modified: Option<String>,
-}
-
-/// Objects and common prefixes under a prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Listing {
-    /// Objects (directly under the prefix when a delimiter was given), in key order.
-    pub objects: Vec<ListedObject>,
-    /// Common prefixes (with the delimiter), in key order.
-    pub prefixes: Vec<String>,
-    /// More than `max_keys` entries existed; the listing stops there.
-    pub truncated: bool,
-}
-
-impl S3Objects {
-    /// Lists keys under `prefix` (with `delimiter`, also the common prefixes), following
-    /// continuation tokens until `max_keys` entries have been seen.
-    pub async fn list(
+impl ObjectListing for S3Objects {
+    /// Follows continuation tokens until `max_keys` entries have been seen.
+    async fn list(
         &self,
         prefix: &str,
         delimiter: Option<&str>,

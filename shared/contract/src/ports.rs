@@ -1,7 +1,11 @@
-//! The four AWS services a deployment touches, as small async traits. The deploy logic
-//! only sees these; `dropflow-aws` implements them over the AWS SDK and
-//! `dropflow_deploy::memory` in memory for tests. "Not found" is part of each answer (`Option`,
-//! `bool`), so callers never inspect an error to learn that something is absent.
+//! The AWS services dropflow's logic touches, as small async traits. The deploy logic
+//! sees the four a deployment needs ([`ObjectStore`], [`StateMachines`],
+//! [`JobDefinitions`], [`Schedules`]); the trigger API (`dropflow-api`) sees the bucket,
+//! its listing ([`ObjectListing`]), runs ([`Executions`]) and how Batch jobs ended
+//! ([`JobEnds`]). `dropflow-aws` implements them over the AWS SDK, and
+//! `dropflow_deploy::memory` and `dropflow_api::memory` in memory for tests. "Not found" is
+//! part of each answer (`Option`, `bool`, an outcome enum), so callers never inspect an
+//! error to learn that something is absent.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -207,4 +211,194 @@ pub trait Schedules: Send + Sync {
     fn update(&self, spec: &ScheduleSpec) -> impl Future<Output = ServiceResult<()>> + Send;
     /// Deletes a schedule; `false` when it did not exist.
     fn delete(&self, name: &str) -> impl Future<Output = ServiceResult<bool>> + Send;
+}
+
+/// One object listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// Full key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modified, RFC 3339.
+    pub last_modified: Option<String>,
+}
+
+/// Objects and common prefixes under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listing {
+    /// Objects (directly under the prefix when a delimiter was given), in key order.
+    pub objects: Vec<ListedObject>,
+    /// Common prefixes (with the delimiter), in key order.
+    pub prefixes: Vec<String>,
+    /// More than `max_keys` entries existed; the listing stops there.
+    pub truncated: bool,
+}
+
+/// Listing the deployment bucket (`ListObjectsV2`), for readers that need more than
+/// [`ObjectStore`]'s get/put: the trigger API lists deployed state machines
+/// (`deployments/<name>/`), a state machine's versions and a run's task records.
+pub trait ObjectListing: Send + Sync {
+    /// Lists keys under `prefix` (with `delimiter`, also the common prefixes), until
+    /// `max_keys` entries have been seen.
+    fn list(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        max_keys: usize,
+    ) -> impl Future<Output = ServiceResult<Listing>> + Send;
+}
+
+/// What `StartExecution` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// Started (or, for the same name and input while it runs, Step Functions' idempotent
+    /// answer for the run already started).
+    Started {
+        /// The execution's ARN.
+        execution_arn: String,
+        /// RFC 3339.
+        start_date: String,
+    },
+    /// An execution with this name exists (finished, or with another input).
+    AlreadyExists,
+    /// The state machine (or alias) does not exist, or is being deleted.
+    StateMachineMissing,
+    /// The account's open-execution limit is reached: retry later.
+    LimitExceeded,
+}
+
+/// One execution as `DescribeExecution` or `ListExecutions` tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Execution {
+    /// ARN.
+    pub execution_arn: String,
+    /// Name (the run id without `sfn-`).
+    pub name: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, `PENDING_REDRIVE`.
+    pub status: String,
+    /// RFC 3339.
+    pub start_date: Option<String>,
+    /// RFC 3339, once finished.
+    pub stop_date: Option<String>,
+    /// Version it runs, when started through a version or an alias.
+    pub version_arn: Option<String>,
+    /// Alias it was started through.
+    pub alias_arn: Option<String>,
+    /// Input (JSON), from `DescribeExecution` only.
+    pub input: Option<String>,
+    /// Error name of a failed run.
+    pub error: Option<String>,
+    /// Its cause.
+    pub cause: Option<String>,
+}
+
+/// One page of `ListExecutions`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecutionPage {
+    /// Newest first.
+    pub executions: Vec<Execution>,
+    /// Token of the next page.
+    pub next_token: Option<String>,
+}
+
+/// What `ListExecutions` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListOutcome {
+    /// A page.
+    Page(ExecutionPage),
+    /// The `next_token` was not one Step Functions issued (or it expired).
+    InvalidToken,
+    /// The state machine does not exist.
+    StateMachineMissing,
+}
+
+/// What `StopExecution` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// Stopped at this date (RFC 3339).
+    Stopped {
+        /// RFC 3339.
+        stop_date: String,
+    },
+    /// No such execution.
+    DoesNotExist,
+}
+
+/// A published state machine version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// Version ARN.
+    pub arn: String,
+    /// Its description (dropflow writes `dropflow <version> from <key>`).
+    pub description: Option<String>,
+}
+
+/// Step Functions executions, for the trigger API: start a run on a state machine's
+/// alias, read the alias and the version it routes to, describe, list and stop runs.
+pub trait Executions: Send + Sync {
+    /// The version ARN the alias routes to (the one with the largest weight); `None` when
+    /// the alias does not exist.
+    fn alias_version(
+        &self,
+        alias_arn: &str,
+    ) -> impl Future<Output = ServiceResult<Option<String>>> + Send;
+    /// A published version; `None` when it does not exist.
+    fn version(
+        &self,
+        version_arn: &str,
+    ) -> impl Future<Output = ServiceResult<Option<VersionInfo>>> + Send;
+    /// Starts execution `name` with `input` on the alias `alias_arn`
+    /// (`<state machine ARN>:live`).
+    fn start(
+        &self,
+        alias_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> impl Future<Output = ServiceResult<StartOutcome>> + Send;
+    /// Describes an execution; `None` when it does not exist.
+    fn describe(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = ServiceResult<Option<Execution>>> + Send;
+    /// One page of the state machine's executions (all versions and aliases), newest
+    /// first, optionally only those with `status`.
+    fn list(
+        &self,
+        state_machine_arn: &str,
+        status: Option<&str>,
+        limit: i32,
+        next_token: Option<&str>,
+    ) -> impl Future<Output = ServiceResult<ListOutcome>> + Send;
+    /// Stops an execution, recording `error` and `cause` on it.
+    fn stop(
+        &self,
+        execution_arn: &str,
+        error: &str,
+        cause: &str,
+    ) -> impl Future<Output = ServiceResult<StopOutcome>> + Send;
+}
+
+/// A Batch job that has ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobEnd {
+    /// `true` for SUCCEEDED, `false` for FAILED.
+    pub succeeded: bool,
+    /// When it stopped (RFC 3339), when Batch says.
+    pub stopped_at: Option<String>,
+    /// Batch's reason (`Essential container in task exited`, the stop's reason, ...).
+    pub reason: Option<String>,
+}
+
+/// How a task attempt's Batch job ended, when its record still says `submitted`: the
+/// record is written by the step Lambda's phases, and none runs while a retried step
+/// waits `minutes_between_retries` or after the run was stopped, though the job has ended.
+pub trait JobEnds: Send + Sync {
+    /// How the newest job named `job_name` on `queue` ended; `None` while it has not (or
+    /// when there is none).
+    fn end_of(
+        &self,
+        queue: &str,
+        job_name: &str,
+    ) -> impl Future<Output = ServiceResult<Option<JobEnd>>> + Send;
 }

@@ -10,7 +10,7 @@ use lambda_http::http::header::SET_COOKIE;
 use lambda_http::{Body, Context, RequestExt, Response};
 use serde_json::Value;
 
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::error::ApiError;
 
 /// A bus event that was not delivered, with a stable `errorType`: Lambda retries the
@@ -61,10 +61,10 @@ impl InvocationError {
 }
 
 /// Answers one invocation: an HTTP API request's response, or what a bus event did.
-pub async fn handle_invocation(
+pub async fn handle_invocation<P: ApiPorts>(
     payload: Value,
     context: Context,
-    deps: &Deps,
+    deps: &Deps<P>,
 ) -> Result<Value, InvocationError> {
     if BusEvent::is_bus_event(&payload) {
         let event: BusEvent = serde_json::from_value(payload)
@@ -82,7 +82,10 @@ pub async fn handle_invocation(
     Ok(serde_json::to_value(http_api_response(response)).expect("responses serialise"))
 }
 
-async fn deliver(event: BusEvent, deps: &Deps) -> Result<EventAnswer, InvocationError> {
+async fn deliver<P: ApiPorts>(
+    event: BusEvent,
+    deps: &Deps<P>,
+) -> Result<EventAnswer, InvocationError> {
     crate::events::deliver_bus_event(deps, event)
         .await
         .map_err(|error| {

@@ -1,11 +1,6 @@
-//! The trigger Lambda's settings and the services it talks to, built once at cold start.
+//! The trigger API's settings, read once at cold start.
 
 use std::fmt;
-
-use aws_config::SdkConfig;
-use dropflow_aws::{S3Datastore, S3Objects, SfnExecutions};
-
-use crate::jobs::BatchJobs;
 
 /// Settings, from `DROPFLOW_*` variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,34 +69,6 @@ impl TriggerConfig {
             Ok(Self { bucket })
         } else {
             Err(ConfigError { problems })
-        }
-    }
-}
-
-/// What the handler needs: settings, the bucket, Step Functions and Batch.
-#[derive(Debug, Clone)]
-pub struct Deps {
-    /// Settings.
-    pub config: TriggerConfig,
-    /// The deployment bucket.
-    pub objects: S3Objects,
-    /// Step Functions executions.
-    pub executions: SfnExecutions,
-    /// Batch jobs (how a task's job ended before its record says so).
-    pub jobs: BatchJobs,
-    /// Metaflow's datastore (task logs), wherever the manifest's root points.
-    pub datastore: S3Datastore,
-}
-
-impl Deps {
-    /// Clients for `config` from `sdk` (see `dropflow_aws::load_sdk_config`).
-    pub fn new(config: TriggerConfig, sdk: &SdkConfig) -> Self {
-        Self {
-            objects: S3Objects::new(sdk, &config.bucket),
-            executions: SfnExecutions::new(sdk),
-            jobs: BatchJobs::new(sdk),
-            datastore: S3Datastore::new(sdk),
-            config,
         }
     }
 }

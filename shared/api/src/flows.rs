@@ -7,12 +7,12 @@ use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::catalog;
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::runs::Answer;
 
 /// `GET /flows`: every deployed state machine with its flow class, live version (as
 /// recorded at deploy), schedule and the status of its upload's last report.
-pub async fn list(deps: &Deps) -> Answer {
+pub async fn list<P: ApiPorts>(deps: &Deps<P>) -> Answer {
     let states = catalog::deployed(deps).await?;
     let flows: Vec<Value> = stream::iter(states)
         .map(|state| async move {
@@ -36,7 +36,7 @@ pub async fn list(deps: &Deps) -> Answer {
 }
 
 /// `GET /flows/{flow}`: the deployment, with the version the `live` alias runs.
-pub async fn get(deps: &Deps, flow: &str) -> Answer {
+pub async fn get<P: ApiPorts>(deps: &Deps<P>, flow: &str) -> Answer {
     let state = catalog::resolve(deps, flow).await?;
     let live = catalog::live_version(deps, &state).await?;
     let manifest = catalog::manifest(deps, &state.state_machine, &live.version).await?;

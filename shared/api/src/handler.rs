@@ -6,19 +6,19 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::Value;
 
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
 use crate::request::ApiRequest;
 use crate::route::{NoRoute, Route, route};
 use crate::{events, flows, logs, resume, runs};
 
 /// Answers an API Gateway (payload v2) request, or one made by [`crate::from_http`].
-pub async fn handle(request: lambda_http::Request, deps: &Deps) -> Response<Body> {
+pub async fn handle<P: ApiPorts>(request: lambda_http::Request, deps: &Deps<P>) -> Response<Body> {
     handle_request(ApiRequest::from_lambda(request), deps).await
 }
 
 /// Answers a request already taken apart.
-pub async fn handle_request(request: ApiRequest, deps: &Deps) -> Response<Body> {
+pub async fn handle_request<P: ApiPorts>(request: ApiRequest, deps: &Deps<P>) -> Response<Body> {
     let started = Instant::now();
     let answer = dispatch(&request, deps).await;
     let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
@@ -54,7 +54,7 @@ pub async fn handle_request(request: ApiRequest, deps: &Deps) -> Response<Body> 
     respond(status, &body, &request.request_id, allow)
 }
 
-async fn dispatch(request: &ApiRequest, deps: &Deps) -> runs::Answer {
+async fn dispatch<P: ApiPorts>(request: &ApiRequest, deps: &Deps<P>) -> runs::Answer {
     let route = route(&request.method, &request.path).map_err(|no| match no {
         NoRoute::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,

@@ -15,12 +15,13 @@
 use std::collections::BTreeMap;
 
 use dropflow_contract::ServiceError;
+use dropflow_contract::ports::{JobEnd, JobEnds, ObjectListing};
 use dropflow_contract::records::read_json;
 use dropflow_task::records::{TaskRecord, run_prefix};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 
 /// Newest-attempt records read per request, at most.
 pub const MAX_RECORDS_READ: usize = 256;
@@ -102,8 +103,8 @@ struct TaskKeys {
 }
 
 /// The progress of run `run_id` of `state_machine`.
-pub async fn read(
-    deps: &Deps,
+pub async fn read<P: ApiPorts>(
+    deps: &Deps<P>,
     state_machine: &str,
     run_id: &str,
 ) -> Result<RunProgress, ServiceError> {
@@ -260,8 +261,8 @@ pub async fn read(
 
 /// Replaces `submitted` with how the attempt's Batch job ended, where it has (see the
 /// module doc). Lookups that fail leave the record's word (and are logged).
-async fn settle_ended_jobs(
-    deps: &Deps,
+async fn settle_ended_jobs<P: ApiPorts>(
+    deps: &Deps<P>,
     state_machine: &str,
     version: &str,
     seen: &mut [(String, String, u32, Seen)],
@@ -293,7 +294,7 @@ async fn settle_ended_jobs(
             Some((i, queue, s.job_name.clone()?))
         })
         .collect();
-    let ends: Vec<(usize, Option<crate::jobs::JobEnd>)> = stream::iter(lookups)
+    let ends: Vec<(usize, Option<JobEnd>)> = stream::iter(lookups)
         .map(|(i, queue, job_name)| async move {
             match deps.jobs.end_of(&queue, &job_name).await {
                 Ok(end) => (i, end),

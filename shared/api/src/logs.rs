@@ -12,8 +12,8 @@
 
 use std::collections::BTreeSet;
 
-use dropflow_aws::Execution;
 use dropflow_contract::Manifest;
+use dropflow_contract::ports::{Execution, ObjectListing};
 use dropflow_contract::records::DeploymentState;
 use dropflow_task::records::run_prefix;
 use dropflow_task::saved_logs::{self, LogError, LogPage, LogRequest, LogStream, MAX_PAGE_BYTES};
@@ -21,7 +21,7 @@ use lambda_http::http::StatusCode;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::catalog;
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
 use crate::names;
 use crate::progress;
@@ -119,7 +119,12 @@ pub fn link(state_machine: &str, run_id: &str, step: &str, task: &str, attempt: 
 }
 
 /// `GET /flows/{flow}/runs/{run_id}/logs`.
-pub async fn get(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) -> Answer {
+pub async fn get<P: ApiPorts>(
+    deps: &Deps<P>,
+    request: &ApiRequest,
+    flow: &str,
+    run: &str,
+) -> Answer {
     let query = LogQuery::parse(request).map_err(invalid)?;
     let (state, execution) = runs::find(deps, flow, run).await?;
     let run_id = names::run_id(&execution.name);
@@ -176,8 +181,8 @@ pub async fn get(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) -> An
 
 /// The manifest of the version that ran `execution` (the live one when unknown): the
 /// datastore root and flow name its tasks wrote under.
-async fn run_manifest(
-    deps: &Deps,
+async fn run_manifest<P: ApiPorts>(
+    deps: &Deps<P>,
     state: &DeploymentState,
     execution: &Execution,
 ) -> Result<Manifest, ApiError> {
@@ -193,8 +198,8 @@ async fn run_manifest(
 }
 
 /// The one task of `step` that has a record in the run, or a 404/400 saying why not.
-async fn only_task(
-    deps: &Deps,
+async fn only_task<P: ApiPorts>(
+    deps: &Deps<P>,
     state_machine: &str,
     run_id: &str,
     step: &str,
@@ -239,8 +244,8 @@ async fn only_task(
 }
 
 /// The run's one failed task, as its records say, or a 404/400 saying why not.
-async fn only_failed_task(
-    deps: &Deps,
+async fn only_failed_task<P: ApiPorts>(
+    deps: &Deps<P>,
     state_machine: &str,
     run_id: &str,
 ) -> Result<(String, String), ApiError> {

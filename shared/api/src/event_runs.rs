@@ -7,13 +7,13 @@
 //! than [`STALE_CLAIM_MS`] whose execution does not exist (its writer died before
 //! starting) is started by the next delivery.
 
-use dropflow_aws::StartOutcome;
+use dropflow_contract::ports::{Executions, StartOutcome};
 use dropflow_contract::records::{DeploymentState, now_ms};
 use dropflow_contract::{ServiceError, ServiceResult, pyjson};
 use dropflow_events::{Arrival, Claim, RunStarter, TriggeredRun, claim_run};
 use serde_json::{Map, Value};
 
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::names;
 
 /// How old a claim must be before another delivery starts its run (longer than the
@@ -21,15 +21,14 @@ use crate::names;
 pub const STALE_CLAIM_MS: u64 = 5 * 60 * 1000;
 
 /// Starts event-triggered runs of one deployed flow.
-#[derive(Debug, Clone, Copy)]
-pub struct SfnRuns<'a> {
+pub struct SfnRuns<'a, P: ApiPorts> {
     /// The bucket and Step Functions.
-    pub deps: &'a Deps,
+    pub deps: &'a Deps<P>,
     /// The flow's deployment (its alias and state machine ARN).
     pub state: &'a DeploymentState,
 }
 
-impl SfnRuns<'_> {
+impl<P: ApiPorts> SfnRuns<'_, P> {
     async fn start_execution(
         &self,
         name: &str,
@@ -70,7 +69,7 @@ impl SfnRuns<'_> {
     }
 }
 
-impl RunStarter for SfnRuns<'_> {
+impl<P: ApiPorts> RunStarter for SfnRuns<'_, P> {
     async fn start(
         &self,
         state_machine: &str,

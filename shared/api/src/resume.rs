@@ -4,7 +4,7 @@
 //! a run still running, a run that succeeded, or a live graph other than the one the run
 //! ran is 409; `from_step` names the step (and those after it) to run again.
 
-use dropflow_aws::{Execution, StartOutcome};
+use dropflow_contract::ports::{Execution, Executions, StartOutcome};
 use dropflow_contract::records::DeploymentState;
 use dropflow_contract::start_input::{Resume, ResumedExecutionInput};
 use dropflow_task::resume::{self, ResumeConflict};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::catalog;
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
 use crate::names;
 use crate::params;
@@ -32,7 +32,12 @@ struct ResumeBody {
 /// Resumes run `run` of `flow` (see the module's documentation). With an
 /// `Idempotency-Key`, the new run's name derives from the origin and the key, so a
 /// retried or doubled request answers the run the first one started (200).
-pub async fn resume(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) -> Answer {
+pub async fn resume<P: ApiPorts>(
+    deps: &Deps<P>,
+    request: &ApiRequest,
+    flow: &str,
+    run: &str,
+) -> Answer {
     let body = parse_body(&request.body).map_err(|problem| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -189,8 +194,8 @@ fn parse_body(body: &[u8]) -> Result<ResumeBody, serde_json::Error> {
 
 /// The dropflow version the origin run ran: its execution's version, else the one its
 /// task records name.
-async fn origin_version(
-    deps: &Deps,
+async fn origin_version<P: ApiPorts>(
+    deps: &Deps<P>,
     state: &DeploymentState,
     origin: &Execution,
     origin_run: &str,

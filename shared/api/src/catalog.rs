@@ -5,7 +5,7 @@
 //! [`live_version`] asks Step Functions, so a rollback made by moving the alias is seen.
 
 use dropflow_contract::ServiceError;
-use dropflow_contract::ports::ObjectStore;
+use dropflow_contract::ports::{Executions, ObjectListing, ObjectStore};
 use dropflow_contract::records::{
     DEPLOYMENTS_PREFIX, DeploymentState, current_key, read_json, report_key,
 };
@@ -14,7 +14,7 @@ use dropflow_contract::{Manifest, layout};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::http::StatusCode;
 
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
 
 /// Reads done at once when many records are needed.
@@ -38,7 +38,10 @@ fn is_plausible_name(name: &str) -> bool {
 }
 
 /// The deployment of the state machine named `name`; `None` when not deployed.
-pub async fn current(deps: &Deps, name: &str) -> Result<Option<DeploymentState>, ServiceError> {
+pub async fn current<P: ApiPorts>(
+    deps: &Deps<P>,
+    name: &str,
+) -> Result<Option<DeploymentState>, ServiceError> {
     if !is_plausible_name(name) {
         return Ok(None);
     }
@@ -46,7 +49,7 @@ pub async fn current(deps: &Deps, name: &str) -> Result<Option<DeploymentState>,
 }
 
 /// Every deployed state machine, by name.
-pub async fn deployed(deps: &Deps) -> Result<Vec<DeploymentState>, ServiceError> {
+pub async fn deployed<P: ApiPorts>(deps: &Deps<P>) -> Result<Vec<DeploymentState>, ServiceError> {
     let listing = deps
         .objects
         .list(DEPLOYMENTS_PREFIX, Some("/"), MAX_DEPLOYMENTS)
@@ -75,7 +78,7 @@ pub async fn deployed(deps: &Deps) -> Result<Vec<DeploymentState>, ServiceError>
 
 /// The deployment `flow` names: a state machine name, else a flow class name that only one
 /// deployed state machine runs.
-pub async fn resolve(deps: &Deps, flow: &str) -> Result<DeploymentState, ApiError> {
+pub async fn resolve<P: ApiPorts>(deps: &Deps<P>, flow: &str) -> Result<DeploymentState, ApiError> {
     if !is_plausible_name(flow) {
         return Err(ApiError::flow_not_found(flow));
     }
@@ -118,7 +121,10 @@ pub struct LiveVersion {
 /// The version the `live` alias of `state` routes to, and its dropflow version id. Normally
 /// the one `current.json` records; after a rollback (the alias moved by hand) the one named
 /// in that version's description (`dropflow <version> from <key>`).
-pub async fn live_version(deps: &Deps, state: &DeploymentState) -> Result<LiveVersion, ApiError> {
+pub async fn live_version<P: ApiPorts>(
+    deps: &Deps<P>,
+    state: &DeploymentState,
+) -> Result<LiveVersion, ApiError> {
     let Some(version_arn) = deps.executions.alias_version(&state.alias_arn).await? else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -145,8 +151,8 @@ pub async fn live_version(deps: &Deps, state: &DeploymentState) -> Result<LiveVe
 }
 
 /// The dropflow version id of a published state machine version; `None` when unknown.
-pub async fn version_id(
-    deps: &Deps,
+pub async fn version_id<P: ApiPorts>(
+    deps: &Deps<P>,
     state: &DeploymentState,
     version_arn: &str,
 ) -> Result<Option<String>, ServiceError> {
@@ -186,8 +192,8 @@ pub async fn read_manifest(
 }
 
 /// The manifest of `version`; a missing or unreadable one is a server-side failure.
-pub async fn manifest(
-    deps: &Deps,
+pub async fn manifest<P: ApiPorts>(
+    deps: &Deps<P>,
     state_machine: &str,
     version: &str,
 ) -> Result<Manifest, ApiError> {
@@ -202,8 +208,8 @@ pub async fn manifest(
 
 /// The report of the newest event for the upload that deployed `state` (so a failed
 /// upload shows even though the previous version stays live), in short; `None` before any.
-pub async fn last_report(
-    deps: &Deps,
+pub async fn last_report<P: ApiPorts>(
+    deps: &Deps<P>,
     state: &DeploymentState,
 ) -> Result<Option<ReportSummary>, ServiceError> {
     let report = read_json::<Report>(&deps.objects, &report_key(&state.source_key)).await?;
@@ -220,8 +226,8 @@ pub struct VersionRecord {
 }
 
 /// The versions of `state_machine` whose manifests were written, newest first.
-pub async fn versions(
-    deps: &Deps,
+pub async fn versions<P: ApiPorts>(
+    deps: &Deps<P>,
     state_machine: &str,
 ) -> Result<Vec<VersionRecord>, ServiceError> {
     let prefix = layout::state_machine_prefix(state_machine);

@@ -7,6 +7,7 @@
 //! the refused event sets with their reasons. [`deliver_bus_event`] delivers an event
 //! from dropflow's EventBridge bus the same way.
 
+use dropflow_contract::ports::ObjectListing;
 use dropflow_contract::records::DeploymentState;
 use dropflow_contract::{Manifest, ServiceError, layout};
 use dropflow_events::{
@@ -18,7 +19,7 @@ use lambda_http::http::StatusCode;
 use serde_json::Value;
 
 use crate::catalog;
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
 use crate::event_runs::SfnRuns;
 use crate::names;
@@ -35,7 +36,7 @@ const MAX_REJECTIONS: usize = 1000;
 
 /// `POST /events`: delivers one event to every deployed flow waiting for it. 200 with
 /// what it did per flow ([`EventAnswer`]); an event for no flow is accepted (no flows).
-pub async fn publish(deps: &Deps, request: &ApiRequest) -> Answer {
+pub async fn publish<P: ApiPorts>(deps: &Deps<P>, request: &ApiRequest) -> Answer {
     let event = parse(&request.body).map_err(|e| *e)?;
     let id = delivery_id(&event);
     let answer = deliver_everywhere(deps, event, id).await?;
@@ -46,7 +47,10 @@ pub async fn publish(deps: &Deps, request: &ApiRequest) -> Answer {
 /// function): delivered as `POST /events` delivers its body. An error is worth a retry
 /// (Lambda retries the asynchronous invocation, then hands it to the failure queue);
 /// a refused payload is not an error (it is recorded with its reason).
-pub async fn deliver_bus_event(deps: &Deps, event: BusEvent) -> Result<EventAnswer, ApiError> {
+pub async fn deliver_bus_event<P: ApiPorts>(
+    deps: &Deps<P>,
+    event: BusEvent,
+) -> Result<EventAnswer, ApiError> {
     let source = event.source.clone();
     let (event, id) = event
         .into_delivery()
@@ -56,8 +60,8 @@ pub async fn deliver_bus_event(deps: &Deps, event: BusEvent) -> Result<EventAnsw
 }
 
 /// Delivers `event` (delivery id `id`) to each deployed flow whose live version waits for it.
-async fn deliver_everywhere(
-    deps: &Deps,
+async fn deliver_everywhere<P: ApiPorts>(
+    deps: &Deps<P>,
     event: MetaflowEvent,
     id: String,
 ) -> Result<EventAnswer, ApiError> {
@@ -154,8 +158,8 @@ fn delivery_id(event: &MetaflowEvent) -> String {
 
 /// The deployed flows whose live version has a trigger `event` satisfies, by state
 /// machine name. A flow without a live alias (being deployed or removed) is skipped.
-async fn waiting_flows(
-    deps: &Deps,
+async fn waiting_flows<P: ApiPorts>(
+    deps: &Deps<P>,
     event: &MetaflowEvent,
 ) -> Result<Vec<(DeploymentState, Manifest)>, ApiError> {
     let states = catalog::deployed(deps).await?;
@@ -182,7 +186,7 @@ async fn waiting_flows(
 }
 
 /// `GET /flows/{flow}/events/rejected?limit=`: the flow's refused event sets, newest first.
-pub async fn rejected(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
+pub async fn rejected<P: ApiPorts>(deps: &Deps<P>, request: &ApiRequest, flow: &str) -> Answer {
     let limit = match request.query_param("limit") {
         None | Some("") => DEFAULT_REJECTIONS,
         Some(text) => match text.parse::<usize>() {

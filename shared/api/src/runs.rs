@@ -1,7 +1,7 @@
 //! The run routes: start (`POST /flows/{flow}/runs`), list, describe and stop.
 
-use dropflow_aws::{Execution, ListOutcome, StartOutcome, StopOutcome};
 use dropflow_contract::layout;
+use dropflow_contract::ports::{Execution, Executions, ListOutcome, StartOutcome, StopOutcome};
 use dropflow_contract::records::{DeploymentState, read_json};
 use dropflow_contract::triggers::{TriggeredRun, started_by_events};
 use lambda_http::http::StatusCode;
@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::catalog;
-use crate::config::Deps;
+use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
 use crate::names;
 use crate::params::{self, ValidInput};
@@ -61,7 +61,7 @@ pub(crate) fn idempotency_key(request: &ApiRequest) -> Result<Option<String>, Ba
 /// then starts an execution on the `live` alias with Metaflow's input form. 201 for a new
 /// run; 200 with the existing run when the `Idempotency-Key` was used before with the same
 /// parameters; 409 when it was used with others.
-pub async fn start(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
+pub async fn start<P: ApiPorts>(deps: &Deps<P>, request: &ApiRequest, flow: &str) -> Answer {
     // Everything that needs no AWS call first: size, JSON, the key.
     let given = params::parse_body(&request.body)?;
     let key = idempotency_key(request)?;
@@ -150,8 +150,8 @@ pub async fn start(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
 
 /// The answer for an execution that already has the request's name: the same run (200)
 /// when it was started with the same input, else 409.
-async fn existing_run(
-    deps: &Deps,
+async fn existing_run<P: ApiPorts>(
+    deps: &Deps<P>,
     state: &DeploymentState,
     live_version: &str,
     existing: Execution,
@@ -211,7 +211,7 @@ fn run_started(
 }
 
 /// `GET /flows/{flow}/runs?status=&limit=&next_token=`: newest first, a page at a time.
-pub async fn list(deps: &Deps, request: &ApiRequest, flow: &str) -> Answer {
+pub async fn list<P: ApiPorts>(deps: &Deps<P>, request: &ApiRequest, flow: &str) -> Answer {
     let status = match request.query_param("status") {
         None | Some("") => None,
         Some(status) => {
@@ -285,8 +285,8 @@ fn invalid_query(message: impl Into<String>) -> ApiError {
 }
 
 /// The run `run` of the flow: its execution, or 404.
-pub(crate) async fn find(
-    deps: &Deps,
+pub(crate) async fn find<P: ApiPorts>(
+    deps: &Deps<P>,
     flow: &str,
     run: &str,
 ) -> Result<(DeploymentState, Execution), ApiError> {
@@ -305,7 +305,7 @@ pub(crate) async fn find(
 
 /// `GET /flows/{flow}/runs/{run_id}`: status, dates, parameters, the version it runs, the
 /// error and cause of a failed run, and per-step progress from the run records.
-pub async fn get(deps: &Deps, flow: &str, run: &str) -> Answer {
+pub async fn get<P: ApiPorts>(deps: &Deps<P>, flow: &str, run: &str) -> Answer {
     let (state, execution) = find(deps, flow, run).await?;
     let run_id = names::run_id(&execution.name);
     let progress = progress::read(deps, &state.state_machine, &run_id).await?;
@@ -339,8 +339,8 @@ pub async fn get(deps: &Deps, flow: &str, run: &str) -> Answer {
 /// What started an event-started run: its events (`id`, `name`, and for a finish event
 /// the upstream run, `Flow/run_id`), from the record the delivery wrote before starting
 /// it; `None` for a run started otherwise.
-async fn triggered_by(
-    deps: &Deps,
+async fn triggered_by<P: ApiPorts>(
+    deps: &Deps<P>,
     state_machine: &str,
     execution: &str,
 ) -> Result<Option<Vec<TriggeringEvent>>, dropflow_contract::ServiceError> {
@@ -385,7 +385,12 @@ fn parameters_of(input: Option<&str>) -> Value {
 }
 
 /// `DELETE /flows/{flow}/runs/{run_id}`: stops a running run (404 unknown, 409 finished).
-pub async fn stop(deps: &Deps, request: &ApiRequest, flow: &str, run: &str) -> Answer {
+pub async fn stop<P: ApiPorts>(
+    deps: &Deps<P>,
+    request: &ApiRequest,
+    flow: &str,
+    run: &str,
+) -> Answer {
     let (state, execution) = find(deps, flow, run).await?;
     let run_id = names::run_id(&execution.name);
     if execution.status != "RUNNING" {
@@ -430,7 +435,11 @@ const EPOCH: &str = "1970-01-01T00:00:00Z";
 /// When the execution stopped, as DescribeExecution records it (StopExecution's own
 /// answer only when that is unavailable and is a real date; the epoch, which an answer
 /// without a date decodes to, is never shown): `None` when neither has one.
-async fn recorded_stop_date(deps: &Deps, execution_arn: &str, answered: String) -> Option<String> {
+async fn recorded_stop_date<P: ApiPorts>(
+    deps: &Deps<P>,
+    execution_arn: &str,
+    answered: String,
+) -> Option<String> {
     let answered = (!answered.is_empty() && answered != EPOCH).then_some(answered);
     match deps.executions.describe(execution_arn).await {
         Ok(Some(execution)) => execution

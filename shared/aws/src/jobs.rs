@@ -1,22 +1,11 @@
-//! How a task attempt's Batch job ended, when its record still says `submitted`: the
-//! record is written by the step Lambda's phases, and none runs while a retried step
-//! waits `minutes_between_retries` or after the run was stopped, though the job has ended.
+//! [`JobEnds`] over Batch (`ListJobs` by job name): how a task attempt's job ended, for
+//! the trigger API's run view when the task's record still says `submitted`.
 
 use aws_config::SdkConfig;
 use aws_sdk_batch::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_batch::types::{JobStatus, KeyValuesPair};
 use dropflow_contract::ServiceError;
-
-/// A job that has ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobEnd {
-    /// `true` for SUCCEEDED, `false` for FAILED.
-    pub succeeded: bool,
-    /// When it stopped (RFC 3339), when Batch says.
-    pub stopped_at: Option<String>,
-    /// Batch's reason (`Essential container in task exited`, the stop's reason, ...).
-    pub reason: Option<String>,
-}
+use dropflow_contract::ports::{JobEnd, JobEnds};
 
 /// Batch, for the state of jobs by name.
 #[derive(Debug, Clone)]
@@ -31,14 +20,12 @@ impl BatchJobs {
             client: aws_sdk_batch::Client::new(sdk),
         }
     }
+}
 
+impl JobEnds for BatchJobs {
     /// How the newest job named `job_name` on `queue` ended; `None` while it has not (or
     /// when there is none).
-    pub async fn end_of(
-        &self,
-        queue: &str,
-        job_name: &str,
-    ) -> Result<Option<JobEnd>, ServiceError> {
+    async fn end_of(&self, queue: &str, job_name: &str) -> Result<Option<JobEnd>, ServiceError> {
         let operation = || format!("batch:ListJobs {queue} {job_name}");
         // With a filter Batch lists jobs in every status.
         let output = self
