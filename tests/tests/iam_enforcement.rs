@@ -121,6 +121,14 @@ fn template_values(metadata_secret_arn: &str) -> Values {
             format!("{}:{STACK}-compile-failures", prefix("sqs")),
         )
         .set(
+            "EventFailures.Arn",
+            format!("{}:{STACK}-event-failures", prefix("sqs")),
+        )
+        .set(
+            "EventBus.Arn",
+            format!("{}:event-bus/{STACK}", prefix("events")),
+        )
+        .set(
             "StepFunction.Arn",
             format!("{}:function:{STACK}-step", prefix("lambda")),
         );
