@@ -78,7 +78,8 @@ async fn upload(stack: &Stack, name: &str, source: &str) {
 }
 
 /// What the Client's `Run(argv[1]).trigger` holds: `{"trigger": null}` or `{"trigger":
-/// [{"name", "id", "type", "timestamp"}, ...]}` (the timestamp as `str()` shows it).
+/// [{"name", "id", "type", "timestamp"}, ...], "run": "Flow/run_id" or null}` (the
+/// timestamp as `str()` shows it; `run` is `Trigger.run`, for finish events).
 const RUN_TRIGGER: &str = r#"
 import json, sys
 from metaflow import Run, namespace
@@ -88,7 +89,8 @@ events = None if trigger is None else [
     {"name": e.name, "id": e.id, "type": e.type, "timestamp": str(e.timestamp)}
     for e in trigger.events
 ]
-print(json.dumps({"trigger": events}))
+run = None if trigger is None or trigger.run is None else trigger.run.pathspec
+print(json.dumps({"trigger": events, "run": run}))
 "#;
 
 /// [`RUN_TRIGGER`] for `run` (`Flow/run_id`) on the stack's metadata service.
@@ -221,6 +223,19 @@ async fn metaflows_published_event_starts_a_flow_whose_end_starts_the_next() {
         read["data"]["start"]["upstream"],
         format!("UpFlow/sfn-{}", up.name().unwrap()),
         "{read:#}"
+    );
+
+    // The Client's `Run.trigger` of DownFlow names the finish event (Argo's `type` `run`,
+    // the upstream end task as `id`) and resolves the upstream run.
+    let down_run = format!("DownFlow/sfn-{}", down.name().unwrap());
+    let trigger = tokio::task::block_in_place(|| run_trigger(&stack, dir.path(), &down_run));
+    let events = trigger["trigger"].as_array().expect("Run.trigger is set");
+    assert_eq!(events[0]["name"], "metaflow.UpFlow.end", "{trigger:#}");
+    assert_eq!(events[0]["type"], "run", "{trigger:#}");
+    assert_eq!(
+        trigger["run"],
+        format!("UpFlow/sfn-{}", up.name().unwrap()),
+        "{trigger:#}"
     );
 
     // The API's run view names the finish event and the upstream run that started it.

@@ -337,7 +337,10 @@ async fn a_two_event_flow_starts_only_after_both_events() {
         .into_bytes();
     let record: dropflow_events::TriggeredRun = serde_json::from_slice(&record).unwrap();
     assert_eq!(
-        serde_json::to_value(record.triggering_events()).unwrap(),
+        serde_json::to_value(
+            record.triggering_events(dropflow_contract::triggers::TriggerKind::Event)
+        )
+        .unwrap(),
         json!([
             {"name": "first", "id": "id-1", "timestamp": 1_765_000_000},
             {"name": "second", "id": "id-2", "timestamp": 1_765_000_000},

@@ -247,6 +247,7 @@ fn a_task_carries_its_triggering_events_and_older_tasks_still_parse() {
         name: "data_ready".into(),
         id: "u-1".into(),
         timestamp: Some(1_765_000_000),
+        kind: crate::triggers::TriggerKind::Event,
     }];
     let value = serde_json::to_value(&triggered).unwrap();
     assert_eq!(

@@ -134,19 +134,22 @@ pub struct Arrival {
 }
 
 impl Arrival {
-    /// The event as a `@trigger` run's `current.trigger` shows it.
-    pub fn triggering_event(&self) -> TriggeringEvent {
+    /// The event as a triggered run's `current.trigger` shows it: `kind` is `Event` for
+    /// `@trigger`, `Run` for `@trigger_on_finish` (whose finish events' ids are the
+    /// upstream end task's pathspec, from which Metaflow's `Trigger.runs` reads the run).
+    pub fn triggering_event(&self, kind: TriggerKind) -> TriggeringEvent {
         TriggeringEvent {
             name: self.event.name.clone(),
             id: self.id.clone(),
             timestamp: self.event.payload.get("timestamp").and_then(Value::as_i64),
+            kind,
         }
     }
 }
 
-/// One event that started a `@trigger` run, as Metaflow's `current.trigger` and the
+/// One event that started a triggered run, as Metaflow's `current.trigger` and the
 /// start task's `execution-triggers` metadata show it: Argo's `{"timestamp", "id",
-/// "name", "type": "event"}` (`type` is always `event` here, so not kept).
+/// "name", "type"}` (`type` left out when it is `event`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TriggeringEvent {
     /// The event name (`data_ready`).
@@ -158,6 +161,22 @@ pub struct TriggeringEvent {
     /// left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<i64>,
+    /// `event` (`@trigger`) or `run` (`@trigger_on_finish`: `id` is the upstream end
+    /// task's pathspec).
+    #[serde(
+        rename = "type",
+        default = "event_kind",
+        skip_serializing_if = "is_event_kind"
+    )]
+    pub kind: TriggerKind,
+}
+
+fn event_kind() -> TriggerKind {
+    TriggerKind::Event
+}
+
+fn is_event_kind(kind: &TriggerKind) -> bool {
+    *kind == TriggerKind::Event
 }
 
 /// The prefix of the execution names of runs started by events (`ev-<hash>`).
@@ -194,9 +213,12 @@ impl TriggeredRun {
             .collect()
     }
 
-    /// The events, as a `@trigger` run's `current.trigger` shows them, in order.
-    pub fn triggering_events(&self) -> Vec<TriggeringEvent> {
-        self.events.iter().map(Arrival::triggering_event).collect()
+    /// The events, as the triggered run's `current.trigger` shows them, in order.
+    pub fn triggering_events(&self, kind: TriggerKind) -> Vec<TriggeringEvent> {
+        self.events
+            .iter()
+            .map(|arrival| arrival.triggering_event(kind))
+            .collect()
     }
 }
 
@@ -233,7 +255,7 @@ mod tests {
                 arrival("u-3", "third", json!({"timestamp": 1.5})),
             ],
         };
-        let events = run.triggering_events();
+        let events = run.triggering_events(TriggerKind::Event);
         assert_eq!(
             serde_json::to_value(&events).unwrap(),
             json!([

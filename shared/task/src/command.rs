@@ -85,7 +85,7 @@ pub const TRIGGER_EVENTS_MAX: usize = 2048;
 pub const TRIGGER_LAUNCHER: &str = r#"import json,os,runpy,sys
 from metaflow import current
 from metaflow.events import Trigger
-t=[{"timestamp":e.get("timestamp"),"id":e["id"],"name":e["name"],"type":"event"} for e in json.loads(os.environ["DROPFLOW_TRIGGER_EVENTS"])]
+t=[{"timestamp":e.get("timestamp"),"id":e["id"],"name":e["name"],"type":e.get("type","event")} for e in json.loads(os.environ["DROPFLOW_TRIGGER_EVENTS"])]
 current._update_env({"trigger":Trigger(t)})
 if os.environ.get("DROPFLOW_EXECUTION_TRIGGERS"):
  from metaflow.metadata_provider import MetaDatum

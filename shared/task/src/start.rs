@@ -27,7 +27,7 @@ use dropflow_contract::start_input::{
     ForeachChildInput, ForeachJoinInput, ParentInput, Resume, ResumedExecutionInput, RetryInput,
     StartFrom, StaticJoinInput,
 };
-use dropflow_contract::triggers::{TriggeredRun, TriggeringEvent};
+use dropflow_contract::triggers::{TriggerKind, TriggeredRun, TriggeringEvent};
 use dropflow_contract::{Manifest, StepPlan};
 
 /// The shapes a start state's input comes in.
@@ -454,7 +454,8 @@ async fn first_attempt<D: Datastore>(
 struct Triggering {
     /// `@trigger_on_finish`: the upstream runs (`Flow/run_id`, for Metaflow's `--trigger`).
     runs: Vec<String>,
-    /// `@trigger`: the events (for Metaflow's `current.trigger`).
+    /// The events (`run` ones for `@trigger_on_finish`), for `current.trigger` and the
+    /// start task's `execution-triggers` metadata.
     events: Vec<TriggeringEvent>,
 }
 
@@ -491,25 +492,30 @@ async fn triggering<D: Datastore>(
             name: url.clone(),
             problem: format!("not the record of the events that started the run: {e}"),
         })?;
-    Ok(if on_finish {
-        Triggering {
-            runs: record.finished_runs(),
-            ..Triggering::default()
-        }
+    // Argo's tasks get both kinds as events (`current.trigger`, and the start task's
+    // `execution-triggers`); a `@trigger_on_finish` run's tasks also get Metaflow's own
+    // `--trigger` per upstream run, which sets `current.trigger` from those runs.
+    let kind = if on_finish {
+        TriggerKind::Run
     } else {
-        let events = record.triggering_events();
-        let size = trigger_events_json(&events).len();
-        if size > TRIGGER_EVENTS_MAX {
-            return Err(TaskError::TriggerTooLarge {
-                run: format!("{}/{run}", manifest.flow.name),
-                size,
-                limit: TRIGGER_EVENTS_MAX,
-            });
-        }
-        Triggering {
-            events,
-            ..Triggering::default()
-        }
+        TriggerKind::Event
+    };
+    let events = record.triggering_events(kind);
+    let size = trigger_events_json(&events).len();
+    if size > TRIGGER_EVENTS_MAX {
+        return Err(TaskError::TriggerTooLarge {
+            run: format!("{}/{run}", manifest.flow.name),
+            size,
+            limit: TRIGGER_EVENTS_MAX,
+        });
+    }
+    Ok(Triggering {
+        runs: if on_finish {
+            record.finished_runs()
+        } else {
+            Vec::new()
+        },
+        events,
     })
 }
 

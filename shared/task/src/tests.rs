@@ -1262,10 +1262,19 @@ async fn a_run_started_by_a_finish_event_passes_the_upstream_run_as_trigger() {
 
     let triggered = lambda.start_flow("ev-0123", json!({})).await;
     assert_eq!(triggered.trigger_runs, ["Up/sfn-x"]);
-    // Metaflow's `--trigger` sets `current.trigger` itself: no launcher.
-    assert!(triggered.trigger_events.is_empty());
+    // Metaflow's `--trigger` sets `current.trigger`; the launcher registers the start
+    // task's `execution-triggers` as Argo does, with `type` `run` and the upstream end
+    // task's pathspec as `id` (Metaflow's `Trigger.runs` reads the run from it).
+    assert_eq!(
+        serde_json::to_value(&triggered.trigger_events).unwrap(),
+        json!([{"name": "metaflow.Up.end", "id": "Up/sfn-x/end/end", "type": "run"}])
+    );
     assert!(
-        !script(&triggered).contains(command::TRIGGER_EVENTS_VAR),
+        script(&triggered).contains(&format!(
+            "{}='[{{\"name\":\"metaflow.Up.end\",\"id\":\"Up/sfn-x/end/end\",\"type\":\"run\"}}]' {}=1 python -c",
+            command::TRIGGER_EVENTS_VAR,
+            command::EXECUTION_TRIGGERS_VAR
+        )),
         "{}",
         script(&triggered)
     );
