@@ -875,6 +875,27 @@ async fn a_batch_decorated_step_runs_on_the_local_batch_and_secrets_reads_its_se
     );
 }
 
+/// Starts deployed `flow` on its `live` alias and waits (at most 10 minutes) for it to
+/// succeed; returns its run id.
+async fn run_to_success(stack: &Stack, flow: &str) -> String {
+    let (_, alias) = deployed(stack, flow).await;
+    let run = aws_sdk_sfn::Client::new(stack.sdk())
+        .start_execution()
+        .state_machine_arn(&alias)
+        .send()
+        .await
+        .unwrap();
+    let execution = finished(stack, run.execution_arn(), Duration::from_secs(600)).await;
+    assert_eq!(
+        execution.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}: {:?}",
+        execution.error(),
+        execution.cause()
+    );
+    format!("sfn-{}", execution.name().unwrap())
+}
+
 /// A step on a plain Python image (`@batch(image="python:3.12")`), as Metaflow's own Batch
 /// jobs run on: the image has neither Metaflow nor boto3.
 const PLAIN_IMAGE_FLOW: &str = r#"import sys
@@ -936,22 +957,7 @@ async fn a_step_on_a_plain_python_image_installs_what_it_lacks_and_runs() {
         tarball_of("plain_image_flow.py", PLAIN_IMAGE_FLOW.as_bytes().to_vec()),
     )
     .await;
-    let (_, alias) = deployed(&stack, "PlainImageFlow").await;
-    let run = aws_sdk_sfn::Client::new(stack.sdk())
-        .start_execution()
-        .state_machine_arn(&alias)
-        .send()
-        .await
-        .unwrap();
-    let execution = finished(&stack, run.execution_arn(), Duration::from_secs(600)).await;
-    assert_eq!(
-        execution.status(),
-        &ExecutionStatus::Succeeded,
-        "{:?}: {:?}",
-        execution.error(),
-        execution.cause()
-    );
-    let run_id = format!("sfn-{}", execution.name().unwrap());
+    let run_id = run_to_success(&stack, "PlainImageFlow").await;
     let read = client(
         &stack,
         &format!(
@@ -1049,22 +1055,7 @@ async fn a_flow_in_a_uv_environment_runs_in_its_locked_project() {
 
     let (_dir, stack) = stack(Registry::new()).await;
     put(&stack, "flows/uv_flow.tgz", package).await;
-    let (_, alias) = deployed(&stack, "UvFlow").await;
-    let run = aws_sdk_sfn::Client::new(stack.sdk())
-        .start_execution()
-        .state_machine_arn(&alias)
-        .send()
-        .await
-        .unwrap();
-    let execution = finished(&stack, run.execution_arn(), Duration::from_secs(600)).await;
-    assert_eq!(
-        execution.status(),
-        &ExecutionStatus::Succeeded,
-        "{:?}: {:?}",
-        execution.error(),
-        execution.cause()
-    );
-    let run_id = format!("sfn-{}", execution.name().unwrap());
+    let run_id = run_to_success(&stack, "UvFlow").await;
     let read = client(
         &stack,
         &format!(
