@@ -7,7 +7,7 @@
 #
 # Installs the pinned tools like tests/run.sh, then runs the ignored `wide_foreach` test
 # once per width and prints its figures (wall time, seconds per task, tasks per minute).
-# About 2.5 s of wall time per task on 2 cores: 2,000 wide takes about 80 minutes.
+# About 2.5-3.3 s of wall time per task on 2 cores: 2,000 wide took 110 minutes (2026-12-07).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

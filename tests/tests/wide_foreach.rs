@@ -30,9 +30,10 @@ async fn a_wide_foreach_runs_to_its_end() {
         .unwrap_or_else(|e| panic!("{e}"));
     let seconds = wide.took.as_secs_f64();
     println!(
-        "soak: {}: width {width}, {MAX_JOBS} jobs at once: {seconds:.0} s, {:.2} s per task, {:.0} tasks per minute",
+        "soak: {}: width {width}, {MAX_JOBS} jobs at once: {seconds:.0} s, {:.2} s per task, {:.0} tasks per minute, {} events in the parent execution's history",
         wide.run,
         seconds / width as f64,
-        width as f64 * 60.0 / seconds
+        width as f64 * 60.0 / seconds,
+        wide.parent_events
     );
 }
