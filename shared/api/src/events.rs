@@ -149,11 +149,9 @@ fn parse(body: &[u8]) -> Result<MetaflowEvent, Box<ApiError>> {
 /// The delivery id: the payload's `id` (Metaflow's publisher sets a UUID per event; a
 /// finish event's is the end task's pathspec), else a fresh one.
 fn delivery_id(event: &MetaflowEvent) -> String {
-    match event.payload.get("id") {
-        Some(Value::String(id)) if !id.is_empty() => id.clone(),
-        Some(Value::Number(id)) => id.to_string(),
-        _ => uuid::Uuid::new_v4().to_string(),
-    }
+    event
+        .payload_id()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// The deployed flows whose live version has a trigger `event` satisfies, by state

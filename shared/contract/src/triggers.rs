@@ -92,6 +92,17 @@ pub struct MetaflowEvent {
 }
 
 impl MetaflowEvent {
+    /// The payload's own `id` (a string, not empty, or a number), the delivery id of an
+    /// event that has one (Metaflow's publisher sets a UUID; a finish event's is the end
+    /// task's pathspec).
+    pub fn payload_id(&self) -> Option<String> {
+        match self.payload.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            Some(Value::Number(id)) => Some(id.to_string()),
+            _ => None,
+        }
+    }
+
     /// A payload field as Python's `str()` shows it (Metaflow publishes finish events
     /// with `str(value)`, so `True` is `"True"`), for filters.
     fn field_text(&self, field: &str) -> Option<String> {

@@ -73,7 +73,7 @@ impl BusEvent {
                 publisher: self.source,
             });
         }
-        let mut payload: Map<String, Value> = match self.detail {
+        let payload: Map<String, Value> = match self.detail {
             Value::Object(map) => map,
             other => {
                 return Err(BusEventError::DetailNotObject {
@@ -83,18 +83,16 @@ impl BusEvent {
                 });
             }
         };
-        let id = match payload.get("id") {
-            Some(Value::String(id)) if !id.is_empty() => id.clone(),
-            Some(Value::Number(id)) => id.to_string(),
-            _ => self.id,
-        };
+        let mut event = MetaflowEvent { name, payload };
+        let id = event.payload_id().unwrap_or(self.id);
         let put_at = self
             .time
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let payload = &mut event.payload;
         payload
             .entry("name")
-            .or_insert_with(|| Value::String(name.clone()));
+            .or_insert_with(|| Value::String(event.name.clone()));
         payload
             .entry("id")
             .or_insert_with(|| Value::String(id.clone()));
@@ -106,7 +104,7 @@ impl BusEvent {
                 .entry("utc_date")
                 .or_insert_with(|| Value::String(put_at.format("%Y%m%d").to_string()));
         }
-        Ok((MetaflowEvent { name, payload }, id))
+        Ok((event, id))
     }
 }
 
