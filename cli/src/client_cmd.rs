@@ -10,8 +10,8 @@ use std::time::Duration;
 use dropflow_cli::client::deploy::{self, DeployOutcome, FLOWS_PREFIX};
 use dropflow_cli::client::error::ClientError;
 use dropflow_cli::client::report::Status;
-use dropflow_cli::client::types::{RunDetail, RunOutcome};
-use dropflow_cli::client::{Connection, LogQuery, params};
+use dropflow_cli::client::types::{RunDetail, RunOutcome, RunStarted};
+use dropflow_cli::client::{Api, Connection, LogQuery, params};
 use dropflow_cli::pack;
 use dropflow_cli::target::{self, TargetFlags};
 use dropflow_cli::username::get_username;
@@ -128,21 +128,7 @@ pub async fn run(
     let detail = api.flow(flow).await?;
     let values = params::parse(words, &detail.parameters)?;
     let started = api.start(flow, &values).await?;
-    let finished = if wait {
-        if !json {
-            output::line(&started.to_string());
-        }
-        Some(follow(&api, flow, &started.run_id, json).await?)
-    } else {
-        None
-    };
-    let outcome = RunOutcome { started, finished };
-    match &outcome.finished {
-        // The start was printed before following.
-        Some(detail) if !json => emit(detail, false),
-        _ => emit(&outcome, json),
-    }
-    Ok(outcome.succeeded())
+    report_started(&api, flow, started, wait, json).await
 }
 
 /// `dropflow resume FLOW RUN [--from-step STEP] [--wait]`: a new run that clones what
@@ -157,16 +143,29 @@ pub async fn resume(
 ) -> Result<Succeeded, ClientError> {
     let api = connect(flags).await?.api()?;
     let started = api.resume(flow, run_id, from_step).await?;
+    report_started(&api, flow, started, wait, json).await
+}
+
+/// Prints a started run, and with `wait` follows it to its end (printing the start first,
+/// then the end); whether it succeeded (a run not waited for counts as started well).
+async fn report_started(
+    api: &Api,
+    flow: &str,
+    started: RunStarted,
+    wait: bool,
+    json: bool,
+) -> Result<Succeeded, ClientError> {
     let finished = if wait {
         if !json {
             output::line(&started.to_string());
         }
-        Some(follow(&api, flow, &started.run_id, json).await?)
+        Some(follow(api, flow, &started.run_id, json).await?)
     } else {
         None
     };
     let outcome = RunOutcome { started, finished };
     match &outcome.finished {
+        // The start was printed before following.
         Some(detail) if !json => emit(detail, false),
         _ => emit(&outcome, json),
     }
@@ -175,12 +174,7 @@ pub async fn resume(
 
 /// Follows a run, printing a line per change: plain lines when stdout is not a terminal
 /// (or with `--json`, on stderr), one line rewritten in place on a terminal.
-async fn follow(
-    api: &dropflow_cli::client::Api,
-    flow: &str,
-    run_id: &str,
-    json: bool,
-) -> Result<RunDetail, ClientError> {
+async fn follow(api: &Api, flow: &str, run_id: &str, json: bool) -> Result<RunDetail, ClientError> {
     let terminal = !json && std::io::stdout().is_terminal();
     let detail = api
         .follow(flow, run_id, |detail| {
