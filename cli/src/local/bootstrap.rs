@@ -55,35 +55,15 @@ async fn create_event_bus(options: &Options, port: u16) -> Result<(), LocalError
         ),
     ];
     for (action, body) in calls {
-        events_call(options, port, action, &body.to_string()).await?;
+        let target = format!("AWSEvents.{action}");
+        let headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", target.as_str()),
+        ];
+        let call = format!("events:{action}");
+        emulator_call(options, port, "events", &call, &headers, &body.to_string()).await?;
     }
     Ok(())
-}
-
-async fn events_call(
-    options: &Options,
-    port: u16,
-    action: &str,
-    body: &str,
-) -> Result<(), LocalError> {
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20260101/{}/events/aws4_request, SignedHeaders=host, Signature=0",
-        options.region
-    );
-    let target = format!("AWSEvents.{action}");
-    let headers = [
-        ("Content-Type", "application/x-amz-json-1.1"),
-        ("X-Amz-Target", target.as_str()),
-        ("Authorization", authorization.as_str()),
-    ];
-    match http::request(port, "POST", "/", &headers, body).await {
-        Ok((200, _)) => Ok(()),
-        Ok((status, answer)) => Err(LocalError::setup(
-            format!("events:{action}"),
-            format!("HTTP {status}: {answer:.300}"),
-        )),
-        Err(error) => Err(LocalError::setup(format!("events:{action}"), error)),
-    }
 }
 
 async fn create_bucket(
@@ -142,26 +122,39 @@ async fn create_bucket(
 }
 
 /// IAM's CreateRole as a plain Query request (the only IAM call the stack makes, not worth
-/// an SDK crate); the emulator accepts any signature.
+/// an SDK crate).
 async fn create_role(options: &Options, port: u16, name: &str) -> Result<(), LocalError> {
     let body = format!(
         "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%7D"
     );
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let call = format!("iam:CreateRole {name}");
+    emulator_call(options, port, "iam", &call, &headers, &body).await
+}
+
+/// One request to `service` on the emulator, which accepts any signature (an
+/// `Authorization` header naming the service is enough); `call` names it in errors.
+async fn emulator_call(
+    options: &Options,
+    port: u16,
+    service: &str,
+    call: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(), LocalError> {
     let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20260101/{}/iam/aws4_request, SignedHeaders=host, Signature=0",
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{}/{service}/aws4_request, SignedHeaders=host, Signature=0",
         options.region
     );
-    let headers = [
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("Authorization", authorization.as_str()),
-    ];
-    match http::request(port, "POST", "/", &headers, &body).await {
+    let mut all = headers.to_vec();
+    all.push(("Authorization", authorization.as_str()));
+    match http::request(port, "POST", "/", &all, body).await {
         Ok((200, _)) => Ok(()),
         Ok((status, answer)) => Err(LocalError::setup(
-            format!("iam:CreateRole {name}"),
+            call,
             format!("HTTP {status}: {answer:.300}"),
         )),
-        Err(error) => Err(LocalError::setup(format!("iam:CreateRole {name}"), error)),
+        Err(error) => Err(LocalError::setup(call, error)),
     }
 }
 

@@ -159,11 +159,7 @@ pub fn spawn_daemon(exe: &Path, options: &Options) -> Result<Endpoints, LocalErr
         .arg(&options.python)
         .args(["--region", &options.region, "--bucket", &options.bucket])
         .args(["--max-jobs", &options.max_jobs.to_string()])
-        .args(
-            options.images.iter().flat_map(|(name, dir)| {
-                ["--image".to_string(), format!("{name}={}", dir.display())]
-            }),
-        )
+        .args(options.image_args())
         .stdin(Stdio::null())
         .stdout(log_file)
         .stderr(log_err)

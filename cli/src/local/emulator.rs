@@ -106,12 +106,7 @@ impl Emulator {
         if options.max_jobs > 0 {
             command.args(["--max-jobs", &options.max_jobs.to_string()]);
         }
-        for (name, dir) in &options.images {
-            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-            command
-                .arg("--image")
-                .arg(format!("{name}={}", dir.display()));
-        }
+        command.args(options.image_args());
         let mut child = command.spawn().map_err(LocalError::io(format!(
             "starting {}",
             options.python.display()

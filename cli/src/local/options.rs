@@ -70,6 +70,18 @@ impl Options {
         }
     }
 
+    /// The `--image NAME=DIR` options for [`Options::images`] (directories made absolute:
+    /// the emulator runs elsewhere).
+    pub fn image_args(&self) -> Vec<String> {
+        self.images
+            .iter()
+            .flat_map(|(name, dir)| {
+                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                ["--image".to_string(), format!("{name}={}", dir.display())]
+            })
+            .collect()
+    }
+
     /// Reads an `--image NAME=DIR` option.
     pub fn parse_image(given: &str) -> Result<(String, PathBuf), String> {
         match given.split_once('=') {
