@@ -82,7 +82,8 @@ export DROPFLOW_STATE_DIR="$STACK" DROPFLOW_BIN="$DROPFLOW"
 # (METAFLOW_USER; USER=root does not count), before a case's environment is applied.
 export USER="${USER:-$(id -un)}" METAFLOW_USER=tester
 export PYTHONPATH="$REPO/cli/metaflow-dropflow${PYTHONPATH:+:$PYTHONPATH}"
-export PATH="$REPO/.venv/bin:$PATH"
+# tests/conformance/bin: the production-namespace MetadataCheck (production_check.py).
+export PATH="$REPO/tests/conformance/bin:$REPO/.venv/bin:$PATH"
 
 printf '==> Metaflow test/core (%s) on the local stack: run_tests.py %s\n' "$COMMIT" "$*"
 start=$SECONDS

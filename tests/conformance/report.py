@@ -48,32 +48,41 @@ def parse(text: str) -> dict[tuple[str, str], dict]:
 # MetadataCheck reads the run in the default namespace, `user:<METAFLOW_USER>`; runs of a
 # deployed flow carry their production token's namespace instead, on Metaflow's Step
 # Functions (its runs' user is `SFN`) as on dropflow, so this one check cannot pass for
-# any scheduler that sets a production token.
+# any scheduler that sets a production token. It fails before checking anything else, so
+# the context also runs it in the run's production namespace (production_check.py): the
+# case passes when that one passes.
 NAMESPACE_ONLY = "passed but MetadataCheck's namespace (as on Metaflow's Step Functions)"
+PRODUCTION = "passed (MetadataCheck in the production namespace)"
+VERDICT = re.compile(r"^checker '([^']+)' says that results (are ok|failed)$")
+
+
+def verdicts(case: dict) -> dict[str, bool]:
+    """Each check's verdict: check name → passed."""
+    found = (VERDICT.match(m) for m in case["messages"])
+    return {m.group(1): m.group(2) == "are ok" for m in found if m}
 
 
 def namespace_only(case: dict) -> bool:
-    """Every check passed except MetadataCheck, which failed on the namespace alone."""
-    messages = case["messages"]
+    """Every one of Metaflow's checks passed except MetadataCheck, which failed on the
+    namespace alone (its first Traceback is the only one before the next check)."""
+    checks = verdicts(case)
     return (
-        "checker 'python3-metadata' says that results failed" in messages
-        and not any(
-            m.startswith("checker") and m.endswith("results failed") and "python3-metadata" not in m
-            for m in messages
-        )
+        checks.get("python3-metadata") is False
+        and all(ok for name, ok in checks.items() if name != "python3-metadata")
         and any("MetaflowNamespaceMismatch" in line for line in case["stderr"])
         and sum("Traceback" in line for line in case["stderr"]) == 1
     )
 
 
 def outcome(case: dict) -> tuple[str, str]:
-    """(`passed` | `NAMESPACE_ONLY` | `failed` | `skipped` | `not valid`, reason)."""
+    """(`passed` | `PRODUCTION` | `NAMESPACE_ONLY` | `failed` | `skipped` | `not valid`, reason)."""
     messages = case["messages"]
     last = messages[-1] if messages else ""
     if last.startswith("success"):
         return "passed", ""
     if last.startswith("failed") and namespace_only(case):
-        return NAMESPACE_ONLY, ""
+        production = verdicts(case).get("python3-metadata-production")
+        return (PRODUCTION if production else NAMESPACE_ONLY), ""
     if last.startswith("failed") and any(m.startswith("The flow should have failed") for m in messages):
         # Metaflow's runner expects a failing flow's trigger to fail; a scheduler's trigger
         # only starts the run (as `step-functions trigger` does), whatever the run does.
