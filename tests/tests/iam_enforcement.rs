@@ -331,13 +331,13 @@ async fn create_resources(sdk: &SdkConfig) -> (String, String) {
     );
     bucket::versioned(&s3, BUCKET).await;
     let secret = |name: &'static str, value: String| async move {
-        dropflow_metadata::secret::create_api_key_secret(sdk, name, &value)
+        dropflow_metadata_host::secret::create_api_key_secret(sdk, name, &value)
             .await
             .unwrap_or_else(|e| panic!("secret {name}: {e}"))
     };
     let metadata_key = secret(
         "dropflow-iam/metadata-api-key",
-        dropflow_metadata::secret::generate_api_key(),
+        dropflow_metadata_host::secret::generate_api_key(),
     )
     .await;
     secret(
@@ -346,7 +346,7 @@ async fn create_resources(sdk: &SdkConfig) -> (String, String) {
     )
     .await;
     secret(OTHER_SECRET, json!({"OTHER": "nope"}).to_string()).await;
-    dropflow_metadata::DynamoStore::new(sdk, TABLE)
+    dropflow_metadata_host::DynamoStore::new(sdk, TABLE)
         .ensure_table()
         .await
         .expect("the metadata table");
@@ -761,7 +761,7 @@ async fn each_function_works_with_its_template_role_and_is_refused_the_rest() {
     );
 
     // The metadata service (MetadataRole): its key, then its table.
-    let mut config = dropflow_metadata::MetadataConfig::from_lookup(|name| {
+    let mut config = dropflow_metadata_host::MetadataConfig::from_lookup(|name| {
         Some(
             match name {
                 "DROPFLOW_METADATA_TABLE" => TABLE,
@@ -772,10 +772,10 @@ async fn each_function_works_with_its_template_role_and_is_refused_the_rest() {
         )
     })
     .expect("metadata settings");
-    dropflow_metadata::resolve_api_key(&mut config, who.sdk("MetadataRole"))
+    dropflow_metadata_host::resolve_api_key(&mut config, who.sdk("MetadataRole"))
         .await
         .expect("MetadataRole reads the API key");
-    let service = dropflow_metadata::dynamo_service(&config, who.sdk("MetadataRole"));
+    let service = dropflow_metadata_host::dynamo_service(&config, who.sdk("MetadataRole"));
     let key = who
         .secrets("Admin")
         .get_secret_value()
@@ -793,7 +793,8 @@ async fn each_function_works_with_its_template_role_and_is_refused_the_rest() {
         ("GET", "/flows/IamFlow/runs", 200),
     ] {
         let (status, _, body) =
-            dropflow_metadata::handle(&service, method, path, "", headers(), b"{}".to_vec()).await;
+            dropflow_metadata_host::handle(&service, method, path, "", headers(), b"{}".to_vec())
+                .await;
         assert_eq!(
             status,
             expected,

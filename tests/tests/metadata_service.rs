@@ -12,8 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use dropflow_metadata::secret::create_api_key_secret;
-use dropflow_metadata::{
+use dropflow_metadata_host::secret::create_api_key_secret;
+use dropflow_metadata_host::{
     DynamoService, LocalServer, MetadataConfig, SecretError, dynamo_service, resolve_api_key,
 };
 use dropflow_metadata_service::body::NewRun;
@@ -59,7 +59,7 @@ fn config_from_a_secret(
     runtime.block_on(async {
         let name = format!(
             "dropflow-test/{}",
-            dropflow_metadata::secret::generate_api_key()
+            dropflow_metadata_host::secret::generate_api_key()
         );
         let arn = create_api_key_secret(sdk, &name, API_KEY)
             .await

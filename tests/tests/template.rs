@@ -397,7 +397,7 @@ fn functions_get_the_variables_they_read() {
     assert!(compile.remove("DROPFLOW_LOCAL_WEBHOOKS"), "{compile:?}");
     assert!(!TEMPLATE.contains("DROPFLOW_LOCAL_WEBHOOKS"));
     assert_eq!(variables("CompileFunction"), compile);
-    let mut metadata = read("functions/metadata/src/config.rs");
+    let mut metadata = read("shared/metadata-host/src/config.rs");
     assert!(metadata.contains("DROPFLOW_METADATA_TABLE"), "{metadata:?}");
     // The ways to run without the generated key (a fixed digest, or no key at all) exist
     // for tests and hosts of its own; the stack never sets them.

@@ -83,9 +83,9 @@ pub fn builtin(
         )
         .with_settings(settings)
         .with_clones(Arc::new(dropflow_step::clones::MetadataClones::new(
-            Arc::new(dropflow_metadata::MetadataService::new(
-                dropflow_metadata::DynamoStore::new(sdk, super::options::METADATA_TABLE),
-                dropflow_metadata::ServiceConfig::default(),
+            Arc::new(dropflow_metadata_host::MetadataService::new(
+                dropflow_metadata_host::DynamoStore::new(sdk, super::options::METADATA_TABLE),
+                dropflow_metadata_host::ServiceConfig::default(),
             )),
         )));
     // The same HTTP client as alerts (none without TLS roots: no finish events either).

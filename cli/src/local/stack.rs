@@ -114,7 +114,7 @@ impl Stack {
         let moto_url = format!("http://127.0.0.1:{}", emulator.port());
         let sdk = dropflow_aws::static_sdk_config(&moto_url, &options.region);
         let config = functions::config(&options)?;
-        let metadata_auth_key = dropflow_metadata::secret::generate_api_key();
+        let metadata_auth_key = dropflow_metadata_host::secret::generate_api_key();
         let metadata_server = metadata_service(metadata, &sdk, &metadata_auth_key).await?;
         let events_url = format!("{api_url}/events");
         let mut registry = functions::builtin(
@@ -250,21 +250,24 @@ async fn metadata_service(
     sdk: &SdkConfig,
     api_key: &str,
 ) -> Result<JoinHandle<()>, LocalError> {
-    let secret =
-        dropflow_metadata::secret::create_api_key_secret(sdk, METADATA_API_KEY_SECRET, api_key)
-            .await
-            .map_err(|e| LocalError::setup("the metadata service's API key secret", e))?;
-    let mut config = dropflow_metadata::MetadataConfig::from_lookup(|name| match name {
+    let secret = dropflow_metadata_host::secret::create_api_key_secret(
+        sdk,
+        METADATA_API_KEY_SECRET,
+        api_key,
+    )
+    .await
+    .map_err(|e| LocalError::setup("the metadata service's API key secret", e))?;
+    let mut config = dropflow_metadata_host::MetadataConfig::from_lookup(|name| match name {
         "DROPFLOW_METADATA_TABLE" => Some(METADATA_TABLE.to_string()),
         "DROPFLOW_METADATA_PATH_PREFIX" => Some(METADATA_PATH_PREFIX.to_string()),
         "DROPFLOW_METADATA_API_KEY_SECRET" => Some(secret.clone()),
         _ => None,
     })
     .map_err(|e| LocalError::setup("the metadata service's configuration", e))?;
-    dropflow_metadata::resolve_api_key(&mut config, sdk)
+    dropflow_metadata_host::resolve_api_key(&mut config, sdk)
         .await
         .map_err(|e| LocalError::setup("the metadata service's API key", e))?;
-    let service = dropflow_metadata::dynamo_service(&config, sdk);
+    let service = dropflow_metadata_host::dynamo_service(&config, sdk);
     service
         .store()
         .ensure_table()
@@ -273,7 +276,7 @@ async fn metadata_service(
     let service = Arc::new(service);
     Ok(tokio::spawn(async move {
         let forever = std::future::pending::<()>();
-        if let Err(error) = dropflow_metadata::local::serve(listener, service, forever).await {
+        if let Err(error) = dropflow_metadata_host::local::serve(listener, service, forever).await {
             tracing::error!("the metadata service stopped: {error}");
         }
     }))

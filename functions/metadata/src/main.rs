@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use dropflow_metadata::{MetadataConfig, dynamo_service};
+use dropflow_metadata_host::{MetadataConfig, dynamo_service};
 use lambda_http::{Request, service_fn};
 
 fn usage() -> ! {
@@ -40,7 +40,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     let sdk = dropflow_aws::load_sdk_config().await;
     // Once per cold start: the key's digest is kept for the life of the process.
-    if let Err(error) = dropflow_metadata::resolve_api_key(&mut config, &sdk).await {
+    if let Err(error) = dropflow_metadata_host::resolve_api_key(&mut config, &sdk).await {
         tracing::error!(error_type = error.code(), "{error}");
         return Err(error.into());
     }
@@ -58,14 +58,16 @@ async fn main() -> Result<(), lambda_http::Error> {
             "metadata service listening on http://{}",
             listener.local_addr()?
         );
-        dropflow_metadata::local::serve(listener, Arc::new(service), std::future::pending())
+        dropflow_metadata_host::local::serve(listener, Arc::new(service), std::future::pending())
             .await?;
         return Ok(());
     }
 
     let service = &service;
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(dropflow_metadata::handle_lambda(service, request).await)
+        Ok::<_, std::convert::Infallible>(
+            dropflow_metadata_host::handle_lambda(service, request).await,
+        )
     }))
     .await
 }

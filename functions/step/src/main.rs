@@ -55,9 +55,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .ok()
         .filter(|t| !t.trim().is_empty())
     {
-        let service = dropflow_metadata::MetadataService::new(
-            dropflow_metadata::DynamoStore::new(&sdk, table.trim()),
-            dropflow_metadata::ServiceConfig::default(),
+        let service = dropflow_metadata_host::MetadataService::new(
+            dropflow_metadata_host::DynamoStore::new(&sdk, table.trim()),
+            dropflow_metadata_host::ServiceConfig::default(),
         );
         deps = deps.with_clones(std::sync::Arc::new(
             dropflow_step::clones::MetadataClones::new(std::sync::Arc::new(service)),

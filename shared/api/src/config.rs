@@ -1,38 +1,12 @@
 //! The trigger API's settings, read once at cold start.
 
-use std::fmt;
+use dropflow_contract::{ConfigError, Environment};
 
 /// Settings, from `DROPFLOW_*` variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggerConfig {
     /// `DROPFLOW_BUCKET`: deployments, reports and run records.
     pub bucket: String,
-}
-
-/// Every problem found in the environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// `VARIABLE: what is wrong`.
-    pub problems: Vec<String>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the trigger Lambda is misconfigured:")?;
-        for problem in &self.problems {
-            write!(f, "\n  - {problem}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl ConfigError {
-    /// Stable error type (as the compile Lambda's).
-    pub fn code(&self) -> &'static str {
-        "config.invalid"
-    }
 }
 
 impl TriggerConfig {
@@ -50,26 +24,19 @@ impl TriggerConfig {
 
     /// Reads settings from `lookup`; an empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let env = Environment::new(lookup);
         let mut problems = Vec::new();
-        let bucket = get("DROPFLOW_BUCKET").unwrap_or_else(|| {
-            problems.push("DROPFLOW_BUCKET is not set (the deployment bucket's name)".into());
-            String::new()
-        });
+        let bucket = env.required(
+            "DROPFLOW_BUCKET",
+            "the deployment bucket's name",
+            &mut problems,
+        );
         if bucket.starts_with("s3://") || bucket.contains('/') {
             problems.push(format!(
                 "DROPFLOW_BUCKET={bucket:?} is not a bucket name (no s3:// and no path)"
             ));
         }
-        if problems.is_empty() {
-            Ok(Self { bucket })
-        } else {
-            Err(ConfigError { problems })
-        }
+        ConfigError::check("trigger Lambda", problems, || Self { bucket })
     }
 }
 

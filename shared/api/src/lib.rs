@@ -49,8 +49,9 @@ mod resume;
 pub mod route;
 mod runs;
 
-pub use config::{ConfigError, TriggerConfig};
+pub use config::TriggerConfig;
 pub use deps::{ApiPorts, Deps};
+pub use dropflow_contract::ConfigError;
 pub use handler::{handle, handle_request};
 pub use invocation::{InvocationError, handle_invocation};
 pub use request::{ApiRequest, from_http};

@@ -15,6 +15,7 @@
 //! - [`report`]: the outcome of one deploy event;
 //! - [`service`]: a failed AWS call, as every side reports it, and [`ports`]: the small
 //!   traits the deploy logic sees AWS through (implemented by `dropflow-aws`);
+//! - [`settings`]: a Lambda's settings read from its environment, and their [`ConfigError`];
 //! - [`token`]: Metaflow's production token of a state machine;
 //! - [`triggers`]: the events that start a flow (`@trigger`, `@trigger_on_finish`).
 //!
@@ -38,6 +39,7 @@ pub mod pyjson;
 pub mod records;
 pub mod report;
 pub mod service;
+pub mod settings;
 pub mod start_input;
 pub mod step_runtime;
 pub mod token;
@@ -52,6 +54,7 @@ pub use options::{
 pub use parameters::{DeployTimeDefault, ParameterSpec, ParameterType};
 pub use report::{Finding, Report, Status};
 pub use service::{ServiceError, ServiceResult};
+pub use settings::{ConfigError, Environment};
 pub use step_runtime::{
     CATCH_ERROR_RETRIES, DEFAULT_TIMEOUT_SECONDS, MAX_ATTEMPTS, Resources, RetryPlan, StepRuntime,
 };

@@ -1,10 +1,8 @@
 //! The compile Lambda's settings, read once from environment variables at cold start and
 //! validated together, so a misconfigured function says everything that is wrong at once.
 
-use std::fmt;
-
 use dropflow_compiler::compile::Platform;
-use dropflow_contract::layout;
+use dropflow_contract::{ConfigError, Environment, layout};
 
 /// Where deployments go and which roles they use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,35 +47,6 @@ pub struct Config {
     pub alert_topic_prefix: Option<String>,
 }
 
-/// Every problem found in the environment, one line each.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigError {
-    /// `VARIABLE: what is wrong`.
-    pub problems: Vec<String>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the compile Lambda is misconfigured ({} problem{}):",
-            self.problems.len(),
-            if self.problems.len() == 1 { "" } else { "s" }
-        )?;
-        for problem in &self.problems {
-            write!(f, "\n  - {problem}")?;
-        }
-        Ok(())
-    }
-}
-
-impl ConfigError {
-    /// Stable error type.
-    pub fn code(&self) -> &'static str {
-        "config.invalid"
-    }
-}
-
 impl Config {
     /// Reads and validates the `DROPFLOW_*` environment variables.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -88,18 +57,10 @@ impl Config {
     /// as unset, except `DROPFLOW_JOB_SECRETS_PREFIX`'s (no secrets at all).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &str, what: &str, problems: &mut Vec<String>| match get(name) {
-            Some(value) => value,
-            None => {
-                problems.push(format!("{name} is not set ({what})"));
-                String::new()
-            }
-        };
+        let env = Environment::new(lookup);
+        let get = |name: &str| env.get(name);
+        let required =
+            |name: &str, what: &str, problems: &mut Vec<String>| env.required(name, what, problems);
 
         let bucket = required(
             "DROPFLOW_BUCKET",
@@ -211,16 +172,11 @@ impl Config {
             })
             .unwrap_or_default();
         // Not `get`: an empty value is meaningful here (no secrets at all).
-        let job_secrets_prefix =
-            lookup("DROPFLOW_JOB_SECRETS_PREFIX").map(|p| p.trim().to_string());
+        let job_secrets_prefix = env.get_even_empty("DROPFLOW_JOB_SECRETS_PREFIX");
         // Only the local stack sets it: plain-HTTP loopback alert webhooks.
-        let local_webhooks = lookup("DROPFLOW_LOCAL_WEBHOOKS").is_some_and(|v| v.trim() == "allow");
-        if !problems.is_empty() {
-            return Err(ConfigError { problems });
-        }
-        let alert_topic_prefix =
-            lookup("DROPFLOW_ALERT_TOPIC_PREFIX").map(|p| p.trim().to_string());
-        Ok(Self {
+        let local_webhooks = get("DROPFLOW_LOCAL_WEBHOOKS").is_some_and(|v| v == "allow");
+        let alert_topic_prefix = env.get_even_empty("DROPFLOW_ALERT_TOPIC_PREFIX");
+        ConfigError::check("compile Lambda", problems, || Self {
             local_webhooks,
             alert_topic_prefix,
             bucket,

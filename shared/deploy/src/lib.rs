@@ -42,7 +42,8 @@ mod concurrency_tests;
 mod tests;
 
 pub use claim::{ClaimError, ClaimSettings};
-pub use config::{Config, ConfigError};
+pub use config::Config;
+pub use dropflow_contract::ConfigError;
 pub use ports::{
     AliasPointed, ConditionalPutError, JobDefinitions, ObjectHead, ObjectStore, Precondition,
     Published, ScheduleSpec, Schedules, ServiceError, ServiceResult, StateMachineInfo,

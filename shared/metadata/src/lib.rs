@@ -2,7 +2,7 @@
 //! runs deployed by dropflow with no server to run: the HTTP API that Metaflow's
 //! `service` metadata provider (`metaflow/plugins/metadata_providers/service.py`) calls,
 //! with the JSON shapes of the reference server (Netflix/metaflow-service), over a
-//! key-value [`MetadataStore`] (DynamoDB in `functions/metadata`, [`MemoryStore`] in
+//! key-value [`MetadataStore`] (DynamoDB in `dropflow-metadata-host`, [`MemoryStore`] in
 //! tests).
 //!
 //! The pieces: [`route`] (method + path → [`Route`], ids checked), [`body`] (request

@@ -1,7 +1,6 @@
 //! The metadata function's settings, read once at cold start from `DROPFLOW_METADATA_*`.
 
-use std::fmt;
-
+use dropflow_contract::{ConfigError, Environment};
 use dropflow_metadata_service::ServiceConfig;
 
 /// Where API Gateway mounts the service when no prefix is configured: beside the
@@ -26,32 +25,6 @@ pub struct MetadataConfig {
 /// `DROPFLOW_METADATA_ALLOW_ANONYMOUS=true`: the only way to serve without an API key.
 pub const ALLOW_ANONYMOUS: &str = "DROPFLOW_METADATA_ALLOW_ANONYMOUS";
 
-/// Every problem found in the environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// `VARIABLE: what is wrong`.
-    pub problems: Vec<String>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the metadata service is misconfigured:")?;
-        for problem in &self.problems {
-            write!(f, "\n  - {problem}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl ConfigError {
-    /// Stable error type (as the other Lambdas').
-    pub fn code(&self) -> &'static str {
-        "config.invalid"
-    }
-}
-
 impl MetadataConfig {
     /// Reads the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -60,16 +33,14 @@ impl MetadataConfig {
 
     /// Reads settings from `lookup`; an empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let env = Environment::new(lookup);
+        let get = |name: &str| env.get(name);
         let mut problems = Vec::new();
-        let table = get("DROPFLOW_METADATA_TABLE").unwrap_or_else(|| {
-            problems.push("DROPFLOW_METADATA_TABLE: not set (the DynamoDB table name)".into());
-            String::new()
-        });
+        let table = env.required(
+            "DROPFLOW_METADATA_TABLE",
+            "the DynamoDB table name",
+            &mut problems,
+        );
         let prefix =
             get("DROPFLOW_METADATA_PATH_PREFIX").unwrap_or_else(|| DEFAULT_PATH_PREFIX.into());
         let path_prefix = match prefix.trim_end_matches('/') {
@@ -124,10 +95,7 @@ impl MetadataConfig {
             )),
             _ => {}
         }
-        if !problems.is_empty() {
-            return Err(ConfigError { problems });
-        }
-        Ok(Self {
+        ConfigError::check("metadata service", problems, || Self {
             table,
             service: ServiceConfig {
                 path_prefix,

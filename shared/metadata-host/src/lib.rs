@@ -1,4 +1,4 @@
-//! `dropflow-metadata`: Metaflow's metadata service on DynamoDB, so
+//! `dropflow-metadata-host`: Metaflow's metadata service on DynamoDB, so
 //! `from metaflow import Flow` reads runs deployed by dropflow without a
 //! metaflow-service container or PostgreSQL.
 //!
@@ -15,7 +15,8 @@ pub mod local;
 mod respond;
 pub mod secret;
 
-pub use config::{ConfigError, MetadataConfig};
+pub use config::MetadataConfig;
+pub use dropflow_contract::ConfigError;
 pub use dropflow_metadata_service::{MetadataService, ServiceConfig};
 pub use dynamodb::DynamoStore;
 pub use lambda::handle_lambda;
