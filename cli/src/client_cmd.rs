@@ -49,6 +49,8 @@ pub struct DeployArgs<'a> {
     pub key: Option<String>,
     /// `--package-suffixes`.
     pub package_suffixes: Vec<String>,
+    /// `--include`: files packed whatever their suffix.
+    pub include: Vec<PathBuf>,
     /// Deploy options (the user filled in).
     pub options: OptionsLayer,
     /// How long to wait for the report.
@@ -67,7 +69,7 @@ pub async fn deploy(
     }
     let default_suffixes = std::env::var("METAFLOW_DEFAULT_PACKAGE_SUFFIXES").ok();
     let suffixes = pack::suffixes(default_suffixes.as_deref(), &args.package_suffixes);
-    let packed = pack::pack(args.path, &suffixes)?;
+    let packed = pack::pack(args.path, &suffixes, &args.include)?;
     let key = flow_key(args.key.as_deref().unwrap_or(&packed.name));
     let connection = connect(flags).await?;
     let store = connection.store()?;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use dropflow_cli::pack;
 use dropflow_cli::username::get_username;
@@ -21,6 +21,7 @@ pub fn run(
     out: &Path,
     mut flags: OptionsLayer,
     package_suffixes: &[String],
+    include: &[PathBuf],
 ) -> Result<(), String> {
     let started = std::time::Instant::now();
     if flags.user.is_none() {
@@ -35,7 +36,7 @@ pub fn run(
     let package = if pack::is_packed(path) {
         let default_suffixes = std::env::var("METAFLOW_DEFAULT_PACKAGE_SUFFIXES").ok();
         let suffixes = pack::suffixes(default_suffixes.as_deref(), package_suffixes);
-        let packed = pack::pack(path, &suffixes).map_err(|e| e.to_string())?;
+        let packed = pack::pack(path, &suffixes, include).map_err(|e| e.to_string())?;
         if !packed.skipped.is_empty() {
             eprintln!(
                 "note: left out of the package (not a package suffix; add one with --package-suffixes): {}",
@@ -43,6 +44,12 @@ pub fn run(
             );
         }
         package::read_bytes(&packed.name, &packed.bytes, &Limits::default())
+    } else if let Some(file) = include.first() {
+        return Err(format!(
+            "{}: --include adds a file to a flow's directory as it is packed; {} is read as it is",
+            file.display(),
+            path.display()
+        ));
     } else {
         package::read_path(path, &Limits::default())
     }

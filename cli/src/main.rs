@@ -85,6 +85,10 @@ enum Command {
         /// More file suffixes to pack, comma-separated (Metaflow's --package-suffixes).
         #[arg(long = "package-suffixes", value_name = "SUFFIXES")]
         package_suffixes: Vec<String>,
+        /// A file under the flow's directory to pack whatever its suffix, e.g. the file an
+        /// `IncludeFile` default names (repeatable).
+        #[arg(long, value_name = "FILE")]
+        include: Vec<PathBuf>,
         /// Seconds to wait for the deploy report.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
@@ -236,6 +240,9 @@ enum Command {
         /// More file suffixes to pack, comma-separated (as `deploy`).
         #[arg(long = "package-suffixes", value_name = "SUFFIXES")]
         package_suffixes: Vec<String>,
+        /// A file to pack whatever its suffix (as `deploy`; repeatable).
+        #[arg(long, value_name = "FILE")]
+        include: Vec<PathBuf>,
         #[command(flatten)]
         options: Box<DeployFlags>,
     },
@@ -334,14 +341,23 @@ fn main() -> ExitCode {
             path,
             out,
             package_suffixes,
+            include,
             options,
-        } => compile_cmd::run(&path, &out, options.into_layer(), &package_suffixes).map(|()| true),
+        } => compile_cmd::run(
+            &path,
+            &out,
+            options.into_layer(),
+            &package_suffixes,
+            &include,
+        )
+        .map(|()| true),
         Command::Graph { path } => graph_cmd::run(&path).map(|()| true),
         Command::Local { command } => local_cmd::run(command).map(|()| true),
         Command::Deploy {
             path,
             key,
             package_suffixes,
+            include,
             timeout,
             options,
             bucket,
@@ -351,6 +367,7 @@ fn main() -> ExitCode {
                 path: &path,
                 key,
                 package_suffixes,
+                include,
                 options: options.into_layer(),
                 timeout: Duration::from_secs(timeout),
             },

@@ -58,6 +58,24 @@ pub enum PackError {
         /// The suffixes used.
         suffixes: String,
     },
+    /// `--include` names a file outside the packed directory.
+    #[error(
+        "{path}: not under the flow's directory {dir}; tasks read package files relative to it: move the file there"
+    )]
+    OutsideDirectory {
+        /// The file.
+        path: PathBuf,
+        /// The directory packed.
+        dir: PathBuf,
+    },
+    /// `--include` names a directory, or is given with an archive.
+    #[error("{path}: {why}")]
+    NotIncludable {
+        /// The path.
+        path: PathBuf,
+        /// Why it cannot be included.
+        why: &'static str,
+    },
     /// A path that is not UTF-8 cannot be named in a package.
     #[error("{path}: the name is not UTF-8; rename it (package paths are UTF-8)")]
     NotUtf8 {
@@ -115,7 +133,10 @@ pub fn is_packed(path: &Path) -> bool {
 
 /// Packs `path`: a flow file (its directory, with `.mf_meta/INFO` naming it), a
 /// directory, or a `.tar`/`.tar.gz`/`.tgz` archive (uploaded as it is).
-pub fn pack(path: &Path, suffixes: &[String]) -> Result<Packed, PackError> {
+/// `include` names files to pack whatever their suffix (paths as given on the command
+/// line, relative to the working directory): files under the packed directory, as an
+/// `IncludeFile` default names them.
+pub fn pack(path: &Path, suffixes: &[String], include: &[PathBuf]) -> Result<Packed, PackError> {
     let io = |source| PackError::Io {
         path: path.to_path_buf(),
         source,
@@ -128,13 +149,19 @@ pub fn pack(path: &Path, suffixes: &[String]) -> Result<Packed, PackError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "flow".to_string());
     if metadata.is_dir() {
-        return pack_directory(path, None, &file_name, suffixes);
+        return pack_directory(path, None, &file_name, suffixes, include);
     }
     let lower = file_name.to_lowercase();
     if [".tar.gz", ".tgz", ".tar"]
         .iter()
         .any(|s| lower.ends_with(s))
     {
+        if let Some(file) = include.first() {
+            return Err(PackError::NotIncludable {
+                path: file.clone(),
+                why: "--include adds a file to a flow's directory as it is packed; an archive is uploaded as it is",
+            });
+        }
         let bytes = std::fs::read(path).map_err(io)?;
         return Ok(Packed {
             bytes,
@@ -151,7 +178,7 @@ pub fn pack(path: &Path, suffixes: &[String]) -> Result<Packed, PackError> {
         .strip_suffix(".py")
         .unwrap_or(&file_name)
         .to_string();
-    pack_directory(&dir, Some(&file_name), &stem, suffixes)
+    pack_directory(&dir, Some(&file_name), &stem, suffixes, include)
 }
 
 fn pack_directory(
@@ -159,6 +186,7 @@ fn pack_directory(
     script: Option<&str>,
     name: &str,
     suffixes: &[String],
+    include: &[PathBuf],
 ) -> Result<Packed, PackError> {
     let mut walk = Walk {
         suffixes,
@@ -170,6 +198,11 @@ fn pack_directory(
         source,
     })?;
     walk.directory(&root, "", &BTreeSet::new())?;
+    for file in include {
+        let (name, bytes) = included(&root, file)?;
+        walk.skipped.retain(|skipped| *skipped != name);
+        walk.files.insert(name, bytes);
+    }
     // An unpacked `package save` archive: keep Metaflow's INFO and CONFIG (the flow
     // script, the resolved configs), as the archive itself would have them.
     if script.is_none() {
@@ -203,6 +236,35 @@ fn pack_directory(
         files,
         skipped: walk.skipped,
     })
+}
+
+/// `file`'s package path under `root` and its bytes.
+fn included(root: &Path, file: &Path) -> Result<(String, Vec<u8>), PackError> {
+    let io = |source| PackError::Io {
+        path: file.to_path_buf(),
+        source,
+    };
+    let resolved = file.canonicalize().map_err(io)?;
+    if !resolved.is_file() {
+        return Err(PackError::NotIncludable {
+            path: file.to_path_buf(),
+            why: "not a file (--include names files)",
+        });
+    }
+    let relative = resolved
+        .strip_prefix(root)
+        .map_err(|_| PackError::OutsideDirectory {
+            path: file.to_path_buf(),
+            dir: root.to_path_buf(),
+        })?;
+    let parts = relative
+        .components()
+        .map(|part| part.as_os_str().to_str())
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| PackError::NotUtf8 {
+            path: file.to_path_buf(),
+        })?;
+    Ok((parts.join("/"), std::fs::read(&resolved).map_err(io)?))
 }
 
 /// Metaflow's `.mf_meta/INFO`, with the one field dropflow reads.
@@ -321,7 +383,7 @@ mod tests {
     #[test]
     fn metaflow_suffixes_and_excludes() {
         let dir = flow_dir();
-        let packed = pack(&dir.path().join("flow.py"), &default_suffixes()).unwrap();
+        let packed = pack(&dir.path().join("flow.py"), &default_suffixes(), &[]).unwrap();
         assert_eq!(packed.name, "flow.tar.gz");
         assert_eq!(
             packed.files,
@@ -347,7 +409,7 @@ mod tests {
     #[test]
     fn same_files_same_bytes_whatever_the_mtimes() {
         let dir = flow_dir();
-        let first = pack(dir.path(), &default_suffixes()).unwrap();
+        let first = pack(dir.path(), &default_suffixes(), &[]).unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
         for file in ["flow.py", "lib/util.py"] {
             fs::File::options()
@@ -357,12 +419,12 @@ mod tests {
                 .set_modified(old)
                 .unwrap();
         }
-        let second = pack(dir.path(), &default_suffixes()).unwrap();
+        let second = pack(dir.path(), &default_suffixes(), &[]).unwrap();
         assert_eq!(first.bytes, second.bytes);
         write(dir.path(), "lib/util.py", "X = 2\n");
         assert_ne!(
             first.bytes,
-            pack(dir.path(), &default_suffixes()).unwrap().bytes
+            pack(dir.path(), &default_suffixes(), &[]).unwrap().bytes
         );
     }
 
@@ -378,13 +440,45 @@ mod tests {
         assert_eq!(suffixes(Some(".py"), &[]), [".py"]);
     }
 
+    #[test]
+    fn included_files_are_packed_whatever_their_suffix_but_only_from_the_directory() {
+        let dir = flow_dir();
+        let notes = dir.path().join("notes.txt");
+        let packed = pack(&dir.path().join("flow.py"), &default_suffixes(), &[notes]).unwrap();
+        assert!(
+            packed.files.contains(&"notes.txt".to_string()),
+            "{packed:?}"
+        );
+        assert!(
+            !packed.skipped.contains(&"notes.txt".to_string()),
+            "{packed:?}"
+        );
+        let read = read_bytes(&packed.name, &packed.bytes, &Limits::default()).unwrap();
+        assert!(read.file("notes.txt").is_some());
+
+        let elsewhere = tempfile::tempdir().unwrap();
+        write(elsewhere.path(), "data.txt", "x");
+        let outside = elsewhere.path().join("data.txt");
+        let error = pack(dir.path(), &default_suffixes(), &[outside]).unwrap_err();
+        assert!(
+            matches!(error, PackError::OutsideDirectory { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("move the file there"), "{error}");
+        let missing = dir.path().join("missing.txt");
+        let error = pack(dir.path(), &default_suffixes(), &[missing]).unwrap_err();
+        assert!(matches!(error, PackError::Io { .. }), "{error}");
+        let error = pack(dir.path(), &default_suffixes(), &[dir.path().join("lib")]).unwrap_err();
+        assert!(matches!(error, PackError::NotIncludable { .. }), "{error}");
+    }
+
     #[cfg(unix)]
     #[test]
     fn directory_links_are_followed_once() {
         let dir = flow_dir();
         std::os::unix::fs::symlink(dir.path().join("lib"), dir.path().join("shared")).unwrap();
         std::os::unix::fs::symlink(dir.path(), dir.path().join("lib/loop")).unwrap();
-        let packed = pack(dir.path(), &default_suffixes()).unwrap();
+        let packed = pack(dir.path(), &default_suffixes(), &[]).unwrap();
         assert!(packed.files.contains(&"shared/util.py".to_string()));
         assert!(packed.files.contains(&"lib/loop/flow.py".to_string()));
         assert!(!packed.files.iter().any(|f| f.contains("loop/lib/loop")));
@@ -396,7 +490,7 @@ mod tests {
         write(dir.path(), ".mf_meta/INFO", r#"{"script": "flow.py"}"#);
         write(dir.path(), ".mf_meta/CONFIG", r#"{"user_configs": {}}"#);
         write(dir.path(), ".mf_code/metaflow/x.py", "skipped");
-        let packed = pack(dir.path(), &default_suffixes()).unwrap();
+        let packed = pack(dir.path(), &default_suffixes(), &[]).unwrap();
         let read = read_bytes(&packed.name, &packed.bytes, &Limits::default()).unwrap();
         assert_eq!(read.script_hint.as_deref(), Some("flow.py"));
         assert!(read.file(".mf_meta/CONFIG").is_some());
@@ -409,14 +503,14 @@ mod tests {
     fn archives_go_as_they_are_and_empty_directories_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "flow.tgz", "bytes");
-        let packed = pack(&dir.path().join("flow.tgz"), &default_suffixes()).unwrap();
+        let packed = pack(&dir.path().join("flow.tgz"), &default_suffixes(), &[]).unwrap();
         assert_eq!(
             (packed.name.as_str(), packed.bytes.as_slice()),
             ("flow.tgz", &b"bytes"[..])
         );
         let empty = tempfile::tempdir().unwrap();
         write(empty.path(), "readme.md", "x");
-        let error = pack(empty.path(), &default_suffixes()).unwrap_err();
+        let error = pack(empty.path(), &default_suffixes(), &[]).unwrap_err();
         assert!(error.to_string().contains("--package-suffixes"), "{error}");
     }
 }

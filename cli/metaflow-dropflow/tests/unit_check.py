@@ -19,6 +19,7 @@ from metaflow_extensions.dropflow.plugins.run_parameters import (
     parameter_words,
     run_variable,
 )
+from metaflow_extensions.dropflow.plugins.dropflow_cli import _included_files
 from metaflow_extensions.dropflow.plugins.state_machine_name import state_machine_name
 
 PROJECT_FLOW = """\
@@ -122,6 +123,70 @@ class StateMachineNames(unittest.TestCase):
         with self.assertRaises(DropflowCommandError) as caught:
             self.name([], name="other")
         self.assertIn("--name is not supported for @projects", str(caught.exception))
+
+
+INCLUDE_FLOW = """\
+import os
+
+from metaflow import FlowSpec, IncludeFile, step
+
+
+def computed():
+    return "computed.txt"
+
+
+class IncludeFlow(FlowSpec):
+    here = IncludeFile("here", default="./data/here.txt")
+    absolute = IncludeFile("absolute", default=os.path.join(os.getcwd(), "abs.csv"))
+    outside = IncludeFile("outside", default=%r)
+    missing = IncludeFile("missing", default="missing.txt")
+    by_function = IncludeFile("by_function", default=computed)
+    no_default = IncludeFile("no_default")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+class IncludedFiles(unittest.TestCase):
+    """`create` packs the files IncludeFile defaults name (Metaflow reads them when it
+    deploys): those under the flow's directory that exist, whatever their suffix."""
+
+    def test_only_existing_files_under_the_flows_directory(self):
+        import importlib.util
+
+        with tempfile.TemporaryDirectory() as root, tempfile.TemporaryDirectory() as other:
+            outside = os.path.join(other, "outside.txt")
+            for path in [outside, os.path.join(root, "data", "here.txt"), os.path.join(root, "abs.csv"), os.path.join(root, "computed.txt")]:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w") as f:
+                    f.write("x")
+            flow_file = os.path.join(root, "include_flow.py")
+            with open(flow_file, "w") as f:
+                f.write(INCLUDE_FLOW % outside)
+            cwd = os.getcwd()
+            os.chdir(root)
+            try:
+                spec = importlib.util.spec_from_file_location("include_flow", flow_file)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+
+                class Obj:
+                    flow = module.IncludeFlow
+
+                files = _included_files(Obj, flow_file)
+            finally:
+                os.chdir(cwd)
+            real = os.path.realpath(root)
+            self.assertEqual(
+                files,
+                [os.path.join(real, "abs.csv"), os.path.join(real, "data", "here.txt")],
+            )
 
 
 if __name__ == "__main__":

@@ -114,6 +114,30 @@ def _flow_file(obj):
     return os.path.abspath(inspect.getfile(obj.flow.__class__))
 
 
+def _included_files(obj, flow_file):
+    """The files the flow's `IncludeFile` defaults name, when they are under the flow's
+    directory: Metaflow reads them on the laptop when it deploys, dropflow's compile
+    function reads them from the package, so they are packed whatever their suffix. A
+    default computed by a function is the compile function's to evaluate (it names the
+    file to add if it is missing)."""
+    from metaflow.includefile import IncludeFile
+
+    root = os.path.dirname(os.path.realpath(flow_file))
+    files = []
+    for _, param in obj.flow._get_parameters():
+        if not isinstance(param, IncludeFile):
+            continue
+        # The default as the flow wrote it (Parameter keeps it apart from the kwargs that
+        # IncludeFile.init wraps in an uploading DeployTimeField).
+        default = getattr(param, "_override_kwargs", {}).get("default")
+        if not isinstance(default, str) or not default:
+            continue
+        path = os.path.realpath(default)
+        if os.path.isfile(path) and os.path.commonpath([root, path]) == root:
+            files.append(path)
+    return sorted(set(files))
+
+
 def _target(obj, local, state_dir, api, bucket):
     return obj.dropflow_target.merged(Target(local, state_dir, api, bucket))
 
@@ -248,6 +272,8 @@ def create(
         raise DropflowCommandError(getattr(e, "detail", None) or str(e))
     args += target.flags(api=False, bucket=True)
     args += ["--package-suffixes", ",".join(obj.package_suffixes)]
+    for path in _included_files(obj, flow_file):
+        args += ["--include", path]
     user = get_username()
     if user:
         args += ["--user", user]
