@@ -10,12 +10,14 @@ use std::time::Duration;
 use dropflow_cli::client::deploy::{self, DeployOutcome, FLOWS_PREFIX};
 use dropflow_cli::client::error::ClientError;
 use dropflow_cli::client::report::Status;
-use dropflow_cli::client::types::{RunDetail, RunOutcome, RunStarted};
+use dropflow_cli::client::shown::{Shown, progress_line};
+use dropflow_cli::client::types::RunOutcome;
 use dropflow_cli::client::{Api, Connection, LogQuery, params};
 use dropflow_cli::pack;
 use dropflow_cli::target::{self, TargetFlags};
 use dropflow_cli::username::get_username;
 use dropflow_compiler::compile::OptionsLayer;
+use dropflow_contract::api::{RunDetail, RunStarted};
 
 use crate::output::{self, emit};
 
@@ -106,8 +108,7 @@ pub async fn undeploy(
     let connection = connect(flags).await?;
     let detail = connection.api()?.flow(flow).await?;
     // The API names the upload relative to `flows/`.
-    let key = detail
-        .source_key
+    let key = Some(detail.source_key)
         .filter(|k| !k.is_empty())
         .map(|k| format!("{FLOWS_PREFIX}{k}"))
         .ok_or_else(|| ClientError::NoSourceKey {
@@ -144,8 +145,8 @@ pub async fn resume(
     json: bool,
 ) -> Result<Succeeded, ClientError> {
     let api = connect(flags).await?.api()?;
-    let started = api.resume(flow, run_id, from_step).await?;
-    report_started(&api, flow, started, wait, json).await
+    let resumed = api.resume(flow, run_id, from_step).await?;
+    report_started(&api, flow, resumed.into(), wait, json).await
 }
 
 /// Prints a started run, and with `wait` follows it to its end (printing the start first,
@@ -159,7 +160,7 @@ async fn report_started(
 ) -> Result<Succeeded, ClientError> {
     let finished = if wait {
         if !json {
-            output::line(&started.to_string());
+            output::line(&Shown(&started).to_string());
         }
         Some(follow(api, flow, &started.run_id, json).await?)
     } else {
@@ -168,7 +169,7 @@ async fn report_started(
     let outcome = RunOutcome { started, finished };
     match &outcome.finished {
         // The start was printed before following.
-        Some(detail) if !json => emit(detail, false),
+        Some(detail) if !json => emit(&Shown(detail), false),
         _ => emit(&outcome, json),
     }
     Ok(outcome.succeeded())
@@ -180,7 +181,7 @@ async fn follow(api: &Api, flow: &str, run_id: &str, json: bool) -> Result<RunDe
     let terminal = !json && std::io::stdout().is_terminal();
     let detail = api
         .follow(flow, run_id, |detail| {
-            let line = detail.progress_line();
+            let line = progress_line(detail);
             if json {
                 eprintln!("{line}");
             } else if terminal {
@@ -210,7 +211,7 @@ pub async fn status(
     } else {
         api.run(flow, run_id).await?
     };
-    emit(&detail, json);
+    emit(&Shown(&detail), json);
     Ok(!wait || detail.status == "SUCCEEDED")
 }
 
@@ -224,7 +225,10 @@ pub async fn runs(
     json: bool,
 ) -> Result<Succeeded, ClientError> {
     let api = connect(flags).await?.api()?;
-    emit(&api.runs(flow, status, limit, next_token).await?, json);
+    emit(
+        &Shown(&api.runs(flow, status, limit, next_token).await?),
+        json,
+    );
     Ok(true)
 }
 
@@ -236,7 +240,7 @@ pub async fn stop(
     json: bool,
 ) -> Result<Succeeded, ClientError> {
     let api = connect(flags).await?.api()?;
-    emit(&api.stop(flow, run_id).await?, json);
+    emit(&Shown(&api.stop(flow, run_id).await?), json);
     Ok(true)
 }
 
@@ -289,7 +293,7 @@ pub fn log_target(
 /// `dropflow flows`.
 pub async fn flows(flags: &TargetFlags, json: bool) -> Result<Succeeded, ClientError> {
     let api = connect(flags).await?.api()?;
-    emit(&api.flows().await?, json);
+    emit(&Shown(&api.flows().await?), json);
     Ok(true)
 }
 

@@ -9,7 +9,9 @@ use std::process::{Command, Output};
 
 use dropflow_cli::client::deploy::DeployOutcome;
 use dropflow_cli::client::report::Status;
-use dropflow_cli::client::types::{FlowList, RunDetail, RunList, RunOutcome, RunStopped};
+use dropflow_cli::client::shown::Shown;
+use dropflow_cli::client::types::RunOutcome;
+use dropflow_contract::api::{FlowList, RunDetail, RunList, RunStopped};
 use serde::de::DeserializeOwned;
 
 fn repo_root() -> PathBuf {
@@ -215,7 +217,7 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     );
     assert_eq!(done.started.parameters["alpha"], serde_json::json!(0.5));
     let finished = done.finished.expect("--wait follows the run to its end");
-    assert_eq!(finished.status, "SUCCEEDED", "{finished}");
+    assert_eq!(finished.status, "SUCCEEDED", "{}", Shown(&finished));
     let steps: Vec<&str> = finished.steps.iter().map(|s| s.step.as_str()).collect();
     assert_eq!(steps, ["start", "end"]);
     assert!(
@@ -273,7 +275,7 @@ fn deploy_run_follow_stop_and_undeploy_on_the_local_stack() {
     assert_ne!(resumed.started.run_id, run_id);
     assert_eq!(resumed.started.parameters["alpha"], serde_json::json!(0.01));
     let finished = resumed.finished.expect("--wait follows the resumed run");
-    assert_eq!(finished.status, "SUCCEEDED", "{finished}");
+    assert_eq!(finished.status, "SUCCEEDED", "{}", Shown(&finished));
     // A run that succeeded is not resumed; the reason is printed.
     let out = stack.dropflow(&["resume", "ParameterFlow", &resumed.started.run_id]);
     assert!(!out.status.success(), "{}", text(&out));

@@ -479,8 +479,13 @@ fn bus_event(id: &str, name: &str, detail: Value) -> Value {
     })
 }
 
+/// `value` as the Lambda runtime hands a payload over: unparsed JSON.
+fn raw(value: &Value) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(value).unwrap()
+}
+
 async fn invoke(deps: &Deps, payload: Value) -> Value {
-    dropflow_api::handle_invocation(payload, Default::default(), deps)
+    dropflow_api::handle_invocation(raw(&payload), Default::default(), deps)
         .await
         .unwrap_or_else(|e| panic!("the trigger function failed: {e}"))
 }
@@ -553,7 +558,7 @@ async fn bus_events_delivered_concurrently_twice_and_out_of_order_start_one_run_
 
     // A detail that is not an object is refused, naming the fix (not retried as an AWS error).
     let refused = dropflow_api::handle_invocation(
-        bus_event("bus-list", "data_ready", json!([1])),
+        raw(&bus_event("bus-list", "data_ready", json!([1]))),
         Default::default(),
         &stack.deps,
     )

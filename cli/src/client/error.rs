@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use crate::client::params::ParamError;
-use crate::client::types::ApiErrorBody;
 use crate::pack::PackError;
 use crate::target::TargetError;
+use dropflow_contract::api::ApiErrorBody;
 
 /// A client command's failure.
 #[derive(Debug, thiserror::Error)]

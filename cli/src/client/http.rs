@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ClientError;
-use super::types::ApiErrorBody;
+use dropflow_contract::api::ApiErrorBody;
 
 /// The service name API Gateway signs with.
 const SERVICE: &str = "execute-api";

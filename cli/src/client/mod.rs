@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod params;
 pub mod report;
+pub mod shown;
 pub mod stack;
 pub mod store;
 pub mod types;
@@ -18,11 +19,15 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
 
 use crate::target::{Target, TargetFlags};
+use dropflow_contract::api::{
+    FlowDetail, FlowList, RunDetail, RunList, RunResumed, RunStarted, RunStopped,
+};
 use dropflow_task::saved_logs::{LogPage, LogStream};
 use error::ClientError;
 use http::{ApiClient, Signer};
+use shown::progress_line;
 use store::S3Store;
-use types::{FlowDetail, FlowList, RunDetail, RunList, RunStarted, RunStopped, is_final};
+use types::is_final;
 
 /// How often `--wait` asks for a run's progress.
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
@@ -231,7 +236,7 @@ impl Api {
         flow: &str,
         run_id: &str,
         from_step: Option<&str>,
-    ) -> Result<RunStarted, ClientError> {
+    ) -> Result<RunResumed, ClientError> {
         let mut body = Map::new();
         if let Some(step) = from_step {
             body.insert("from_step".into(), Value::String(step.to_string()));
@@ -328,7 +333,7 @@ impl Api {
         let mut last = String::new();
         loop {
             let detail = self.run(flow, run_id).await?;
-            let line = detail.progress_line();
+            let line = progress_line(&detail);
             if line != last {
                 progress(&detail);
                 last = line;

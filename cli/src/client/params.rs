@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use dropflow_compiler::compile::ParameterType;
 use dropflow_task::parameters::convert;
 
-use super::types::FlowParameter;
+use dropflow_contract::api::FlowParameter;
 
 /// A mistake in the run's parameters, in Metaflow's (click's) words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -133,6 +133,8 @@ impl Stack {
         registry.register(TRIGGER_FUNCTION, move |payload: serde_json::Value| {
             let deps = bus_trigger.clone();
             async move {
+                let payload = serde_json::value::to_raw_value(&payload)
+                    .map_err(|e| InvokeError::new("dropflow.InvalidEvent", e.to_string()))?;
                 dropflow_api::handle_invocation(payload, Default::default(), &deps)
                     .await
                     .map_err(|e| InvokeError::new(e.error_type, e.message))

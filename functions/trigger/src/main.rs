@@ -5,7 +5,7 @@
 
 use dropflow_api::TriggerConfig;
 use lambda_http::{LambdaEvent, service_fn};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -24,8 +24,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = dropflow_aws::load_sdk_config().await;
     let deps = dropflow_trigger::deps(config, &sdk);
     let deps = &deps;
-    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        dropflow_api::handle_invocation(event.payload, event.context, deps).await
-    }))
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            dropflow_api::handle_invocation(event.payload, event.context, deps).await
+        },
+    ))
     .await
 }

@@ -4,6 +4,7 @@
 //! service error text never reaches clients.
 
 use dropflow_contract::ServiceError;
+use dropflow_contract::api::ApiErrorBody;
 use lambda_http::http::StatusCode;
 use serde_json::{Map, Value};
 
@@ -119,16 +120,14 @@ impl ApiError {
         }
     }
 
-    /// The JSON body.
-    pub fn body(&self, request_id: &str) -> Value {
-        let mut body = Map::new();
-        body.insert("error".into(), self.code.into());
-        body.insert("message".into(), self.message.clone().into());
-        body.insert("request_id".into(), request_id.into());
-        for (key, value) in &self.details {
-            body.insert(key.clone(), value.clone());
+    /// The body answered for request `request_id`.
+    pub fn body(&self, request_id: &str) -> ApiErrorBody {
+        ApiErrorBody {
+            error: self.code.to_string(),
+            message: self.message.clone(),
+            request_id: request_id.to_string(),
+            details: self.details.clone(),
         }
-        Value::Object(body)
     }
 }
 
@@ -210,6 +209,11 @@ mod tests {
     use super::*;
     use crate::params::Problem;
 
+    /// The body as answered, as JSON.
+    fn answered(error: &ApiError, request_id: &str) -> Value {
+        serde_json::to_value(error.body(request_id)).unwrap()
+    }
+
     #[test]
     fn service_errors_are_not_answered() {
         let error = ApiError::from(ServiceError {
@@ -217,13 +221,13 @@ mod tests {
             code: Some("AccessDeniedException".into()),
             message: "User arn:aws:iam::123:role/x is not authorized".into(),
         });
-        let body = error.body("req-1").to_string();
+        let body = answered(&error, "req-1").to_string();
         assert!(
             !body.contains("secret") && !body.contains("authorized"),
             "{body}"
         );
         assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(error.body("req-1")["request_id"], "req-1");
+        assert_eq!(answered(&error, "req-1")["request_id"], "req-1");
     }
 
     #[test]
@@ -236,7 +240,7 @@ mod tests {
             valid: vec!["alpha".into()],
         });
         assert_eq!(
-            error.body("r"),
+            answered(&error, "r"),
             json!({
                 "error": "invalid_parameters",
                 "message": "unknown parameter \"beta\" (valid parameters: alpha)",
@@ -259,7 +263,7 @@ mod tests {
             problems,
             valid: vec!["alpha".into(), "beta".into()],
         });
-        let body = error.body("r");
+        let body = answered(&error, "r");
         assert_eq!(
             body["problems"].as_array().unwrap().len(),
             MAX_LISTED_PROBLEMS

@@ -18,6 +18,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 
+use crate::answer::{Answer, answer};
 use crate::catalog;
 use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
@@ -25,7 +26,6 @@ use crate::event_runs::SfnRuns;
 use crate::names;
 use crate::params::MAX_BODY_BYTES;
 use crate::request::ApiRequest;
-use crate::runs::Answer;
 
 /// Flows read at once when an event is matched.
 const CONCURRENT_READS: usize = 16;
@@ -39,8 +39,8 @@ const MAX_REJECTIONS: usize = 1000;
 pub async fn publish<P: ApiPorts>(deps: &Deps<P>, request: &ApiRequest) -> Answer {
     let event = parse(&request.body).map_err(|e| *e)?;
     let id = delivery_id(&event);
-    let answer = deliver_everywhere(deps, event, id).await?;
-    Ok((StatusCode::OK, to_json(&answer)))
+    let delivered = deliver_everywhere(deps, event, id).await?;
+    Ok(answer(StatusCode::OK, &delivered))
 }
 
 /// An event from dropflow's EventBridge bus (the bus rule's target is the trigger
@@ -218,15 +218,11 @@ pub async fn rejected<P: ApiPorts>(deps: &Deps<P>, request: &ApiRequest, flow: &
         .try_filter_map(|entry| async move { Ok(entry) })
         .try_collect()
         .await?;
-    let answer = Rejections {
+    let listed = Rejections {
         state_machine: state.state_machine,
         rejections,
     };
-    Ok((StatusCode::OK, to_json(&answer)))
-}
-
-fn to_json(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("answers serialise")
+    Ok(answer(StatusCode::OK, &listed))
 }
 
 #[cfg(test)]

@@ -1,38 +1,37 @@
 //! The flow routes: `GET /flows` (what is deployed) and `GET /flows/{flow}` (one
 //! deployment: parameters, schedule, versions, last report).
 
-use dropflow_contract::ParameterSpec;
+use dropflow_contract::api::{FlowDetail, FlowList, FlowSummary, FlowVersion, LastReport};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::http::StatusCode;
-use serde_json::{Value, json};
 
+use crate::answer::{Answer, answer};
 use crate::catalog;
 use crate::deps::{ApiPorts, Deps};
-use crate::runs::Answer;
 
 /// `GET /flows`: every deployed state machine with its flow class, live version (as
 /// recorded at deploy), schedule and the status of its upload's last report.
 pub async fn list<P: ApiPorts>(deps: &Deps<P>) -> Answer {
     let states = catalog::deployed(deps).await?;
-    let flows: Vec<Value> = stream::iter(states)
+    let flows: Vec<FlowSummary> = stream::iter(states)
         .map(|state| async move {
             let report = catalog::last_report(deps, &state).await?;
-            Ok::<_, dropflow_contract::ServiceError>(json!({
-                "name": state.state_machine,
-                "flow": state.flow,
-                "version": state.version,
-                "schedule": state.schedule,
-                "source_key": state.source_key,
-                "last_report": {
-                    "status": report.as_ref().map(|r| r.status),
-                    "summary": report.as_ref().map(|r| &r.summary),
+            Ok::<_, dropflow_contract::ServiceError>(FlowSummary {
+                name: state.state_machine,
+                flow: state.flow,
+                version: state.version,
+                schedule: state.schedule,
+                source_key: state.source_key,
+                last_report: LastReport {
+                    status: report.as_ref().map(|r| r.status),
+                    summary: report.map(|r| r.summary),
                 },
-            }))
+            })
         })
         .buffered(16)
         .try_collect()
         .await?;
-    Ok((StatusCode::OK, json!({ "flows": flows })))
+    Ok(answer(StatusCode::OK, &FlowList { flows }))
 }
 
 /// `GET /flows/{flow}`: the deployment, with the version the `live` alias runs.
@@ -48,46 +47,29 @@ pub async fn get<P: ApiPorts>(deps: &Deps<P>, flow: &str) -> Answer {
             .then_with(|| (b.version == live.version).cmp(&(a.version == live.version)))
     });
     let report = catalog::last_report(deps, &state).await?;
-    let versions: Vec<Value> = versions
+    let versions = versions
         .into_iter()
-        .map(|v| {
-            json!({
-                "version": v.version,
-                "deployed_at": v.deployed_at,
-                "live": v.version == live.version,
-            })
+        .map(|v| FlowVersion {
+            live: v.version == live.version,
+            version: v.version,
+            deployed_at: v.deployed_at,
         })
         .collect();
-    Ok((
-        StatusCode::OK,
-        json!({
-            "name": state.state_machine,
-            "flow": state.flow,
-            "file": manifest.flow.file,
-            "project": manifest.project,
-            "version": live.version,
-            "version_arn": live.version_arn,
-            "alias_arn": state.alias_arn,
-            "state_machine_arn": state.state_machine_arn,
-            "source_key": state.source_key,
-            "parameters": manifest.parameters.iter().map(parameter).collect::<Vec<_>>(),
-            "configs": manifest.configs,
-            "schedule": manifest.schedule,
-            "versions": versions,
-            "last_report": report,
-        }),
-    ))
-}
-
-/// A parameter as clients need it (no source lines, no deploy-time function source).
-fn parameter(spec: &ParameterSpec) -> Value {
-    json!({
-        "name": spec.name,
-        "type": spec.kind,
-        "default": spec.default,
-        "required": spec.required && spec.default.is_none() && spec.deploy_time.is_none(),
-        "help": spec.help,
-        "deploy_time": spec.deploy_time.is_some(),
-        "include_file": spec.include_file,
-    })
+    let detail = FlowDetail {
+        name: state.state_machine,
+        flow: state.flow,
+        file: manifest.flow.file,
+        project: manifest.project,
+        version: live.version,
+        version_arn: live.version_arn,
+        alias_arn: state.alias_arn,
+        state_machine_arn: state.state_machine_arn,
+        source_key: state.source_key,
+        parameters: manifest.parameters.iter().map(Into::into).collect(),
+        configs: manifest.configs,
+        schedule: manifest.schedule,
+        versions,
+        last_report: report,
+    };
+    Ok(answer(StatusCode::OK, &detail))
 }

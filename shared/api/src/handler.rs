@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
-use serde_json::Value;
 
+use crate::answer::{Answer, JsonBody};
 use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
 use crate::request::ApiRequest;
@@ -40,7 +40,8 @@ pub async fn handle_request<P: ApiPorts>(request: ApiRequest, deps: &Deps<P>) ->
                     "{}", error.message
                 ),
             }
-            (error.status, error.body(&request.request_id), error.allow)
+            let body = JsonBody::of(&error.body(&request.request_id));
+            (error.status, body, error.allow)
         }
     };
     tracing::info!(
@@ -51,10 +52,10 @@ pub async fn handle_request<P: ApiPorts>(request: ApiRequest, deps: &Deps<P>) ->
         ms,
         "request"
     );
-    respond(status, &body, &request.request_id, allow)
+    respond(status, body, &request.request_id, allow)
 }
 
-async fn dispatch<P: ApiPorts>(request: &ApiRequest, deps: &Deps<P>) -> runs::Answer {
+async fn dispatch<P: ApiPorts>(request: &ApiRequest, deps: &Deps<P>) -> Answer {
     let route = route(&request.method, &request.path).map_err(|no| match no {
         NoRoute::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,
@@ -89,12 +90,10 @@ async fn dispatch<P: ApiPorts>(request: &ApiRequest, deps: &Deps<P>) -> runs::An
 
 fn respond(
     status: StatusCode,
-    body: &Value,
+    body: JsonBody,
     request_id: &str,
     allow: Option<&str>,
 ) -> Response<Body> {
-    let mut text = serde_json::to_string_pretty(body).expect("JSON values serialise");
-    text.push('\n');
     let mut builder = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -103,6 +102,6 @@ fn respond(
         builder = builder.header(header::ALLOW, allow);
     }
     builder
-        .body(Body::Text(text))
+        .body(Body::Text(body.into_text()))
         .expect("a response from valid parts")
 }

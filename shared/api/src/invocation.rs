@@ -2,13 +2,14 @@
 //! (payload v2, answered as [`crate::handle`] answers) and the rule on dropflow's
 //! EventBridge bus (an event delivered as `POST /events` delivers its body,
 //! [`crate::events::deliver_bus_event`]). Which one an invocation is comes from its shape
-//! ([`BusEvent::is_bus_event`]).
+//! ([`BusEvent::is_bus_event`]); the payload is then parsed once, as that one.
 
 use dropflow_events::{BusEvent, EventAnswer};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use lambda_http::http::header::SET_COOKIE;
 use lambda_http::{Body, Context, RequestExt, Response};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::deps::{ApiPorts, Deps};
 use crate::error::ApiError;
@@ -60,20 +61,22 @@ impl InvocationError {
     }
 }
 
-/// Answers one invocation: an HTTP API request's response, or what a bus event did.
+/// Answers one invocation (its payload as the runtime received it, unparsed): an HTTP
+/// API request's response, or what a bus event did.
 pub async fn handle_invocation<P: ApiPorts>(
-    payload: Value,
+    payload: Box<RawValue>,
     context: Context,
     deps: &Deps<P>,
 ) -> Result<Value, InvocationError> {
-    if BusEvent::is_bus_event(&payload) {
-        let event: BusEvent = serde_json::from_value(payload)
+    let payload = payload.get();
+    if BusEvent::is_bus_event(payload) {
+        let event: BusEvent = serde_json::from_str(payload)
             .map_err(|e| InvocationError::invalid(format!("not an EventBridge event: {e}")))?;
         // Boxed: the two handlers' futures are deep, and one entry point holds both.
         let answer = Box::pin(deliver(event, deps)).await?;
         return Ok(serde_json::to_value(answer).expect("answers serialise"));
     }
-    let request = lambda_http::request::from_str(&payload.to_string()).map_err(|e| {
+    let request = lambda_http::request::from_str(payload).map_err(|e| {
         InvocationError::invalid(format!(
             "neither an API Gateway HTTP API request (payload v2) nor an EventBridge event: {e}"
         ))

@@ -20,7 +20,8 @@
 //!
 //! [`route`] maps a request to a route, [`params`] checks a run's input against the
 //! deployment manifest, [`catalog`] reads what the compile Lambda recorded. Errors are
-//! `{"error": CODE, "message": ...}` ([`error`]).
+//! `{"error": CODE, "message": ...}` ([`error`]). Every answer is one of the contract's
+//! types ([`dropflow_contract::api`]), the ones the `dropflow` command reads.
 //!
 //! The services it calls are small traits ([`ApiPorts`]: the bucket,
 //! [`dropflow_contract::ports::ObjectStore`] and
@@ -30,6 +31,7 @@
 //! The trigger Lambda (`functions/trigger`) binds them to `dropflow-aws`; [`memory`] has
 //! in-memory ones, so this crate's tests need no AWS emulator. It links no AWS SDK.
 
+mod answer;
 pub mod catalog;
 pub mod config;
 mod deps;

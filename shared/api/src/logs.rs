@@ -20,13 +20,14 @@ use dropflow_task::saved_logs::{self, LogError, LogPage, LogRequest, LogStream, 
 use lambda_http::http::StatusCode;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::answer::{Answer, answer};
 use crate::catalog;
 use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
 use crate::names;
 use crate::progress;
 use crate::request::ApiRequest;
-use crate::runs::{self, Answer};
+use crate::runs;
 
 /// What a path segment of a link escapes: all but RFC 3986's unreserved characters.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -173,10 +174,7 @@ pub async fn get<P: ApiPorts>(
         task,
         log,
     };
-    Ok((
-        StatusCode::OK,
-        serde_json::to_value(&page).expect("a log page serialises"),
-    ))
+    Ok(answer(StatusCode::OK, &page))
 }
 
 /// The manifest of the version that ran `execution` (the live one when unknown): the

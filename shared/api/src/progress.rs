@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 
 use dropflow_contract::ServiceError;
+use dropflow_contract::api::{FailedTask, StepProgress};
 use dropflow_contract::ports::{JobEnd, JobEnds, ObjectListing};
 use dropflow_contract::records::read_json;
 use dropflow_task::records::{TaskRecord, run_prefix};
@@ -34,44 +35,8 @@ const MAX_KEYS: usize = 20_000;
 
 const CONCURRENT_READS: usize = 16;
 
-/// One step's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StepProgress {
-    /// Step name.
-    pub step: String,
-    /// Tasks that have a record.
-    pub tasks: usize,
-    /// Attempts over all its tasks.
-    pub attempts: usize,
-    /// Tasks by the status of their newest attempt (`unread` past the read limit,
-    /// `unknown` when the record has none).
-    pub status: BTreeMap<String, usize>,
-    /// When its first task started (RFC 3339): the earliest `started_at` of the newest
-    /// attempts read, else when its first record was written.
-    pub started_at: Option<String>,
-    /// When its last task ended, once every task read has (the records' latest
-    /// `finished_at`), else `None`.
-    pub finished_at: Option<String>,
-    /// Failed tasks (newest attempt failed), at most [`MAX_FAILED_LISTED`] per step.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failed: Vec<FailedTask>,
-}
-
-/// Failed tasks listed per step, at most.
+/// Failed tasks listed per step ([`StepProgress::failed`]), at most.
 pub const MAX_FAILED_LISTED: usize = 5;
-
-/// A task whose newest attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FailedTask {
-    /// Task id.
-    pub task: String,
-    /// Attempt number.
-    pub attempt: u32,
-    /// Error name, when recorded.
-    pub error: Option<String>,
-    /// The API path of its stderr log (`GET /flows/{flow}/runs/{run}/logs?...`).
-    pub log: String,
-}
 
 /// What the newest attempt's record says.
 #[derive(Debug, Clone, Default)]

@@ -4,14 +4,16 @@
 //! a run still running, a run that succeeded, or a live graph other than the one the run
 //! ran is 409; `from_step` names the step (and those after it) to run again.
 
+use dropflow_contract::api::RunResumed;
 use dropflow_contract::ports::{Execution, Executions, StartOutcome};
 use dropflow_contract::records::DeploymentState;
 use dropflow_contract::start_input::{Resume, ResumedExecutionInput};
 use dropflow_task::resume::{self, ResumeConflict};
 use lambda_http::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::answer::{Answer, JsonBody};
 use crate::catalog;
 use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
@@ -19,7 +21,7 @@ use crate::names;
 use crate::params;
 use crate::progress;
 use crate::request::ApiRequest;
-use crate::runs::{Answer, find};
+use crate::runs::find;
 
 /// The optional body.
 #[derive(Debug, Default, Deserialize)]
@@ -96,22 +98,20 @@ pub async fn resume<P: ApiPorts>(
         None => names::generated(),
     };
     let answer = |status, name: &str, execution_arn: &str, run_status: &str, date: &str| {
-        (
-            status,
-            json!({
-                "run_id": names::run_id(name),
-                "origin_run_id": origin_run,
-                "from_step": plan.from_step,
-                "rerun": plan.rerun,
-                "execution_arn": execution_arn,
-                "flow": state.flow,
-                "state_machine": state.state_machine,
-                "version": live.version,
-                "status": run_status,
-                "start_date": date,
-                "parameters": parameters,
-            }),
-        )
+        let resumed = RunResumed {
+            run_id: names::run_id(name),
+            origin_run_id: origin_run.clone(),
+            from_step: plan.from_step.clone(),
+            rerun: plan.rerun.iter().cloned().collect(),
+            execution_arn: execution_arn.to_string(),
+            flow: state.flow.clone(),
+            state_machine: state.state_machine.clone(),
+            version: live.version.clone(),
+            status: run_status.to_string(),
+            start_date: date.to_string(),
+            parameters: parameters.clone(),
+        };
+        (status, JsonBody::of(&resumed))
     };
     // The run a used name started, when it is this resume; `None`: another run.
     let same = |found: Execution| {

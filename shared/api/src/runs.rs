@@ -1,13 +1,16 @@
 //! The run routes: start (`POST /flows/{flow}/runs`), list, describe and stop.
 
+use dropflow_contract::api::{
+    RunDetail, RunList, RunStarted, RunStopped, RunSummary, TriggeringEvent,
+};
 use dropflow_contract::layout;
 use dropflow_contract::ports::{Execution, Executions, ListOutcome, StartOutcome, StopOutcome};
 use dropflow_contract::records::{DeploymentState, read_json};
 use dropflow_contract::triggers::{TriggeredRun, started_by_events};
 use lambda_http::http::StatusCode;
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
+use crate::answer::{Answer, answer};
 use crate::catalog;
 use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
@@ -15,9 +18,6 @@ use crate::names;
 use crate::params::{self, ValidInput};
 use crate::progress;
 use crate::request::ApiRequest;
-
-/// A route's answer: a status and a JSON body.
-pub type Answer = Result<(StatusCode, Value), ApiError>;
 
 /// Execution statuses `?status=` accepts (Step Functions' own).
 pub const STATUSES: [&str; 6] = [
@@ -108,9 +108,9 @@ pub async fn start<P: ApiPorts>(deps: &Deps<P>, request: &ApiRequest, flow: &str
                 run_id = %names::run_id(&name),
                 "run started"
             );
-            Ok((
+            Ok(answer(
                 StatusCode::CREATED,
-                run_started(
+                &run_started(
                     &state,
                     &live.version,
                     &name,
@@ -175,9 +175,9 @@ async fn existing_run<P: ApiPorts>(
         Some(arn) => catalog::version_id(deps, state, arn).await?,
         None => None,
     };
-    Ok((
+    Ok(answer(
         StatusCode::OK,
-        run_started(
+        &run_started(
             state,
             version.as_deref().unwrap_or(live_version),
             &existing.name,
@@ -197,17 +197,17 @@ fn run_started(
     status: &str,
     start_date: &str,
     valid: &ValidInput,
-) -> Value {
-    json!({
-        "run_id": names::run_id(name),
-        "execution_arn": execution_arn,
-        "flow": state.flow,
-        "state_machine": state.state_machine,
-        "version": version,
-        "status": status,
-        "start_date": start_date,
-        "parameters": valid.effective,
-    })
+) -> RunStarted {
+    RunStarted {
+        run_id: names::run_id(name),
+        execution_arn: execution_arn.to_string(),
+        flow: state.flow.clone(),
+        state_machine: state.state_machine.clone(),
+        version: version.to_string(),
+        status: status.to_string(),
+        start_date: start_date.to_string(),
+        parameters: valid.effective.clone(),
+    }
 }
 
 /// `GET /flows/{flow}/runs?status=&limit=&next_token=`: newest first, a page at a time.
@@ -256,28 +256,24 @@ pub async fn list<P: ApiPorts>(deps: &Deps<P>, request: &ApiRequest, flow: &str)
         }
         ListOutcome::StateMachineMissing => return Err(ApiError::flow_not_found(flow)),
     };
-    let runs: Vec<Value> = page
+    let runs = page
         .executions
-        .iter()
-        .map(|e| {
-            json!({
-                "run_id": names::run_id(&e.name),
-                "status": e.status,
-                "start_date": e.start_date,
-                "stop_date": e.stop_date,
-                "execution_arn": e.execution_arn,
-            })
+        .into_iter()
+        .map(|e| RunSummary {
+            run_id: names::run_id(&e.name),
+            status: e.status,
+            start_date: e.start_date,
+            stop_date: e.stop_date,
+            execution_arn: e.execution_arn,
         })
         .collect();
-    Ok((
-        StatusCode::OK,
-        json!({
-            "flow": state.flow,
-            "state_machine": state.state_machine,
-            "runs": runs,
-            "next_token": page.next_token,
-        }),
-    ))
+    let list = RunList {
+        flow: state.flow,
+        state_machine: state.state_machine,
+        runs,
+        next_token: page.next_token,
+    };
+    Ok(answer(StatusCode::OK, &list))
 }
 
 fn invalid_query(message: impl Into<String>) -> ApiError {
@@ -315,25 +311,23 @@ pub async fn get<P: ApiPorts>(deps: &Deps<P>, flow: &str, run: &str) -> Answer {
     }
     .or(progress.version);
     let triggered_by = triggered_by(deps, &state.state_machine, &execution.name).await?;
-    Ok((
-        StatusCode::OK,
-        json!({
-            "run_id": run_id,
-            "flow": state.flow,
-            "state_machine": state.state_machine,
-            "execution_arn": execution.execution_arn,
-            "status": execution.status,
-            "start_date": execution.start_date,
-            "stop_date": execution.stop_date,
-            "version": version,
-            "parameters": parameters_of(execution.input.as_deref()),
-            "error": execution.error,
-            "cause": execution.cause,
-            "steps": progress.steps,
-            "steps_partial": progress.partial,
-            "triggered_by": triggered_by,
-        }),
-    ))
+    let detail = RunDetail {
+        run_id,
+        flow: state.flow,
+        state_machine: state.state_machine,
+        parameters: parameters_of(execution.input.as_deref()),
+        execution_arn: execution.execution_arn,
+        status: execution.status,
+        start_date: execution.start_date,
+        stop_date: execution.stop_date,
+        version,
+        error: execution.error,
+        cause: execution.cause,
+        steps: progress.steps,
+        steps_partial: progress.partial,
+        triggered_by,
+    };
+    Ok(answer(StatusCode::OK, &detail))
 }
 
 /// What started an event-started run: its events (`id`, `name`, and for a finish event
@@ -364,24 +358,9 @@ async fn triggered_by<P: ApiPorts>(
     ))
 }
 
-/// One event that started a run, as the run view shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct TriggeringEvent {
-    /// The delivery id (the payload's `id`).
-    id: String,
-    /// The event name.
-    name: String,
-    /// The upstream run (`Flow/run_id`) of a finish event.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    run: Option<String>,
-}
-
-/// The parameter values in an execution input (either form); `null` when unreadable.
-fn parameters_of(input: Option<&str>) -> Value {
-    input
-        .and_then(|input| params::parse_body(input.as_bytes()).ok())
-        .map(Value::Object)
-        .unwrap_or(Value::Null)
+/// The parameter values in an execution input (either form); `None` when unreadable.
+fn parameters_of(input: Option<&str>) -> Option<Map<String, Value>> {
+    input.and_then(|input| params::parse_body(input.as_bytes()).ok())
 }
 
 /// `DELETE /flows/{flow}/runs/{run_id}`: stops a running run (404 unknown, 409 finished).
@@ -416,14 +395,15 @@ pub async fn stop<P: ApiPorts>(
         StopOutcome::Stopped { stop_date } => {
             let stop_date = recorded_stop_date(deps, &execution.execution_arn, stop_date).await;
             tracing::info!(state_machine = %state.state_machine, run_id = %run_id, "run stopped");
-            let mut body = Map::new();
-            body.insert("run_id".into(), run_id.into());
-            body.insert("flow".into(), state.flow.into());
-            body.insert("state_machine".into(), state.state_machine.into());
-            body.insert("execution_arn".into(), execution.execution_arn.into());
-            body.insert("status".into(), "ABORTED".into());
-            body.insert("stop_date".into(), stop_date.into());
-            Ok((StatusCode::OK, Value::Object(body)))
+            let stopped = RunStopped {
+                run_id,
+                flow: state.flow,
+                state_machine: state.state_machine,
+                execution_arn: execution.execution_arn,
+                status: "ABORTED".into(),
+                stop_date,
+            };
+            Ok(answer(StatusCode::OK, &stopped))
         }
         StopOutcome::DoesNotExist => Err(ApiError::run_not_found(&state.state_machine, run)),
     }
@@ -458,14 +438,21 @@ async fn recorded_stop_date<P: ApiPorts>(
 mod tests {
     use super::*;
 
+    use serde_json::json;
+
+    /// The parameters as the run view answers them.
+    fn answered(input: Option<&str>) -> Value {
+        serde_json::to_value(parameters_of(input)).unwrap()
+    }
+
     #[test]
     fn parameters_are_read_back_from_either_input_form() {
         assert_eq!(
-            parameters_of(Some(r#"{"Parameters": "{\"alpha\": 0.5}"}"#)),
+            answered(Some(r#"{"Parameters": "{\"alpha\": 0.5}"}"#)),
             json!({"alpha": 0.5})
         );
-        assert_eq!(parameters_of(Some(r#"{"alpha": 1}"#)), json!({"alpha": 1}));
-        assert_eq!(parameters_of(Some("not json")), Value::Null);
-        assert_eq!(parameters_of(None), Value::Null);
+        assert_eq!(answered(Some(r#"{"alpha": 1}"#)), json!({"alpha": 1}));
+        assert_eq!(answered(Some("not json")), Value::Null);
+        assert_eq!(answered(None), Value::Null);
     }
 }

@@ -9,6 +9,8 @@
 //! - [`protocol`] and [`paths`]: the step Lambda's payloads and where the state machine
 //!   keeps them; [`start_input`]: what a start state's input is (its `from` tag);
 //!   [`payload`]: the templates the state machine sends the step Lambda;
+//! - [`api`]: the trigger API's answers, as it sends them and the `dropflow` command reads
+//!   them;
 //! - [`layout`]: every key of dropflow's bucket; [`records`]: the deploy records kept
 //!   there (what is deployed, per upload key, who owns a state machine);
 //! - [`pyjson`]: JSON as Python's `json.dumps` writes it, and Metaflow's execution input;
@@ -21,6 +23,7 @@
 //!
 //! Lean on purpose: serde, no parser, no AWS client.
 
+pub mod api;
 pub mod exit_hooks;
 pub mod hook_protocol;
 pub mod job_definition;

@@ -7,6 +7,7 @@
 //! duplicate delivery starts no second run.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use dropflow_contract::triggers::MetaflowEvent;
@@ -27,6 +28,17 @@ pub struct BusEvent {
     /// The payload.
     #[serde(default)]
     pub detail: Value,
+}
+
+/// The fields that tell an EventBridge event from other payloads, unparsed.
+#[derive(Deserialize)]
+struct BusEventShape<'a> {
+    #[serde(rename = "detail-type", borrow)]
+    detail_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    source: Option<&'a RawValue>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
 }
 
 /// Why a bus event cannot be delivered (nothing a retry would change).
@@ -55,12 +67,16 @@ pub enum BusEventError {
 }
 
 impl BusEvent {
-    /// Whether a Lambda invocation's payload is an EventBridge event (and not, say, an
-    /// API Gateway request).
-    pub fn is_bus_event(payload: &Value) -> bool {
-        payload.get("detail-type").is_some_and(Value::is_string)
-            && payload.get("source").is_some_and(Value::is_string)
-            && payload.get("id").is_some_and(Value::is_string)
+    /// Whether a Lambda invocation's payload (JSON text) is an EventBridge event (and
+    /// not, say, an API Gateway request): an object whose `detail-type`, `source` and `id`
+    /// are strings. Only those three fields are looked at; nothing else is kept.
+    pub fn is_bus_event(payload: &str) -> bool {
+        let is_string = |field: Option<&RawValue>| field.is_some_and(|v| v.get().starts_with('"'));
+        // An object only (serde would also read a struct from an array of three values).
+        payload.trim_start().starts_with('{')
+            && serde_json::from_str::<BusEventShape>(payload).is_ok_and(|shape| {
+                is_string(shape.detail_type) && is_string(shape.source) && is_string(shape.id)
+            })
     }
 
     /// The Metaflow event and its delivery id. The payload gets what Metaflow's publisher
@@ -141,7 +157,7 @@ mod tests {
     #[test]
     fn an_eventbridge_event_becomes_metaflows_event() {
         let raw = event(json!({"alpha": "0.5"}));
-        assert!(BusEvent::is_bus_event(&raw));
+        assert!(BusEvent::is_bus_event(&raw.to_string()));
         let bus: BusEvent = serde_json::from_value(raw).unwrap();
         let (event, id) = bus.into_delivery().unwrap();
         assert_eq!(id, "6a7e8feb-b491-4cf7-a9f1-bf3703467718");
@@ -201,6 +217,18 @@ mod tests {
     #[test]
     fn api_gateway_requests_are_not_bus_events() {
         let request = json!({"version": "2.0", "routeKey": "POST /events", "rawPath": "/events", "requestContext": {}, "isBase64Encoded": false});
-        assert!(!BusEvent::is_bus_event(&request));
+        assert!(!BusEvent::is_bus_event(&request.to_string()));
+    }
+
+    #[test]
+    fn only_an_object_with_string_names_is_a_bus_event() {
+        let shape = r#"{"detail-type": "d", "source": "s", "id": "i"}"#;
+        assert!(BusEvent::is_bus_event(shape));
+        assert!(!BusEvent::is_bus_event(r#"["d", "s", "i"]"#));
+        assert!(!BusEvent::is_bus_event(
+            r#"{"detail-type": 1, "source": "s", "id": "i"}"#
+        ));
+        assert!(!BusEvent::is_bus_event(r#"{"source": "s", "id": "i"}"#));
+        assert!(!BusEvent::is_bus_event("not json"));
     }
 }

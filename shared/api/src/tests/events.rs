@@ -37,6 +37,11 @@ fn bus_event(id: &str, name: &str, detail: Value) -> Value {
     })
 }
 
+/// `value` as the Lambda runtime hands a payload over: unparsed JSON.
+fn payload(value: &Value) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(value).unwrap()
+}
+
 /// The outcome of the one flow's delivery in an answer.
 fn outcome(answer: &Value) -> &str {
     answer["flows"][0]["delivery"]["outcome"]
@@ -130,7 +135,7 @@ async fn concurrent_deliveries_of_one_bus_event_start_one_run() {
         .map(|_| {
             let (deps, event) = (deps.clone(), event.clone());
             tokio::spawn(async move {
-                crate::handle_invocation(event, Context::default(), &*deps).await
+                crate::handle_invocation(payload(&event), Context::default(), &*deps).await
             })
         })
         .collect();
@@ -157,7 +162,7 @@ async fn concurrent_deliveries_of_one_bus_event_start_one_run() {
 
     // Another event id is another run.
     let other = bus_event("eb-2", "data_ready", json!({}));
-    let answer = crate::handle_invocation(other, Context::default(), &*deps)
+    let answer = crate::handle_invocation(payload(&other), Context::default(), &*deps)
         .await
         .unwrap();
     assert_eq!(outcome(&answer), "started", "{answer}");
@@ -168,22 +173,23 @@ async fn concurrent_deliveries_of_one_bus_event_start_one_run() {
 async fn bus_events_that_cannot_be_delivered_are_errors_by_kind() {
     let (deps, _) = triggered();
     let refused = crate::handle_invocation(
-        bus_event("eb-3", "data_ready", json!([1])),
+        payload(&bus_event("eb-3", "data_ready", json!([1]))),
         Context::default(),
         &deps,
     )
     .await
     .unwrap_err();
     assert_eq!(refused.error_type, "dropflow.InvalidEvent", "{refused}");
-    let neither = crate::handle_invocation(json!({"hello": 1}), Context::default(), &deps)
-        .await
-        .unwrap_err();
+    let neither =
+        crate::handle_invocation(payload(&json!({"hello": 1})), Context::default(), &deps)
+            .await
+            .unwrap_err();
     assert_eq!(neither.error_type, "dropflow.InvalidEvent", "{neither}");
 
     // Reading the deployments failed: worth a retry.
     deps.objects.fail(Some("s3:list"));
     let failed = crate::handle_invocation(
-        bus_event("eb-4", "data_ready", json!({})),
+        payload(&bus_event("eb-4", "data_ready", json!({}))),
         Context::default(),
         &deps,
     )
