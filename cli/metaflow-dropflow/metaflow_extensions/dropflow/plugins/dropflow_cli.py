@@ -361,12 +361,14 @@ def create(
 
 def _name(obj):
     """The deployed state machine's name, as dropflow names it for this flow file."""
+    flow_file = _flow_file(obj)
     return state_machine_name(
         obj.dropflow_command,
-        _flow_file(obj),
+        flow_file,
         obj.dropflow_name,
         _project_options(),
         obj.package_suffixes,
+        _included_files(obj, flow_file),
     )
 
 

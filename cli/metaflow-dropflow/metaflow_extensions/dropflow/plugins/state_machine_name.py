@@ -13,12 +13,18 @@ from metaflow.util import get_username
 from .dropflow_command import DropflowCommandError
 
 
-def state_machine_name(command, flow_file, name, project_options, package_suffixes):
-    """The name of the state machine `flow_file` deploys as with these options."""
+def state_machine_name(
+    command, flow_file, name, project_options, package_suffixes, include=()
+):
+    """The name of the state machine `flow_file` deploys as with these options
+    (`include`: the files `create` packs whatever their suffix, so that the flow compiles
+    here as it will when deployed)."""
     out = tempfile.mkdtemp(prefix="dropflow-name-")
     try:
         args = ["compile", flow_file, "--out", out]
         args += ["--package-suffixes", ",".join(package_suffixes)]
+        for path in include:
+            args += ["--include", path]
         if name:
             args += ["--name", name]
         user = get_username()
