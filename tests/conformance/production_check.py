@@ -18,7 +18,6 @@ Everything after that, every assertion of the test's `check_results`, is Metaflo
 """
 
 import os
-import runpy
 import sys
 
 
@@ -57,7 +56,14 @@ def main() -> None:
     namespace(None)
     script = sys.argv[1]
     sys.argv = sys.argv[1:]
-    runpy.run_path(script, run_name="__main__")
+    # Run it as `python check_flow.py` would: in the `__main__` module itself (not a copy,
+    # as runpy makes), so what its checks unpickle by `__main__.<name>` is found.
+    import __main__
+
+    __main__.__file__ = script
+    with open(script, encoding="utf-8") as f:
+        code = compile(f.read(), script, "exec")
+    exec(code, __main__.__dict__)
 
 
 if __name__ == "__main__":
