@@ -1,7 +1,10 @@
 """Metaflow's `test/core/run_tests.py` log → a table of graph × test results, with the
 reason for every failure. Used by `tests/conformance.sh`:
 
-    python report.py LOG [OUT.md]
+    python report.py LOG [LOG...] [OUT.md]
+
+Several logs (runs of parts of the suite) make one table: a case a later log finished
+replaces what an earlier one said of it.
 
 The runner logs `[pid N] ### test 'T' graph 'G' in context 'C': MESSAGE ###` lines, and
 after a failure the failed commands' output (`STDOUT follows:` / `STDERR follows:`). A
@@ -143,14 +146,21 @@ def table(cases: dict[tuple[str, str], dict]) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) not in (2, 3):
-        print("usage: python report.py LOG [OUT.md]", file=sys.stderr)
+    args = sys.argv[1:]
+    out = args.pop() if args and args[-1].endswith(".md") else None
+    if not args:
+        print("usage: python report.py LOG [LOG...] [OUT.md]", file=sys.stderr)
         return 2
-    with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
-        result = table(parse(f.read()))
+    cases: dict[tuple[str, str], dict] = {}
+    for log in args:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            for key, case in parse(f.read()).items():
+                if key not in cases or outcome(case)[0] != "unfinished":
+                    cases[key] = case
+    result = table(cases)
     print(result)
-    if len(sys.argv) == 3:
-        with open(sys.argv[2], "w", encoding="utf-8") as f:
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
             f.write(result + "\n")
     return 0
 
