@@ -1,4 +1,4 @@
-//! The metadata service (`dropflow-metadata`) as Metaflow 2.19.39 uses it: the handler on a
+//! The metadata service (`dropflow-metadata-host`) as Metaflow 2.19.39 uses it: the handler on a
 //! local HTTP listener (as the local stack serves it), DynamoDB on moto behind it, and the
 //! real `python flow.py --metadata=service ...` and Client API in front of it.
 //!
