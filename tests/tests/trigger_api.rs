@@ -204,6 +204,24 @@ impl Stack {
         self.call("POST", target, &[], Some(body)).await
     }
 
+    /// Writes `record` where the step Lambda keeps it.
+    async fn put_record(&self, record: &TaskRecord) {
+        self.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(record_key(
+                &record.flow,
+                &record.run,
+                &record.step,
+                &record.task,
+                record.attempt,
+            ))
+            .body(serde_json::to_vec(record).unwrap().into())
+            .send()
+            .await
+            .unwrap();
+    }
+
     async fn get(&self, target: &str) -> Answer {
         self.call("GET", target, &[], None).await
     }
@@ -649,21 +667,7 @@ async fn runs_are_listed_described_and_stopped() {
         ),
     ];
     for record in &records {
-        stack
-            .s3
-            .put_object()
-            .bucket(BUCKET)
-            .key(record_key(
-                "ParameterFlow",
-                run_id,
-                &record.step,
-                &record.task,
-                record.attempt,
-            ))
-            .body(serde_json::to_vec(record).unwrap().into())
-            .send()
-            .await
-            .unwrap();
+        stack.put_record(record).await;
     }
     let run = stack
         .get(&format!("/flows/ParameterFlow/runs/{run_id}"))
@@ -1286,36 +1290,14 @@ async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
     }
     assert_eq!(status, Some(JobStatus::Failed));
 
-    let record = TaskRecord {
-        flow: "ParameterFlow".into(),
-        state_machine: "ParameterFlow".into(),
-        version: version.clone(),
-        run: run_id.clone(),
-        step: "start".into(),
-        task: "start".into(),
-        attempt: 0,
-        pathspec: format!("ParameterFlow/{run_id}/start/start"),
-        status: TaskStatus::Submitted,
-        foreach: Vec::new(),
-        job_name: job_name.clone(),
-        batch_job_id: None,
-        started_at: "2026-11-02T10:00:00Z".into(),
-        finished_at: None,
-        duration_ms: None,
-        splits: None,
-        next: None,
-        error: None,
-        cause: None,
-    };
-    stack
-        .s3
-        .put_object()
-        .bucket(BUCKET)
-        .key(record_key("ParameterFlow", &run_id, "start", "start", 0))
-        .body(serde_json::to_vec(&record).unwrap().into())
-        .send()
-        .await
-        .unwrap();
+    let record = start_record(
+        &run_id,
+        &version,
+        TaskStatus::Submitted,
+        job_name.clone(),
+        None,
+    );
+    stack.put_record(&record).await;
 
     let run = stack
         .get(&format!("/flows/ParameterFlow/runs/{run_id}"))
@@ -1353,15 +1335,7 @@ async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
         job_name: dropflow_task::ids::job_name("ParameterFlow", &run_id, "start", 1),
         ..record
     };
-    stack
-        .s3
-        .put_object()
-        .bucket(BUCKET)
-        .key(record_key("ParameterFlow", &run_id, "start", "start", 1))
-        .body(serde_json::to_vec(&next).unwrap().into())
-        .send()
-        .await
-        .unwrap();
+    stack.put_record(&next).await;
     let run = stack
         .get(&format!("/flows/ParameterFlow/runs/{run_id}"))
         .await;
@@ -1371,6 +1345,38 @@ async fn a_task_whose_job_ended_shows_the_end_before_its_record_does() {
         "{:#}",
         run.body
     );
+}
+
+/// ParameterFlow's `start` task record, attempt 0, in `run_id` of `version`, started at
+/// 10:00 and finished at `finished_at`.
+fn start_record(
+    run_id: &str,
+    version: &str,
+    status: TaskStatus,
+    job_name: impl Into<String>,
+    finished_at: Option<&str>,
+) -> TaskRecord {
+    TaskRecord {
+        flow: "ParameterFlow".into(),
+        state_machine: "ParameterFlow".into(),
+        version: version.into(),
+        run: run_id.into(),
+        step: "start".into(),
+        task: "start".into(),
+        attempt: 0,
+        pathspec: format!("ParameterFlow/{run_id}/start/start"),
+        status,
+        foreach: Vec::new(),
+        job_name: job_name.into(),
+        batch_job_id: None,
+        started_at: "2026-11-02T10:00:00Z".into(),
+        finished_at: finished_at.map(String::from),
+        duration_ms: None,
+        splits: None,
+        next: None,
+        error: None,
+        cause: None,
+    }
 }
 
 /// `iam:CreateRole` on moto (Batch checks a compute environment's service role exists);
@@ -1406,36 +1412,14 @@ async fn a_run_that_ended_without_success_is_resumed_once_per_key_with_its_param
     assert_eq!(started.status, 201, "{:#}", started.body);
     let run_id = started.body["run_id"].as_str().unwrap().to_string();
     // moto runs on the base state machine: the run's records name its version.
-    let record = TaskRecord {
-        flow: "ParameterFlow".into(),
-        state_machine: "ParameterFlow".into(),
-        version: version.clone(),
-        run: run_id.clone(),
-        step: "start".into(),
-        task: "start".into(),
-        attempt: 0,
-        pathspec: format!("ParameterFlow/{run_id}/start/start"),
-        status: TaskStatus::Succeeded,
-        foreach: Vec::new(),
-        job_name: "start-0".into(),
-        batch_job_id: None,
-        started_at: "2026-11-02T10:00:00Z".into(),
-        finished_at: Some("2026-11-02T10:01:00Z".into()),
-        duration_ms: None,
-        splits: None,
-        next: None,
-        error: None,
-        cause: None,
-    };
-    stack
-        .s3
-        .put_object()
-        .bucket(BUCKET)
-        .key(record_key("ParameterFlow", &run_id, "start", "start", 0))
-        .body(serde_json::to_vec(&record).unwrap().into())
-        .send()
-        .await
-        .unwrap();
+    let record = start_record(
+        &run_id,
+        &version,
+        TaskStatus::Succeeded,
+        "start-0",
+        Some("2026-11-02T10:01:00Z"),
+    );
+    stack.put_record(&record).await;
     let resume = format!("/flows/ParameterFlow/runs/{run_id}/resume");
 
     let running = stack.post(&resume, "").await;
