@@ -58,11 +58,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         let env = Environment::new(lookup);
-        let get = |name: &str| env.get(name);
-        let required =
-            |name: &str, what: &str, problems: &mut Vec<String>| env.required(name, what, problems);
 
-        let bucket = required(
+        let bucket = env.required(
             "DROPFLOW_BUCKET",
             "the deployment bucket's name",
             &mut problems,
@@ -72,8 +69,9 @@ impl Config {
                 "DROPFLOW_BUCKET={bucket:?} is not a bucket name (3-63 lower-case letters, digits, '.' and '-'; not an s3:// URI)"
             ));
         }
-        let mut flows_prefix =
-            get("DROPFLOW_FLOWS_PREFIX").unwrap_or_else(|| layout::FLOWS_PREFIX.into());
+        let mut flows_prefix = env
+            .get("DROPFLOW_FLOWS_PREFIX")
+            .unwrap_or_else(|| layout::FLOWS_PREFIX.into());
         if flows_prefix.starts_with('/') {
             problems.push(format!(
                 "DROPFLOW_FLOWS_PREFIX={flows_prefix:?} must not start with '/' (S3 keys have no leading slash)"
@@ -82,7 +80,7 @@ impl Config {
         if !flows_prefix.ends_with('/') {
             flows_prefix.push('/');
         }
-        let step_function_arn = required(
+        let step_function_arn = env.required(
             "DROPFLOW_STEP_FUNCTION_ARN",
             "ARN of the step Lambda the state machines invoke",
             &mut problems,
@@ -93,7 +91,7 @@ impl Config {
             &step_function_arn,
             "lambda",
         );
-        let state_machine_role_arn = required(
+        let state_machine_role_arn = env.required(
             "DROPFLOW_STATE_MACHINE_ROLE_ARN",
             "IAM role the state machines run as",
             &mut problems,
@@ -104,7 +102,7 @@ impl Config {
             &state_machine_role_arn,
             "iam",
         );
-        let scheduler_role_arn = required(
+        let scheduler_role_arn = env.required(
             "DROPFLOW_SCHEDULER_ROLE_ARN",
             "IAM role EventBridge Scheduler starts executions with",
             &mut problems,
@@ -115,33 +113,34 @@ impl Config {
             &scheduler_role_arn,
             "iam",
         );
-        let job_queue = required(
+        let job_queue = env.required(
             "DROPFLOW_JOB_QUEUE",
             "the default Batch job queue",
             &mut problems,
         );
-        let default_image = required(
+        let default_image = env.required(
             "DROPFLOW_DEFAULT_IMAGE",
             "the default container image, with Python and Metaflow",
             &mut problems,
         );
-        let datastore_root = get("DROPFLOW_DATASTORE_ROOT")
+        let datastore_root = env
+            .get("DROPFLOW_DATASTORE_ROOT")
             .unwrap_or_else(|| format!("s3://{bucket}/metaflow"))
             .trim_end_matches('/')
             .to_string();
         let bad_root =
             !datastore_root.starts_with("s3://") || datastore_root.len() <= "s3://".len();
-        if bad_root && (!bucket.is_empty() || get("DROPFLOW_DATASTORE_ROOT").is_some()) {
+        if bad_root && (!bucket.is_empty() || env.get("DROPFLOW_DATASTORE_ROOT").is_some()) {
             problems.push(format!(
                 "DROPFLOW_DATASTORE_ROOT={datastore_root:?} must be an s3:// URI"
             ));
         }
-        let job_role_arn = get("DROPFLOW_JOB_ROLE_ARN");
+        let job_role_arn = env.get("DROPFLOW_JOB_ROLE_ARN");
         if let Some(arn) = &job_role_arn {
             check_arn(&mut problems, "DROPFLOW_JOB_ROLE_ARN", arn, "iam");
         }
-        let metadata_auth_secret_arn = get("DROPFLOW_METADATA_AUTH_SECRET_ARN");
-        let execution_role_arn = get("DROPFLOW_JOB_EXECUTION_ROLE_ARN");
+        let metadata_auth_secret_arn = env.get("DROPFLOW_METADATA_AUTH_SECRET_ARN");
+        let execution_role_arn = env.get("DROPFLOW_JOB_EXECUTION_ROLE_ARN");
         if let Some(arn) = &metadata_auth_secret_arn {
             check_arn(
                 &mut problems,
@@ -160,8 +159,11 @@ impl Config {
         if let Some(arn) = &execution_role_arn {
             check_arn(&mut problems, "DROPFLOW_JOB_EXECUTION_ROLE_ARN", arn, "iam");
         }
-        let managed_by = get("DROPFLOW_MANAGED_BY").unwrap_or_else(|| "dropflow".into());
-        let fargate_queues = get("DROPFLOW_FARGATE_QUEUES")
+        let managed_by = env
+            .get("DROPFLOW_MANAGED_BY")
+            .unwrap_or_else(|| "dropflow".into());
+        let fargate_queues = env
+            .get("DROPFLOW_FARGATE_QUEUES")
             .map(|queues| {
                 queues
                     .split(',')
@@ -174,7 +176,9 @@ impl Config {
         // Not `get`: an empty value is meaningful here (no secrets at all).
         let job_secrets_prefix = env.get_even_empty("DROPFLOW_JOB_SECRETS_PREFIX");
         // Only the local stack sets it: plain-HTTP loopback alert webhooks.
-        let local_webhooks = get("DROPFLOW_LOCAL_WEBHOOKS").is_some_and(|v| v == "allow");
+        let local_webhooks = env
+            .get("DROPFLOW_LOCAL_WEBHOOKS")
+            .is_some_and(|v| v == "allow");
         let alert_topic_prefix = env.get_even_empty("DROPFLOW_ALERT_TOPIC_PREFIX");
         ConfigError::check("compile Lambda", problems, || Self {
             local_webhooks,

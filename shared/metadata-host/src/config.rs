@@ -34,15 +34,15 @@ impl MetadataConfig {
     /// Reads settings from `lookup`; an empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Environment::new(lookup);
-        let get = |name: &str| env.get(name);
         let mut problems = Vec::new();
         let table = env.required(
             "DROPFLOW_METADATA_TABLE",
             "the DynamoDB table name",
             &mut problems,
         );
-        let prefix =
-            get("DROPFLOW_METADATA_PATH_PREFIX").unwrap_or_else(|| DEFAULT_PATH_PREFIX.into());
+        let prefix = env
+            .get("DROPFLOW_METADATA_PATH_PREFIX")
+            .unwrap_or_else(|| DEFAULT_PATH_PREFIX.into());
         let path_prefix = match prefix.trim_end_matches('/') {
             "" => None,
             p if p.starts_with('/') => Some(p.to_string()),
@@ -53,7 +53,7 @@ impl MetadataConfig {
                 None
             }
         };
-        let api_key_sha256 = match get("DROPFLOW_METADATA_API_KEY_SHA256") {
+        let api_key_sha256 = match env.get("DROPFLOW_METADATA_API_KEY_SHA256") {
             None => None,
             Some(hex) => match data_encoding::HEXLOWER_PERMISSIVE.decode(hex.as_bytes()) {
                 Ok(bytes) if bytes.len() == 32 => {
@@ -70,8 +70,8 @@ impl MetadataConfig {
                 }
             },
         };
-        let api_key_secret = get("DROPFLOW_METADATA_API_KEY_SECRET");
-        let allow_anonymous = match get(ALLOW_ANONYMOUS).as_deref() {
+        let api_key_secret = env.get("DROPFLOW_METADATA_API_KEY_SECRET");
+        let allow_anonymous = match env.get(ALLOW_ANONYMOUS).as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(other) => {
@@ -79,7 +79,7 @@ impl MetadataConfig {
                 false
             }
         };
-        let sha256_given = get("DROPFLOW_METADATA_API_KEY_SHA256").is_some();
+        let sha256_given = env.get("DROPFLOW_METADATA_API_KEY_SHA256").is_some();
         match (api_key_secret.is_some(), sha256_given, allow_anonymous) {
             (true, true, _) => problems.push(
                 "DROPFLOW_METADATA_API_KEY_SECRET and DROPFLOW_METADATA_API_KEY_SHA256 are both \
