@@ -13,7 +13,7 @@ use lambda_http::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::answer::{Answer, JsonBody};
+use crate::answer::{Answer, answer};
 use crate::catalog;
 use crate::deps::{ApiPorts, Deps};
 use crate::error::{ApiError, code};
@@ -97,7 +97,7 @@ pub async fn resume<P: ApiPorts>(
         Some(key) => names::from_idempotency_key(&format!("resume-{}-{key}", origin.name)),
         None => names::generated(),
     };
-    let answer = |status, name: &str, execution_arn: &str, run_status: &str, date: &str| {
+    let resumed_answer = |status, name: &str, execution_arn: &str, run_status: &str, date: &str| {
         let resumed = RunResumed {
             run_id: names::run_id(name),
             origin_run_id: origin_run.clone(),
@@ -111,12 +111,12 @@ pub async fn resume<P: ApiPorts>(
             start_date: date.to_string(),
             parameters: parameters.clone(),
         };
-        (status, JsonBody::of(&resumed))
+        answer(status, &resumed)
     };
     // The run a used name started, when it is this resume; `None`: another run.
     let same = |found: Execution| {
         (found.input.as_deref() == Some(input.as_str())).then(|| {
-            answer(
+            resumed_answer(
                 StatusCode::OK,
                 &found.name,
                 &found.execution_arn,
@@ -163,7 +163,7 @@ pub async fn resume<P: ApiPorts>(
                 run_id = %names::run_id(&name),
                 "run resumed"
             );
-            Ok(answer(
+            Ok(resumed_answer(
                 StatusCode::CREATED,
                 &name,
                 &execution_arn,
