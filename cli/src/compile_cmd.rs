@@ -44,13 +44,8 @@ pub fn run(
             );
         }
         package::read_bytes(&packed.name, &packed.bytes, &Limits::default())
-    } else if let Some(file) = include.first() {
-        return Err(format!(
-            "{}: --include adds a file to a flow's directory as it is packed; {} is read as it is",
-            file.display(),
-            path.display()
-        ));
     } else {
+        pack::no_includes_for_archive(include).map_err(|e| e.to_string())?;
         package::read_path(path, &Limits::default())
     }
     .map_err(|e| e.to_string())?;

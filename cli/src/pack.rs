@@ -156,12 +156,7 @@ pub fn pack(path: &Path, suffixes: &[String], include: &[PathBuf]) -> Result<Pac
         .iter()
         .any(|s| lower.ends_with(s))
     {
-        if let Some(file) = include.first() {
-            return Err(PackError::NotIncludable {
-                path: file.clone(),
-                why: "--include adds a file to a flow's directory as it is packed; an archive is uploaded as it is",
-            });
-        }
+        no_includes_for_archive(include)?;
         let bytes = std::fs::read(path).map_err(io)?;
         return Ok(Packed {
             bytes,
@@ -236,6 +231,17 @@ fn pack_directory(
         files,
         skipped: walk.skipped,
     })
+}
+
+/// `--include` with an archive, which goes as it is: refused.
+pub fn no_includes_for_archive(include: &[PathBuf]) -> Result<(), PackError> {
+    match include.first() {
+        Some(file) => Err(PackError::NotIncludable {
+            path: file.clone(),
+            why: "--include adds a file to a flow's directory as it is packed; an archive is used as it is",
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `file`'s package path under `root` and its bytes.
