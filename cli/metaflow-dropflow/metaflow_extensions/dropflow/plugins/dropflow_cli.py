@@ -259,20 +259,21 @@ def create(
     _check_top_level(obj)
     target = _target(obj, local, state_dir, api, bucket)
     flow_file = _flow_file(obj)
+    included = _included_files(obj, flow_file)
     args = ["deploy", flow_file, "--json", "--timeout", str(timeout)]
     # One upload key per deployed state machine, as Metaflow's Step Functions identifies a
     # deployment by its state machine: keyed by the file name instead, two flows in files
     # of the same name (Metaflow's test suite writes every flow to test_flow.py) would
     # replace each other's deployment.
     try:
-        state_machine = _name(obj)
+        state_machine = _name(obj, included)
         args += ["--key", state_machine + ".tar.gz"]
     except DropflowCommandError as e:
         # A flow that does not compile cannot be deployed: the compiler says why.
         raise DropflowCommandError(getattr(e, "detail", None) or str(e))
     args += target.flags(api=False, bucket=True)
     args += ["--package-suffixes", ",".join(obj.package_suffixes)]
-    for path in _included_files(obj, flow_file):
+    for path in included:
         args += ["--include", path]
     user = get_username()
     if user:
@@ -359,16 +360,19 @@ def create(
         )
 
 
-def _name(obj):
-    """The deployed state machine's name, as dropflow names it for this flow file."""
+def _name(obj, included=None):
+    """The deployed state machine's name, as dropflow names it for this flow file
+    (`included`: the files `_included_files` found, when the caller has them)."""
     flow_file = _flow_file(obj)
+    if included is None:
+        included = _included_files(obj, flow_file)
     return state_machine_name(
         obj.dropflow_command,
         flow_file,
         obj.dropflow_name,
         _project_options(),
         obj.package_suffixes,
-        _included_files(obj, flow_file),
+        included,
     )
 
 
