@@ -65,10 +65,9 @@ def verdicts(case: dict) -> dict[str, bool]:
     return {m.group(1): m.group(2) == "are ok" for m in found if m}
 
 
-def namespace_only(case: dict) -> bool:
+def namespace_only(case: dict, checks: dict[str, bool]) -> bool:
     """Every one of Metaflow's checks passed except MetadataCheck, which failed on the
     namespace alone (its first Traceback is the only one before the next check)."""
-    checks = verdicts(case)
     return (
         checks.get("python3-metadata") is False
         and all(ok for name, ok in checks.items() if name != "python3-metadata")
@@ -85,10 +84,9 @@ TASK_NAMESPACE = "fails as on Metaflow's Step Functions (tasks run in the produc
 PRODUCTION_EXPECTED = re.compile(r"Expected result: \{'production:[^']+'\}, got \{'user:[^']+'\}")
 
 
-def production_namespace_expected(case: dict) -> bool:
+def production_namespace_expected(case: dict, checks: dict[str, bool]) -> bool:
     """Metaflow's own checks passed but for the namespace, and the production-namespace
     check failed only on a task's `current.namespace` being the production token."""
-    checks = verdicts(case)
     return (
         checks.get("python3-cli") is True
         and checks.get("python3-metadata-production") is False
@@ -103,19 +101,21 @@ TAG_COMMANDS = "passed (MetadataCheck in the production namespace; CliCheck's `t
 EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Mismatch|Failed)\b")
 
 
-def tag_commands_namespace_only(case: dict) -> bool:
+def tag_command_failed(line: str) -> bool:
+    """A Metaflow `tag` command run by CliCheck exited non-zero."""
+    return "CalledProcessError" in line and "'tag', '" in line
+
+
+def tag_commands_namespace_only(case: dict, checks: dict[str, bool]) -> bool:
     """The production-namespace check passed; Metaflow's two checks failed only on the
     default namespace: MetadataCheck's lookup and CliCheck's `tag` commands."""
-    checks = verdicts(case)
     raised = [line for line in case["stderr"] if EXCEPTION.match(line)]
     return (
         checks.get("python3-metadata-production") is True
         and checks.get("python3-cli") is False
-        and any("CalledProcessError" in line and "'tag', '" in line for line in raised)
+        and any(tag_command_failed(line) for line in raised)
         and all(
-            "MetaflowNamespaceMismatch" in line
-            or ("CalledProcessError" in line and "'tag', '" in line)
-            for line in raised
+            "MetaflowNamespaceMismatch" in line or tag_command_failed(line) for line in raised
         )
     )
 
@@ -130,12 +130,13 @@ def outcome(case: dict) -> tuple[str, str]:
         return "skipped", skipping
     if last.startswith("success"):
         return "passed", ""
-    if last.startswith("failed") and namespace_only(case):
-        production = verdicts(case).get("python3-metadata-production")
+    checks = verdicts(case)
+    if last.startswith("failed") and namespace_only(case, checks):
+        production = checks.get("python3-metadata-production")
         return (PRODUCTION if production else NAMESPACE_ONLY), ""
-    if last.startswith("failed") and tag_commands_namespace_only(case):
+    if last.startswith("failed") and tag_commands_namespace_only(case, checks):
         return TAG_COMMANDS, ""
-    if last.startswith("failed") and production_namespace_expected(case):
+    if last.startswith("failed") and production_namespace_expected(case, checks):
         return TASK_NAMESPACE, ""
     if last.startswith("failed") and any(m.startswith("The flow should have failed") for m in messages):
         # Metaflow's runner expects a failing flow's trigger to fail; a scheduler's trigger
